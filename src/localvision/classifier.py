@@ -1,0 +1,223 @@
+"""The one road: inputs -> decode -> preprocess -> batch -> backend -> softmax, top-k -> Results.
+
+Nothing here knows whether it was called from HTTP or the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import weights as weights_mod
+from .engine.base import Backend, check_outputs
+from .errors import InputError, LocalVisionError, ModelError, WeightsMissing, WeightsDownloadFailed
+from .imaging import ImageSource, decode, read_source
+from .models import ModelSpec, get_spec
+from .transforms import to_array
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    index: int
+    probability: float
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "index": self.index, "probability": self.probability}
+
+
+@dataclass
+class Result:
+    """The outcome for one input: predictions, or an error; never both."""
+
+    source: str
+    predictions: list[Prediction] = field(default_factory=list)
+    error: LocalVisionError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return {
+            "predictions": [p.to_dict() for p in self.predictions],
+            "error": self.error.to_dict() if self.error else None,
+        }
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z, dtype=np.float64)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def top_predictions(probs: np.ndarray, labels: Sequence[str], k: int) -> list[Prediction]:
+    k = max(1, min(int(k), len(labels)))
+    idx = np.argpartition(-probs, k - 1)[:k] if k < len(probs) else np.arange(len(probs))
+    idx = idx[np.argsort(-probs[idx], kind="stable")]
+    return [Prediction(labels[i], int(i), float(probs[i])) for i in idx]
+
+
+def source_name(source: ImageSource, position: int) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    name = getattr(source, "name", None) or getattr(source, "filename", None)
+    return str(name) if name else f"<input {position}>"
+
+
+class Classifier:
+    """A model loaded once and reused: `predict(inputs, top_k)` for any mix of paths, bytes, file
+    objects and PIL images."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        backend: Backend,
+        *,
+        weights_path: Path | None = None,
+        weights_origin: str | None = None,
+        notice: str | None = None,
+        max_pixels: int = 50_000_000,
+        max_bytes: int | None = None,
+        exact_decode: bool = False,
+        batch_size: int = 16,
+    ):
+        self.spec = spec
+        self.backend = backend
+        self.weights_path = weights_path
+        self.weights_origin = weights_origin
+        self.notice = notice  # e.g. why `auto` fell back to another model
+        self.max_pixels = max_pixels
+        self.max_bytes = max_bytes
+        self.batch_size = batch_size
+        # Decode big JPEGs at >= 2x the resize target, then let the antialiased resize finish.
+        self.draft_min_side = None if exact_decode else 2 * spec.preprocess.resize
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
+    def prepare(self, source: ImageSource) -> np.ndarray:
+        """One input to a (3, H, W) float32 array, or an InputError."""
+        data = read_source(source, self.max_bytes)
+        img = decode(data, max_pixels=self.max_pixels, draft_min_side=self.draft_min_side)
+        return to_array(img, self.spec.preprocess)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 3, H, W) -> (N, num_classes) probabilities, in chunks of batch_size."""
+        out = []
+        for start in range(0, len(batch), self.batch_size):
+            chunk = batch[start : start + self.batch_size]
+            logits = check_outputs(chunk, self.backend.infer(chunk), self.spec.num_classes)
+            out.append(softmax(logits))
+        return np.concatenate(out) if out else np.zeros((0, self.spec.num_classes), np.float32)
+
+    def predict(
+        self,
+        inputs: ImageSource | Iterable[ImageSource],
+        top_k: int = 3,
+        *,
+        names: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Result]:
+        """One Result per input, in order. One bad input fails only its own Result."""
+        if isinstance(inputs, (str, Path, bytes, bytearray)) or hasattr(inputs, "read") or hasattr(
+            inputs, "getpixel"
+        ):
+            inputs = [inputs]
+        inputs = list(inputs)
+        results = [
+            Result(names[i] if names else source_name(src, i)) for i, src in enumerate(inputs)
+        ]
+        for start in range(0, len(inputs), self.batch_size):
+            arrays, rows = [], []
+            for i in range(start, min(start + self.batch_size, len(inputs))):
+                try:
+                    arrays.append(self.prepare(inputs[i]))
+                    rows.append(i)
+                except InputError as exc:
+                    results[i].error = exc
+            if arrays:
+                probs = self.probabilities(np.stack(arrays))
+                for row, p in zip(rows, probs):
+                    results[row].predictions = top_predictions(p, self.labels, top_k)
+            if progress:
+                progress(min(start + self.batch_size, len(inputs)) - start)
+        return results
+
+    def info(self) -> dict:
+        return {
+            "name": self.spec.name,
+            "title": self.spec.title,
+            "num_labels": self.spec.num_classes,
+            "backend": self.backend.name,
+            "device": self.backend.device,
+            "precision": self.backend.precision,
+            "weights": {"path": str(self.weights_path), "origin": self.weights_origin},
+            "preprocess": self.spec.preprocess.to_dict(),
+            "notice": self.notice,
+        }
+
+
+def select_model(
+    model: str, weights_file: Path | None, offline: bool
+) -> tuple[ModelSpec, weights_mod.Located, str | None]:
+    """Pick the model and its weights. `auto` is resnet18 when its weights are here or can be
+    downloaded, else efficientnet_lite0 with a notice saying why; a named model never falls back."""
+    if model != "auto":
+        spec = get_spec(model)
+        return spec, weights_mod.resolve(spec, weights_file, offline), None
+    spec = get_spec("resnet18")
+    try:
+        return spec, weights_mod.resolve(spec, weights_file, offline), None
+    except (WeightsMissing, WeightsDownloadFailed) as exc:
+        if weights_file is not None:
+            raise
+        fallback = get_spec("efficientnet_lite0")
+        notice = (
+            f"ResNet-18's weights are unavailable, so the bundled efficientnet_lite0 answers "
+            f"({exc.message.rstrip('.')}). Get them with: {spec.weights_hint}"
+        )
+        return fallback, weights_mod.resolve(fallback, None, offline), notice
+
+
+def make_backend(spec: ModelSpec, path: Path, backend: str = "auto", device: str = "cpu") -> Backend:
+    from .engine.torch_backend import TorchBackend
+
+    if backend not in ("auto", "torch"):
+        raise ModelError(f"Unknown backend {backend!r}.")
+    return TorchBackend(spec, path, device)
+
+
+def load_classifier(
+    model: str = "auto",
+    weights: Path | str | None = None,
+    *,
+    offline: bool = False,
+    backend: str = "auto",
+    device: str = "cpu",
+    max_pixels: int = 50_000_000,
+    max_bytes: int | None = None,
+    exact_decode: bool = False,
+    batch_size: int = 16,
+) -> Classifier:
+    weights_file = Path(weights) if weights is not None else None
+    spec, located, notice = select_model(model, weights_file, offline)
+    return Classifier(
+        spec,
+        make_backend(spec, located.path, backend, device),
+        weights_path=located.path,
+        weights_origin=located.origin,
+        notice=notice,
+        max_pixels=max_pixels,
+        max_bytes=max_bytes,
+        exact_decode=exact_decode,
+        batch_size=batch_size,
+    )

@@ -1,0 +1,299 @@
+"""The `localvision` command: a thin shell around the Classifier (Typer + rich).
+
+Exit codes: 0 every input succeeded, 1 some inputs failed, 2 a usage, model or weights error.
+Every option can also be set as a LOCALVISION_<NAME> environment variable.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import Settings
+from .errors import LocalVisionError
+
+app = typer.Typer(
+    help="localvision: local, offline image recognition (ResNet-18, ImageNet-1k).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+weights_app = typer.Typer(help="Show, download or import model weights.", no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+
+out = Console()
+err = Console(stderr=True)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".jfif"}
+
+
+def _help(name: str) -> str:
+    """Each option's help comes from its one definition in Settings."""
+    return Settings.model_fields[name].description or ""
+
+
+def settings_from(**given) -> Settings:
+    """Settings from the environment, overridden by the options given on the command line."""
+    try:
+        return Settings(**{k: v for k, v in given.items() if v is not None})
+    except Exception as exc:  # pydantic ValidationError: a bad LOCALVISION_* value
+        fail(LocalVisionError(f"Invalid setting: {exc}"))
+
+
+def fail(exc: LocalVisionError, code: int = 2):
+    err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err.print(f"  to fix: {exc.hint}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+# Options shared by the commands that load a model.
+ModelOpt = typer.Option(None, "--model", "-m", help=_help("model"))
+WeightsOpt = typer.Option(None, "--weights", help=_help("weights"), dir_okay=False)
+OfflineOpt = typer.Option(None, "--offline", help=_help("offline"))
+BackendOpt = typer.Option(None, "--backend", help=_help("backend"))
+DeviceOpt = typer.Option(None, "--device", help=_help("device"))
+
+
+def expand_paths(paths: list[str], recursive: bool) -> list[str]:
+    """Files as given; directories to their image files; globs expanded. A path that matches
+    nothing is kept, so it gets its own 'file not found' row."""
+    found: list[str] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            walker = p.rglob("*") if recursive else p.glob("*")
+            found += sorted(
+                str(f) for f in walker if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+            )
+        elif not p.exists() and glob.has_magic(raw):
+            matches = sorted(glob.glob(raw, recursive=recursive))
+            found += [m for m in matches if Path(m).is_file()] or [raw]
+        else:
+            found.append(raw)
+    return found
+
+
+def load(settings: Settings):
+    from .classifier import load_classifier
+
+    try:
+        clf = load_classifier(
+            settings.model,
+            settings.weights,
+            offline=settings.offline,
+            backend=settings.backend,
+            device=settings.device,
+            max_pixels=settings.max_pixels,
+            max_bytes=settings.max_upload_bytes,
+            exact_decode=settings.exact_decode,
+            batch_size=settings.batch_size,
+        )
+    except LocalVisionError as exc:
+        fail(exc)
+    if clf.notice:
+        err.print(f"[yellow]warning:[/] {clf.notice}", highlight=False, soft_wrap=True)
+    return clf
+
+
+@app.command()
+def classify(
+    paths: list[str] = typer.Argument(..., help="Image files, directories or globs."),
+    model: Optional[str] = ModelOpt,
+    weights: Optional[Path] = WeightsOpt,
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help=_help("top_k"), min=1),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results here."),
+    offline: Optional[bool] = OfflineOpt,
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into directories."),
+    backend: Optional[str] = BackendOpt,
+    device: Optional[str] = DeviceOpt,
+    exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=_help("batch_size")),
+    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help=_help("max_pixels")),
+):
+    """Classify images and print the top-k labels for each."""
+    settings = settings_from(
+        model=model, weights=weights, top_k=top_k, offline=offline, backend=backend,
+        device=device, exact_decode=exact_decode, batch_size=batch_size, max_pixels=max_pixels,
+    )  # fmt: skip
+    files = expand_paths(paths, recursive)
+    if not files:
+        fail(LocalVisionError("No images found in the given paths."))
+    clf = load(settings)
+    results = _run(clf, files, settings.top_k)
+    rows = [
+        {"path": r.source, "model": clf.name, **r.to_dict()} for r in results
+    ]
+    text = render(rows, fmt, clf.name, settings.top_k)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    elif fmt is Format.table:
+        out.print(_table(rows, clf.name))
+    else:
+        sys.stdout.write(text)
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)
+
+
+def _run(clf, files: list[str], k: int):
+    from rich.progress import Progress
+
+    if len(files) <= 4:
+        return clf.predict(files, top_k=k)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Classifying", total=len(files))
+        return clf.predict(files, top_k=k, progress=lambda n: progress.advance(task, n))
+
+
+def render(rows: list[dict], fmt: Format, model: str, k: int) -> str:
+    if fmt is Format.json:
+        return json.dumps(rows, indent=2) + "\n"
+    if fmt is Format.csv:
+        return to_csv(rows, k)
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(_table(rows, model))
+    return console.file.getvalue()
+
+
+def to_csv(rows: list[dict], k: int) -> str:
+    """One row per image, top-k flattened: label_1, index_1, probability_1, label_2, ..."""
+    buf = io.StringIO()
+    header = ["path", "model"]
+    for i in range(1, k + 1):
+        header += [f"label_{i}", f"index_{i}", f"probability_{i}"]
+    header += ["error_code", "error_message"]
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    for row in rows:
+        cells = [row["path"], row["model"]]
+        preds = row["predictions"]
+        for i in range(k):
+            p = preds[i] if i < len(preds) else None
+            cells += [p["label"], p["index"], f"{p['probability']:.6f}"] if p else ["", "", ""]
+        e = row["error"]
+        cells += [e["code"], e["message"]] if e else ["", ""]
+        writer.writerow(cells)
+    return buf.getvalue()
+
+
+def _table(rows: list[dict], model: str) -> Table:
+    table = Table(title=f"localvision · model {model}", title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("top labels")
+    for row in rows:
+        if row["error"]:
+            table.add_row(row["path"], f"[red]{row['error']['code']}[/]: {row['error']['message']}")
+        else:
+            labels = "\n".join(
+                f"{p['probability'] * 100:5.1f}%  {p['label']}" for p in row["predictions"]
+            )
+            table.add_row(row["path"], labels)
+    return table
+
+
+@app.command()
+def models(offline: Optional[bool] = OfflineOpt):
+    """List the models and whether their weights are present, downloadable or missing."""
+    from . import weights as w
+    from .models import get_spec, model_names
+
+    settings = settings_from(offline=offline)
+    table = Table(title="localvision models", title_justify="left")
+    for col in ("model", "weights", "where", "description"):
+        table.add_column(col, overflow="fold")
+    for name in model_names():
+        spec = get_spec(name)
+        st = w.status(spec, offline=settings.offline)
+        colour = {"present": "green", "downloadable": "yellow"}.get(st.state, "red")
+        table.add_row(name, f"[{colour}]{st.state}[/]", st.detail, spec.title)
+    out.print(table)
+    out.print("auto = resnet18 when its weights are present or downloadable, else efficientnet_lite0")
+
+
+@weights_app.command("status")
+def weights_status(offline: Optional[bool] = OfflineOpt):
+    """Where each model's weights are, or how to get them."""
+    models(offline)
+
+
+@weights_app.command("fetch")
+def weights_fetch(model: str = typer.Argument("resnet18", help="Model whose weights to get.")):
+    """Download a model's published weights into the torch hub cache (SHA-256 checked)."""
+    from . import weights as w
+    from .models import get_spec
+
+    try:
+        spec = get_spec(model)
+        found = w.locate(spec)
+        if found is not None:
+            out.print(f"{model}: already present at {found.path}")
+            return
+        path = w.fetch(spec)
+    except LocalVisionError as exc:
+        fail(exc)
+    out.print(f"{model}: saved to {path}")
+
+
+@weights_app.command("import")
+def weights_import(
+    model: str = typer.Argument(..., help="Model the file belongs to."),
+    file: Path = typer.Argument(..., help="The weights file obtained elsewhere."),
+):
+    """Copy a weights file obtained elsewhere into the cache, after checking its SHA-256."""
+    from . import weights as w
+    from .models import get_spec
+
+    try:
+        path = w.import_file(get_spec(model), file)
+    except LocalVisionError as exc:
+        fail(exc)
+    out.print(f"{model}: verified and saved to {path}")
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help=_help("host")),
+    port: Optional[int] = typer.Option(None, "--port", help=_help("port")),
+    model: Optional[str] = ModelOpt,
+    weights: Optional[Path] = WeightsOpt,
+    db: Optional[str] = typer.Option(None, "--db", help=_help("db")),
+    offline: Optional[bool] = OfflineOpt,
+    backend: Optional[str] = BackendOpt,
+    device: Optional[str] = DeviceOpt,
+    max_batch: Optional[int] = typer.Option(None, "--max-batch", help=_help("max_batch")),
+    max_wait_ms: Optional[float] = typer.Option(None, "--max-wait-ms", help=_help("max_wait_ms")),
+    exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
+):
+    """Run the web service and browser UI."""
+    import uvicorn
+
+    from .server.app import create_app
+
+    settings = settings_from(
+        host=host, port=port, model=model, weights=weights, db=db, offline=offline,
+        backend=backend, device=device, max_batch=max_batch, max_wait_ms=max_wait_ms,
+        exact_decode=exact_decode,
+    )  # fmt: skip
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    err.print(f"localvision: open http://{shown}:{settings.port}/ in your browser", highlight=False)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+if __name__ == "__main__":
+    app()

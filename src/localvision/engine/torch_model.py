@@ -1,0 +1,72 @@
+"""Build a torch model from a registry entry and a weights file, with errors a person can act on.
+
+Files are read with `torch.load(weights_only=True)`: a file carrying pickled code is refused, not
+run. Keys and shapes are checked against the architecture and named in the error when they differ.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+from ..errors import WeightsInvalid
+from ..models.spec import ModelSpec
+
+
+def read_state_dict(path: Path) -> dict:
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        if "weights_only" in str(exc) or "Unsupported" in str(exc) or "global" in str(exc):
+            raise WeightsInvalid(
+                f"{path} contains Python objects other than tensors and was not loaded "
+                "(only plain state dicts are accepted, for safety)."
+            ) from None
+        raise WeightsInvalid(f"{path} is not a valid weights file ({first[:160]}).") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsInvalid(
+            f"{path} is corrupt or truncated and could not be read ({first[:160]})."
+        ) from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]  # a training checkpoint that wraps its state dict
+    if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
+        raise WeightsInvalid(f"{path} does not hold a state dict (a mapping of names to tensors).")
+    return obj
+
+
+def build_model(spec: ModelSpec, path: Path):
+    """The spec's architecture with the weights from path, in eval mode, on the CPU."""
+    model = spec.build(spec.num_classes)
+    own = model.state_dict()
+    published = read_state_dict(path)
+    try:
+        state = spec.remap(published, own) if spec.remap else published
+    except WeightsInvalid as exc:
+        raise WeightsInvalid(f"{path} does not fit {spec.name}: {exc.message}.") from None
+    _check_fit(spec, path, state, own)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _check_fit(spec: ModelSpec, path: Path, state: dict, own: dict) -> None:
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (needs {tuple(own[k].shape)})"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing tensors (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {', '.join(unexpected[:3])})")
+    if wrong:
+        problems.append(f"wrong shapes: {', '.join(wrong[:3])}")
+    if problems:
+        raise WeightsInvalid(f"{path} does not fit {spec.name}: " + "; ".join(problems) + ".")

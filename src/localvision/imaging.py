@@ -1,0 +1,154 @@
+"""Safe image decoding: bytes in, an upright RGB PIL image out, or a typed error.
+
+The format is sniffed from the content (never the file name or declared type), the pixel count
+is checked from the header before any pixel is decoded, truncated files are refused rather than
+half-decoded, EXIF orientation is applied and every mode is converted to RGB.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from .errors import (
+    CorruptImage,
+    EmptyFile,
+    FileNotFound,
+    FileTooLarge,
+    ImageTooLarge,
+    InputError,
+    UnsupportedFormat,
+)
+
+# Formats we decode. Pillow identifies each by its magic bytes; the list keeps it from trying
+# exotic plugins (EPS, PSD, ...) on hostile input.
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF"
+
+# Never hand the model half an image.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Image.Image]
+
+
+def read_source(source: ImageSource, max_bytes: int | None = None) -> bytes | Image.Image:
+    """Bytes of a path, bytes-like or file object (a PIL image passes through untouched)."""
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFound(f"No such file: {path}")
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise FileTooLarge(_too_big(path.stat().st_size, max_bytes))
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FileNotFound(f"Cannot read {path}: {exc.strerror or exc}") from None
+    elif hasattr(source, "read"):
+        limit = -1 if max_bytes is None else max_bytes + 1
+        data = source.read(limit)
+    else:
+        raise InputError(f"Cannot read an image from a {type(source).__name__}.")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise FileTooLarge(_too_big(len(data), max_bytes))
+    return data
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB."
+
+
+def decode(
+    data: bytes | Image.Image, *, max_pixels: int = 50_000_000, draft_min_side: int | None = None
+) -> Image.Image:
+    """Decode image bytes into an upright RGB image.
+
+    draft_min_side: when set, a large JPEG is decoded at a reduced scale (DCT-domain downscaling,
+    1/2 to 1/8) whose shorter side is still at least this many pixels.
+    """
+    if isinstance(data, Image.Image):
+        return to_rgb(data)
+    if not data:
+        raise EmptyFile("The file is empty.")
+    with warnings.catch_warnings():
+        # Pillow warns (rather than fails) between MAX_IMAGE_PIXELS and twice that: refuse.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data), formats=FORMATS)
+        except UnidentifiedImageError:
+            raise UnsupportedFormat(
+                f"This file is not an image localvision can read ({FORMAT_NAMES})."
+            ) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageTooLarge(
+                "The image declares more pixels than can be decoded safely "
+                f"(the limit is {max_pixels / 1e6:g} MP)."
+            ) from None
+        except Exception as exc:  # a header Pillow recognised but could not parse
+            raise CorruptImage(f"The image header is damaged ({_reason(exc)}).") from None
+
+        width, height = img.size
+        if width < 1 or height < 1:
+            raise CorruptImage("The image has no pixels.")
+        if width * height > max_pixels:
+            raise ImageTooLarge(
+                f"The image is {width}×{height} pixels ({width * height / 1e6:.1f} MP); "
+                f"the limit is {max_pixels / 1e6:g} MP."
+            )
+        if draft_min_side and img.format in ("JPEG", "MPO"):
+            scale = min(width, height) / draft_min_side
+            if scale >= 2:
+                img.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
+        try:
+            img.load()
+        except Exception as exc:
+            raise CorruptImage(
+                f"The image is truncated or corrupt and cannot be decoded ({_reason(exc)})."
+            ) from None
+    img = _upright(img)
+    return to_rgb(img)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block should not cost the user their prediction
+        return img
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB. Transparent areas become white, 16-bit and float images are
+    scaled (not clipped) to 8 bits."""
+    if img.mode == "RGB":
+        return img
+    if img.mode.startswith("I") or img.mode == "F":
+        return Image.fromarray(_to_uint8(np.asarray(img), img.mode), "L").convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or img.has_transparency_data:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _to_uint8(a: np.ndarray, mode: str) -> np.ndarray:
+    a = a.astype(np.float64)
+    peak = float(a.max()) if a.size else 0.0
+    if mode.startswith("I;16") or (mode == "I" and peak > 255):
+        a = a / 257.0  # 0..65535 onto 0..255
+    elif mode == "F" and peak <= 1.0:
+        a = a * 255.0  # float images stored as 0..1
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
