@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from bench.images import small_jpeg
 from bench.loadgen import multipart_body
@@ -73,9 +73,15 @@ def wait_predicting(server: Server, path: str = "/predict", workers: int = 2,
 
 @contextlib.contextmanager
 def classic_server(weights: str | os.PathLike, workers: int = 2,
-                   log_path: str | os.PathLike | None = None) -> Iterator[Server]:
-    """The classic app under gunicorn, ready and warmed; stopped (process group) on exit."""
+                   log_path: str | os.PathLike | None = None,
+                   env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """The classic app under gunicorn, ready and warmed; stopped (process group) on exit.
+
+    ``env`` adds variables for diagnostics (e.g. ``OMP_NUM_THREADS``); the baseline
+    itself runs with none, as the tutorials do.
+    """
     with running_server(classic_command(workers), ready="tcp", cwd=REPO_ROOT,
-                        env={"CLASSIC_WEIGHTS": str(weights)}, log_path=log_path) as srv:
+                        env={**(env or {}), "CLASSIC_WEIGHTS": str(weights)},
+                        log_path=log_path) as srv:
         wait_predicting(srv, workers=workers)
         yield srv

@@ -29,12 +29,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pss", action="store_true", help="sample PSS as well as RSS")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="diagnostic server environment, e.g. OMP_NUM_THREADS=1")
     args = ap.parse_args(argv)
 
-    rows = []
+    rows, env = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         weights = write_random_resnet18(Path(tmp) / "resnet18_seed0.pth")
-        with classic_server(weights, workers=args.workers, log_path=Path(tmp) / "gunicorn.log") as srv:
+        env.update(kv.split("=", 1) for kv in args.env)
+        with classic_server(weights, workers=args.workers, log_path=Path(tmp) / "gunicorn.log",
+                            env=env) as srv:
             with ProcessTreeRSS(srv.pid) as idle:
                 pass
             print(f"classic app pid {srv.pid} on {srv.base_url}; idle tree RSS "
@@ -62,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
                           f"peak RSS {peaks[0]:.0f} MiB{extra}", flush=True)
     out = REPO_ROOT / "bench" / "results" / "smoke_classic.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "rows": rows}, indent=2))
+    out.write_text(json.dumps({"machine": platform.platform(), "server_env": env,
+                               "duration_s": args.duration, "rows": rows}, indent=2))
     print(f"wrote {out.relative_to(REPO_ROOT)}")
 
 

@@ -6,7 +6,6 @@ Every option can also be set as a LOCALVISION_<NAME> environment variable.
 
 from __future__ import annotations
 
-import csv
 import glob
 import io
 import json
@@ -21,6 +20,7 @@ from rich.table import Table
 
 from .config import Settings
 from .errors import LocalVisionError
+from .report import rows_to_csv
 
 app = typer.Typer(
     help="localvision: local, offline image recognition (ResNet-18, ImageNet-1k).",
@@ -165,31 +165,10 @@ def render(rows: list[dict], fmt: Format, model: str, k: int) -> str:
     if fmt is Format.json:
         return json.dumps(rows, indent=2) + "\n"
     if fmt is Format.csv:
-        return to_csv(rows, k)
+        return rows_to_csv(rows, lead=("path", "model"), k=k)
     console = Console(file=io.StringIO(), width=120, color_system=None)
     console.print(_table(rows, model))
     return console.file.getvalue()
-
-
-def to_csv(rows: list[dict], k: int) -> str:
-    """One row per image, top-k flattened: label_1, index_1, probability_1, label_2, ..."""
-    buf = io.StringIO()
-    header = ["path", "model"]
-    for i in range(1, k + 1):
-        header += [f"label_{i}", f"index_{i}", f"probability_{i}"]
-    header += ["error_code", "error_message"]
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    for row in rows:
-        cells = [row["path"], row["model"]]
-        preds = row["predictions"]
-        for i in range(k):
-            p = preds[i] if i < len(preds) else None
-            cells += [p["label"], p["index"], f"{p['probability']:.6f}"] if p else ["", "", ""]
-        e = row["error"]
-        cells += [e["code"], e["message"]] if e else ["", ""]
-        writer.writerow(cells)
-    return buf.getvalue()
 
 
 def _table(rows: list[dict], model: str) -> Table:

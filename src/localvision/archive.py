@@ -1,0 +1,112 @@
+"""Read the images inside a ZIP, in memory, with limits; nothing is ever extracted to disk and
+member names are only labels, never paths.
+
+Limits: the number of members, the total uncompressed bytes (counted as they are actually read,
+since header sizes can lie) and each member's compression ratio. A member that is itself an
+archive, encrypted, or damaged gets an error of its own; the other members still count.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+from .errors import CorruptImage, FileTooLarge, InputError, InvalidArchive, LocalVisionError
+
+
+class NestedArchive(InputError):
+    code = "nested_archive"
+    status = 422
+
+
+class EncryptedMember(InputError):
+    code = "encrypted_member"
+    status = 422
+
+
+class ArchiveTooLarge(InputError):
+    code = "archive_too_large"
+    status = 413
+
+
+# A photo compresses maybe 1.1:1 in a ZIP and a flat PNG 10:1; 100:1 is a bomb, not a photo.
+MAX_RATIO = 100
+ARCHIVE_MAGICS = (b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh")
+
+
+@dataclass
+class Member:
+    name: str
+    data: bytes | None
+    error: LocalVisionError | None = None
+
+
+def read_zip(
+    data: bytes,
+    *,
+    max_members: int = 1000,
+    max_total_bytes: int = 200 * 1024 * 1024,
+    max_member_bytes: int = 10 * 1024 * 1024,
+) -> list[Member]:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise InvalidArchive("This file is not a readable ZIP archive.") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if len(infos) > max_members:
+            raise ArchiveTooLarge(
+                f"The ZIP holds {len(infos)} files; the limit is {max_members}."
+            )
+        members, total = [], 0
+        for info in infos:
+            name = info.filename
+            if _skippable(name):
+                continue
+            member = _read_member(zf, info, max_member_bytes, max_total_bytes - total)
+            total += len(member.data or b"")
+            members.append(member)
+            if total > max_total_bytes:
+                raise ArchiveTooLarge(
+                    f"The ZIP expands to more than {max_total_bytes / 1e6:.0f} MB; "
+                    "send fewer or smaller images."
+                )
+        return members
+
+
+def _skippable(name: str) -> bool:
+    """macOS resource forks and hidden files are not the user's images."""
+    base = name.rsplit("/", 1)[-1]
+    return name.startswith("__MACOSX/") or base.startswith(".")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, budget: int) -> Member:
+    name = info.filename
+    if info.flag_bits & 0x1:
+        return Member(name, None, EncryptedMember("This file is encrypted and cannot be read."))
+    if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_RATIO:
+        return Member(name, None, ArchiveTooLarge("This file is compressed suspiciously well."))
+    limit = min(max_bytes, max(budget, 0))
+    try:
+        with zf.open(info) as f:
+            chunks, size = [], 0
+            while chunk := f.read(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    if limit < max_bytes:  # the archive's total budget ran out
+                        raise ArchiveTooLarge(
+                            "The ZIP expands to more than the limit; send fewer or smaller images."
+                        )
+                    return Member(
+                        name, None, FileTooLarge(f"This file is larger than {max_bytes / 1e6:.0f} MB.")
+                    )
+                chunks.append(chunk)
+    except ArchiveTooLarge:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError) as exc:
+        return Member(name, None, CorruptImage(f"This file is damaged inside the ZIP ({exc})."))
+    data = b"".join(chunks)
+    if data.startswith(ARCHIVE_MAGICS):
+        return Member(name, None, NestedArchive("Archives inside the ZIP are not opened."))
+    return Member(name, data)

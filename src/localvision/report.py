@@ -1,0 +1,47 @@
+"""Results as CSV, shared by the CLI, the HTTP API and the history export: one row per image,
+top-k flattened into label_N, index_N, probability_N columns, then the error if any."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable, Sequence
+
+
+def prediction_columns(k: int) -> list[str]:
+    cols: list[str] = []
+    for n in range(1, k + 1):
+        cols += [f"label_{n}", f"index_{n}", f"probability_{n}"]
+    return cols
+
+
+def prediction_cells(predictions: Sequence[dict], k: int) -> list:
+    cells: list = []
+    for n in range(k):
+        p = predictions[n] if n < len(predictions) else None
+        cells += [p["label"], p["index"], f"{p['probability']:.6f}"] if p else ["", "", ""]
+    return cells
+
+
+def error_cells(error: dict | None) -> list[str]:
+    return [error["code"], error["message"]] if error else ["", ""]
+
+
+def widest(rows: Iterable[dict]) -> int:
+    return max((len(r["predictions"]) for r in rows), default=1) or 1
+
+
+def rows_to_csv(rows: list[dict], lead: Sequence[str], tail: Sequence[str] = (), k: int | None = None) -> str:
+    """rows: dicts with the `lead` and `tail` keys, "predictions" and "error"."""
+    k = k or widest(rows)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([*lead, *prediction_columns(k), *tail, "error_code", "error_message"])
+    for row in rows:
+        writer.writerow(
+            [row[c] if row[c] is not None else "" for c in lead]
+            + prediction_cells(row["predictions"], k)
+            + [row[c] if row[c] is not None else "" for c in tail]
+            + error_cells(row["error"])
+        )
+    return buf.getvalue()

@@ -1,0 +1,1 @@
+"""The web service: FastAPI app factory, API routes, the browser UI."""

@@ -1,0 +1,89 @@
+"""The app factory: `create_app(settings)` builds the FastAPI app around one Classifier.
+
+The model loads in a background thread after start-up, so /healthz answers at once and /readyz
+says "loading" until it is ready. If it cannot load (weights missing or corrupt), the service
+still runs in degraded mode: /readyz and the classify endpoints say why, the UI shows a banner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..classifier import Classifier, load_classifier
+from ..config import Settings
+from ..errors import LocalVisionError
+from ..history import HistoryStore
+from . import api, errors, ui
+from .state import ModelState, Service
+
+log = logging.getLogger("localvision.server")
+
+
+def _load(settings: Settings) -> Classifier:
+    return load_classifier(
+        settings.model,
+        settings.weights,
+        offline=settings.offline,
+        backend=settings.backend,
+        device=settings.device,
+        max_pixels=settings.max_pixels,
+        max_bytes=settings.max_upload_bytes,
+        exact_decode=settings.exact_decode,
+        batch_size=settings.batch_size,
+    )
+
+
+async def _load_model(svc: Service, classifier: Classifier | None) -> None:
+    try:
+        clf = classifier or await asyncio.to_thread(_load, svc.settings)
+    except LocalVisionError as exc:
+        log.error("model not loaded: %s", exc.message)
+        svc.model = ModelState(None, "failed", exc.message, exc.hint)
+        return
+    except Exception as exc:  # never let a load failure kill the service
+        log.exception("model failed to load")
+        svc.model = ModelState(None, "failed", f"the model failed to load ({exc})", None)
+        return
+    if clf.notice:
+        log.warning(clf.notice)
+    svc.attach(clf)
+    log.info("model %s ready (%s, %s)", clf.name, clf.backend.name, clf.weights_origin)
+
+
+def create_app(settings: Settings | None = None, classifier: Classifier | None = None) -> FastAPI:
+    """classifier: an already-loaded Classifier to serve (tests and embedding); else the app
+    loads the one the settings describe."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        svc = Service(settings, HistoryStore(settings.db))
+        app.state.service = svc
+        loader = asyncio.create_task(_load_model(svc, classifier))
+        if classifier is not None:
+            await loader
+        try:
+            yield
+        finally:
+            loader.cancel()
+            if svc.batcher:
+                await svc.batcher.stop()
+            svc.history.close()
+
+    app = FastAPI(
+        title="localvision",
+        version=__version__,
+        description="Local, offline image recognition. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(api.router)
+    ui.install(app)
+    return app

@@ -1,0 +1,62 @@
+"""One renderer for errors over HTTP: `{"error": {"code", "message"}}` with the error's status.
+No traceback ever reaches a client; unexpected exceptions are logged and answered with 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import LocalVisionError
+
+log = logging.getLogger("localvision.server")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_response(status: int, code: str, message: str, **extra) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, **extra}}
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LocalVisionError)
+    async def _typed(_request: Request, exc: LocalVisionError):
+        extra = {"hint": exc.hint} if exc.hint else {}
+        return error_response(exc.status, exc.code, exc.message, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError):
+        if any(e.get("type") == "missing" and e.get("loc", ())[-1:] == ("file",) for e in exc.errors()):
+            return error_response(
+                422, "no_file", 'No file was sent: send images as multipart/form-data parts named "file".'
+            )
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query"))
+            parts.append(f"{where}: {e.get('msg', 'invalid')}" if where else e.get("msg", ""))
+        return error_response(422, "invalid_argument", "Invalid request: " + "; ".join(parts) + ".")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException):
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "Something went wrong on the server.")

@@ -1,0 +1,100 @@
+"""What the running service holds: the model (or why it has none), the batcher, the history."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from ..classifier import Classifier, Result, top_predictions
+from ..config import Settings
+from ..engine.batcher import Batcher
+from ..errors import InputError, LocalVisionError, ModelNotReady
+from ..history import HistoryStore, Record
+
+
+@dataclass
+class ModelState:
+    classifier: Classifier | None = None
+    status: str = "loading"  # loading | ready | failed
+    reason: str | None = None
+    hint: str | None = None
+
+    def require(self) -> Classifier:
+        if self.classifier is not None:
+            return self.classifier
+        if self.status == "loading":
+            raise ModelNotReady("The model is still loading; try again in a few seconds.")
+        raise ModelNotReady(f"The model is not available: {self.reason}", hint=self.hint)
+
+
+@dataclass
+class Upload:
+    filename: str
+    data: bytes | None
+    error: LocalVisionError | None = None
+
+
+@dataclass
+class Service:
+    settings: Settings
+    history: HistoryStore
+    model: ModelState = field(default_factory=ModelState)
+    batcher: Batcher | None = None
+
+    def attach(self, clf: Classifier) -> None:
+        self.model = ModelState(clf, "ready")
+        self.batcher = Batcher(
+            clf.probabilities,
+            max_batch=self.settings.max_batch,
+            max_wait_ms=self.settings.max_wait_ms,
+            queue_size=self.settings.queue_size,
+        )
+        self.batcher.start()
+
+    async def recognize(self, uploads: Sequence[Upload], top_k: int, client: str | None) -> list[Result]:
+        """Decode (thread pool) -> batch -> model -> top-k, then one history transaction."""
+        clf = self.model.require()
+        started = time.perf_counter()
+        results = [Result(u.filename, error=u.error) for u in uploads]
+        prepared = await asyncio.gather(
+            *(_prepare(clf, u.data) for u in uploads if u.error is None)
+        )
+        arrays, rows = [], []
+        for i, item in zip([i for i, u in enumerate(uploads) if u.error is None], prepared):
+            if isinstance(item, LocalVisionError):
+                results[i].error = item
+            else:
+                arrays.append(item)
+                rows.append(i)
+        if arrays:
+            probs = await self.batcher.submit(arrays)
+            for i, p in zip(rows, probs):
+                results[i].predictions = top_predictions(p, clf.labels, top_k)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        records = [
+            Record(
+                filename=u.filename,
+                sha256=hashlib.sha256(u.data).hexdigest() if u.data is not None else None,
+                model=clf.name,
+                predictions=[p.to_dict() for p in r.predictions],
+                latency_ms=elapsed_ms,
+                client=client,
+                error=r.error.to_dict() if r.error else None,
+            )
+            for u, r in zip(uploads, results)
+        ]
+        await run_in_threadpool(self.history.add_batch, records)
+        return results
+
+
+async def _prepare(clf: Classifier, data: bytes) -> np.ndarray | LocalVisionError:
+    try:
+        return await run_in_threadpool(clf.prepare, data)
+    except InputError as exc:
+        return exc
