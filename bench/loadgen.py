@@ -276,6 +276,60 @@ class ProcessTreeRSS:
         self.stop()
 
 
+class ForeignCPU:
+    """How many cores *other* work used during a block: host busy time minus the
+    server tree's and this process's own, divided by wall time.
+
+    The benchmark host is shared, so a run where this is well above 0 measured
+    the neighbours as much as the server; the driver can flag or repeat it.
+    Usage: ``with ForeignCPU(server_pid) as f: ...``; then ``f.cores``.
+    """
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.cores = math.nan  # foreign cores busy on average
+        self.host_cores = math.nan  # all busy cores on average
+        self.tree_cores = math.nan  # the server tree's busy cores on average
+
+    def _tree_cpu(self) -> float:
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root] + root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    @staticmethod
+    def _host_busy() -> float:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+    @staticmethod
+    def _own_cpu() -> float:
+        t = psutil.Process().cpu_times()
+        return t.user + t.system
+
+    def __enter__(self) -> "ForeignCPU":
+        self._t0 = time.perf_counter()
+        self._host0, self._tree0, self._own0 = self._host_busy(), self._tree_cpu(), self._own_cpu()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall = time.perf_counter() - self._t0
+        host = self._host_busy() - self._host0
+        tree = self._tree_cpu() - self._tree0
+        own = self._own_cpu() - self._own0
+        self.host_cores, self.tree_cores = host / wall, tree / wall
+        self.cores = max(0.0, host - tree - own) / wall
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("url", help="e.g. http://127.0.0.1:8000/predict (loopback only)")

@@ -4,7 +4,8 @@
 
 For each image (small, large) and client count it runs a short uncounted warm-up,
 then ``--duration`` seconds of closed-loop load, and prints req/s, p50/p99 and the
-peak memory of the gunicorn process tree (RSS sum; PSS too if ``--pss``). Results
+peak memory of the gunicorn process tree (RSS sum; PSS too if ``--pss``), and how
+many cores the server and everything else on the (shared) host used. Results
 also go to ``bench/results/smoke_classic.json`` (git-ignored).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 
 from bench.baseline import REPO_ROOT, classic_server, write_random_resnet18
 from bench.images import IMAGES
-from bench.loadgen import ProcessTreeRSS, run_load
+from bench.loadgen import ForeignCPU, ProcessTreeRSS, run_load
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,17 +54,20 @@ def main(argv: list[str] | None = None) -> None:
                     run_load(srv.url("/predict"), payload, clients=clients, duration_s=args.warmup)
                     for s in samplers:
                         s.start()
-                    r = run_load(srv.url("/predict"), payload, clients=clients,
-                                 duration_s=args.duration)
+                    with ForeignCPU(srv.pid) as noise:
+                        r = run_load(srv.url("/predict"), payload, clients=clients,
+                                     duration_s=args.duration)
                     peaks = [s.stop() for s in samplers]
                     row = {"image": image_name, "bytes": len(payload), **r.as_dict(),
-                           "peak_rss_mb": peaks[0]}
+                           "peak_rss_mb": peaks[0], "server_cores": noise.tree_cores,
+                           "foreign_cores": noise.cores}
                     if args.pss:
                         row["peak_pss_mb"] = peaks[1]
                     rows.append(row)
                     extra = f"  PSS {peaks[1]:.0f}" if args.pss else ""
                     print(f"{image_name:5s} ({len(payload)/1024:6.0f} KiB) {r.summary()}  "
-                          f"peak RSS {peaks[0]:.0f} MiB{extra}", flush=True)
+                          f"peak RSS {peaks[0]:.0f} MiB{extra}  server {noise.tree_cores:.2f} "
+                          f"cores, others {noise.cores:.2f} cores", flush=True)
     out = REPO_ROOT / "bench" / "results" / "smoke_classic.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"machine": platform.platform(), "server_env": env,

@@ -72,13 +72,13 @@ def real_photo_bytes(name: str, fmt: str = "JPEG") -> bytes:
     return _encode(photo(name), fmt, **params)
 
 
-def exif_rotated_pair() -> tuple[bytes, bytes]:
+def exif_rotated_pair(name: str = "coffee") -> tuple[bytes, bytes]:
     """(upright JPEG, JPEG whose pixels are stored turned a quarter to the left with Orientation=6).
 
     Orientation 6 means "turn 90° clockwise to display"; `ImageOps.exif_transpose` does that, so
-    both files show the same upright cat and should get the same top-1.
+    both files show the same upright photo and should get the same top-1.
     """
-    upright = photo("chelsea")
+    upright = photo(name)
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation
     stored = upright.transpose(Image.Transpose.ROTATE_90)  # counter-clockwise

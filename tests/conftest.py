@@ -1,0 +1,130 @@
+"""Shared fixtures: real photos, the real bundled model, seeded ResNet-18 weights, a live server.
+
+Every test runs with an empty, private torch cache (TORCH_HOME) and offline, so nothing here
+ever touches the network or the user's own cache.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from corpus import real_photo_bytes
+
+# The photos the golden tests pin, and what EfficientNet-Lite0 really says (checked by eye).
+GOLDEN = {
+    "coffee": "espresso",
+    "chelsea": "tiger cat",
+    "camera": "tripod",
+    "rocket": "missile",
+    "grace_hopper": "academic gown",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_torch_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("torch_home")
+    old = {k: os.environ.get(k) for k in ("TORCH_HOME", "LOCALVISION_OFFLINE")}
+    os.environ["TORCH_HOME"] = str(home)
+    os.environ["LOCALVISION_OFFLINE"] = "1"
+    yield home
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, bytes]:
+    """Real photos as JPEG files (grace_hopper is matplotlib's original file)."""
+    return {name: real_photo_bytes(name) for name in GOLDEN}
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory, photos) -> Path:
+    d = tmp_path_factory.mktemp("photos")
+    for name, data in photos.items():
+        (d / f"{name}.jpg").write_bytes(data)
+    return d
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    from localvision import load_classifier
+
+    return load_classifier("efficientnet_lite0", offline=True, exact_decode=True)
+
+
+@pytest.fixture(scope="session")
+def resnet18_weights(tmp_path_factory) -> Path:
+    """A seeded random ResNet-18 state dict: the real architecture, not the real weights (those
+    cannot be downloaded here)."""
+    import torch
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "resnet18-random.pth"
+    torch.save(resnet18().state_dict(), path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real uvicorn server on loopback, in a thread."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def wait_ready(url: str, timeout: float = 60) -> dict:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = httpx.get(url + "/api/v1/models")
+        if r.json()["status"] != "loading":
+            return r.json()
+        time.sleep(0.1)
+    raise RuntimeError("model did not load")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, lite0):
+    """Base URL of the real service (efficientnet_lite0, temp SQLite history) on loopback."""
+    from localvision.config import Settings
+    from localvision.server.app import create_app
+
+    db = tmp_path_factory.mktemp("db") / "history.db"
+    settings = Settings(model="efficientnet_lite0", offline=True, db=f"sqlite:///{db}")
+    with LiveServer(create_app(settings, classifier=lite0)) as server:
+        yield server.url

@@ -1,0 +1,126 @@
+"""The model registry, pinned to real behaviour: labels and preprocessing match the libraries the
+weights come from, real photos get their real top-1, and localvision's ResNet-18 equals
+torchvision's own reference pipeline."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import GOLDEN
+from localvision import load_classifier
+from localvision.errors import UnknownModel, WeightsInvalid
+from localvision.models import get_spec, model_names
+
+
+def test_registry_lists_both_models():
+    assert model_names() == ["resnet18", "efficientnet_lite0"]
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(UnknownModel, match="resnet18, efficientnet_lite0"):
+        get_spec("vgg99")
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_labels_are_torchvision_imagenet_categories(name):
+    from torchvision.models import ResNet18_Weights
+
+    assert get_spec(name).labels == tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_architecture_output_size_derives_from_labels(name):
+    spec = get_spec(name)
+    model = spec.build(spec.num_classes).eval()
+    with torch.inference_mode():
+        out = model(torch.zeros(1, 3, spec.preprocess.crop, spec.preprocess.crop))
+    assert out.shape == (1, 1000)
+
+
+def test_resnet18_preprocessing_matches_torchvision_weights():
+    from torchvision.models import ResNet18_Weights
+    from torchvision.transforms import InterpolationMode
+
+    ref = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    pp = get_spec("resnet18").preprocess
+    assert (pp.resize, pp.crop) == (ref.resize_size[0], ref.crop_size[0])
+    assert ref.interpolation == InterpolationMode.BILINEAR and pp.interpolation == "bilinear"
+    assert list(pp.mean) == ref.mean and list(pp.std) == ref.std
+    assert get_spec("resnet18").weights.url == ResNet18_Weights.IMAGENET1K_V1.url
+
+
+def test_efficientnet_lite0_preprocessing_matches_timm_cfg():
+    import timm
+
+    cfg = timm.create_model("tf_efficientnet_lite0", pretrained=False).pretrained_cfg
+    pp = get_spec("efficientnet_lite0").preprocess
+    assert pp.crop == cfg["input_size"][1]
+    assert pp.resize == int(pp.crop / cfg["crop_pct"])
+    assert pp.interpolation == cfg["interpolation"]
+    assert pp.mean == cfg["mean"] and pp.std == cfg["std"]
+
+
+@pytest.mark.parametrize("photo,label", GOLDEN.items())
+def test_golden_top1_on_real_photos(lite0, photos, photo, label):
+    (result,) = lite0.predict([photos[photo]], top_k=5)
+    assert result.error is None
+    assert result.predictions[0].label == label
+    probs = [p.probability for p in result.predictions]
+    assert probs == sorted(probs, reverse=True) and 0 < probs[0] <= 1
+
+
+def test_efficientnet_lite0_preprocessing_equals_timm_transform(lite0, photos):
+    import timm.data
+
+    cfg = timm.data.resolve_data_config({}, model=lite0.backend.model)
+    ref = timm.data.create_transform(**cfg)
+    img = Image.open(io.BytesIO(photos["chelsea"])).convert("RGB")
+    np.testing.assert_allclose(lite0.prepare(photos["chelsea"]), ref(img).numpy(), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def resnet18_pair(resnet18_weights):
+    """localvision's resnet18 and torchvision's reference, both with the same seeded weights."""
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    ours = load_classifier("resnet18", resnet18_weights, exact_decode=True)
+    ref = resnet18()
+    ref.load_state_dict(torch.load(resnet18_weights, weights_only=True))
+    return ours, ref.eval(), ResNet18_Weights.IMAGENET1K_V1.transforms()
+
+
+@pytest.mark.parametrize("photo", GOLDEN)
+def test_resnet18_equals_torchvision_reference_pipeline(resnet18_pair, photos, photo):
+    ours, ref_model, ref_tf = resnet18_pair
+    img = Image.open(io.BytesIO(photos[photo])).convert("RGB")
+    with torch.inference_mode():
+        ref_probs = ref_model(ref_tf(img)[None]).softmax(-1)[0].numpy()
+    (result,) = ours.predict([photos[photo]], top_k=5)
+    assert [p.index for p in result.predictions] == list(np.argsort(-ref_probs)[:5])
+    ours_probs = ours.probabilities(ours.prepare(photos[photo])[None])[0]
+    np.testing.assert_allclose(ours_probs, ref_probs, rtol=1e-4, atol=1e-6)
+
+
+def test_weights_that_do_not_fit_are_refused_with_names(tmp_path, resnet18_weights):
+    sd = torch.load(resnet18_weights, weights_only=True)
+    sd["fc.weight"] = torch.zeros(10, 512)
+    bad = tmp_path / "ten-classes.pth"
+    torch.save(sd, bad)
+    with pytest.raises(WeightsInvalid, match=r"ten-classes\.pth.*fc\.weight \(10, 512\)"):
+        load_classifier("resnet18", bad)
+
+
+def test_efficientnet_remap_checks_shapes(tmp_path, resnet18_weights):
+    with pytest.raises(WeightsInvalid, match="efficientnet_lite0"):
+        load_classifier("efficientnet_lite0", resnet18_weights)
+
+
+def test_top_k_is_capped_at_the_number_of_classes(lite0, photos):
+    (result,) = lite0.predict([photos["coffee"]], top_k=5000)
+    assert len(result.predictions) == 1000
+    assert sum(p.probability for p in result.predictions) == pytest.approx(1.0, abs=1e-3)
