@@ -28,10 +28,15 @@ GOLDEN = {
 
 @pytest.fixture(scope="session", autouse=True)
 def private_torch_home(tmp_path_factory):
+    """Empty weight and artifact caches of our own, and offline."""
     home = tmp_path_factory.mktemp("torch_home")
-    old = {k: os.environ.get(k) for k in ("TORCH_HOME", "LOCALVISION_OFFLINE")}
-    os.environ["TORCH_HOME"] = str(home)
-    os.environ["LOCALVISION_OFFLINE"] = "1"
+    env = {
+        "TORCH_HOME": str(home),
+        "LOCALVISION_CACHE_DIR": str(tmp_path_factory.mktemp("localvision_cache")),
+        "LOCALVISION_OFFLINE": "1",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     yield home
     for k, v in old.items():
         if v is None:
@@ -58,7 +63,8 @@ def photo_dir(tmp_path_factory, photos) -> Path:
 def lite0():
     from localvision import load_classifier
 
-    return load_classifier("efficientnet_lite0", offline=True, exact_decode=True)
+    # eager torch: the reference every other backend is compared with
+    return load_classifier("efficientnet_lite0", offline=True, exact_decode=True, backend="torch")
 
 
 @pytest.fixture(scope="session")

@@ -88,7 +88,7 @@ def resnet18_pair(resnet18_weights):
     """localvision's resnet18 and torchvision's reference, both with the same seeded weights."""
     from torchvision.models import ResNet18_Weights, resnet18
 
-    ours = load_classifier("resnet18", resnet18_weights, exact_decode=True)
+    ours = load_classifier("resnet18", resnet18_weights, exact_decode=True, backend="torch")
     ref = resnet18()
     ref.load_state_dict(torch.load(resnet18_weights, weights_only=True))
     return ours, ref.eval(), ResNet18_Weights.IMAGENET1K_V1.transforms()

@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass
 
 from .errors import CorruptImage, FileTooLarge, InputError, InvalidArchive, LocalVisionError
+from .imaging import MB
 
 
 class NestedArchive(InputError):
@@ -69,7 +70,7 @@ def read_zip(
             members.append(member)
             if total > max_total_bytes:
                 raise ArchiveTooLarge(
-                    f"The ZIP expands to more than {max_total_bytes / 1e6:.0f} MB; "
+                    f"The ZIP expands to more than {max_total_bytes / MB:g} MB; "
                     "send fewer or smaller images."
                 )
         return members
@@ -99,7 +100,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, bud
                             "The ZIP expands to more than the limit; send fewer or smaller images."
                         )
                     return Member(
-                        name, None, FileTooLarge(f"This file is larger than {max_bytes / 1e6:.0f} MB.")
+                        name, None, FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB.")
                     )
                 chunks.append(chunk)
     except ArchiveTooLarge:

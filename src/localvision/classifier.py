@@ -13,7 +13,8 @@ import numpy as np
 
 from . import weights as weights_mod
 from .engine.base import Backend, check_outputs
-from .errors import InputError, LocalVisionError, ModelError, WeightsMissing, WeightsDownloadFailed
+from .engine.factory import make_backend
+from .errors import InputError, LocalVisionError, WeightsDownloadFailed, WeightsMissing
 from .imaging import ImageSource, decode, read_source
 from .models import ModelSpec, get_spec
 from .transforms import to_array
@@ -181,19 +182,12 @@ def select_model(
         if weights_file is not None:
             raise
         fallback = get_spec("efficientnet_lite0")
+        why = "offline, not in the cache" if offline else "the download failed"
         notice = (
-            f"ResNet-18's weights are unavailable, so the bundled efficientnet_lite0 answers "
-            f"({exc.message.rstrip('.')}). Get them with: {spec.weights_hint}"
+            f"ResNet-18's weights are unavailable ({why}), so the bundled efficientnet_lite0 "
+            f"answers. Get them with: localvision weights fetch resnet18"
         )
         return fallback, weights_mod.resolve(fallback, None, offline), notice
-
-
-def make_backend(spec: ModelSpec, path: Path, backend: str = "auto", device: str = "cpu") -> Backend:
-    from .engine.torch_backend import TorchBackend
-
-    if backend not in ("auto", "torch"):
-        raise ModelError(f"Unknown backend {backend!r}.")
-    return TorchBackend(spec, path, device)
 
 
 def load_classifier(
@@ -203,6 +197,7 @@ def load_classifier(
     offline: bool = False,
     backend: str = "auto",
     device: str = "cpu",
+    precision: str = "auto",
     max_pixels: int = 50_000_000,
     max_bytes: int | None = None,
     exact_decode: bool = False,
@@ -212,7 +207,7 @@ def load_classifier(
     spec, located, notice = select_model(model, weights_file, offline)
     return Classifier(
         spec,
-        make_backend(spec, located.path, backend, device),
+        make_backend(spec, located.path, backend, device, precision),
         weights_path=located.path,
         weights_origin=located.origin,
         notice=notice,
@@ -220,4 +215,20 @@ def load_classifier(
         max_bytes=max_bytes,
         exact_decode=exact_decode,
         batch_size=batch_size,
+    )
+
+
+def from_settings(settings) -> Classifier:
+    """The classifier a Settings object describes (the CLI and the server both start here)."""
+    return load_classifier(
+        settings.model,
+        settings.weights,
+        offline=settings.offline,
+        backend=settings.backend,
+        device=settings.device,
+        precision=settings.precision,
+        max_pixels=settings.max_pixels,
+        max_bytes=settings.max_upload_bytes,
+        exact_decode=settings.exact_decode,
+        batch_size=settings.batch_size,
     )

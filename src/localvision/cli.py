@@ -16,6 +16,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .config import Settings
@@ -51,9 +52,9 @@ def settings_from(**given) -> Settings:
 
 
 def fail(exc: LocalVisionError, code: int = 2):
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
-        err.print(f"  to fix: {exc.hint}", highlight=False, soft_wrap=True)
+        err.print(f"  to fix: {escape(exc.hint)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -69,6 +70,7 @@ WeightsOpt = typer.Option(None, "--weights", help=_help("weights"), dir_okay=Fal
 OfflineOpt = typer.Option(None, "--offline", help=_help("offline"))
 BackendOpt = typer.Option(None, "--backend", help=_help("backend"))
 DeviceOpt = typer.Option(None, "--device", help=_help("device"))
+PrecisionOpt = typer.Option(None, "--precision", help=_help("precision"))
 
 
 def expand_paths(paths: list[str], recursive: bool) -> list[str]:
@@ -91,20 +93,10 @@ def expand_paths(paths: list[str], recursive: bool) -> list[str]:
 
 
 def load(settings: Settings):
-    from .classifier import load_classifier
+    from .classifier import from_settings
 
     try:
-        clf = load_classifier(
-            settings.model,
-            settings.weights,
-            offline=settings.offline,
-            backend=settings.backend,
-            device=settings.device,
-            max_pixels=settings.max_pixels,
-            max_bytes=settings.max_upload_bytes,
-            exact_decode=settings.exact_decode,
-            batch_size=settings.batch_size,
-        )
+        clf = from_settings(settings)
     except LocalVisionError as exc:
         fail(exc)
     if clf.notice:
@@ -124,6 +116,7 @@ def classify(
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into directories."),
     backend: Optional[str] = BackendOpt,
     device: Optional[str] = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
     exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help=_help("batch_size")),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help=_help("max_pixels")),
@@ -131,7 +124,8 @@ def classify(
     """Classify images and print the top-k labels for each."""
     settings = settings_from(
         model=model, weights=weights, top_k=top_k, offline=offline, backend=backend,
-        device=device, exact_decode=exact_decode, batch_size=batch_size, max_pixels=max_pixels,
+        device=device, precision=precision, exact_decode=exact_decode, batch_size=batch_size,
+        max_pixels=max_pixels,
     )  # fmt: skip
     files = expand_paths(paths, recursive)
     if not files:
@@ -177,12 +171,13 @@ def _table(rows: list[dict], model: str) -> Table:
     table.add_column("top labels")
     for row in rows:
         if row["error"]:
-            table.add_row(row["path"], f"[red]{row['error']['code']}[/]: {row['error']['message']}")
+            error = f"[red]{row['error']['code']}[/]: {escape(row['error']['message'])}"
+            table.add_row(escape(row["path"]), error)
         else:
             labels = "\n".join(
                 f"{p['probability'] * 100:5.1f}%  {p['label']}" for p in row["predictions"]
             )
-            table.add_row(row["path"], labels)
+            table.add_row(escape(row["path"]), labels)
     return table
 
 
@@ -200,7 +195,7 @@ def models(offline: Optional[bool] = OfflineOpt):
         spec = get_spec(name)
         st = w.status(spec, offline=settings.offline)
         colour = {"present": "green", "downloadable": "yellow"}.get(st.state, "red")
-        table.add_row(name, f"[{colour}]{st.state}[/]", st.detail, spec.title)
+        table.add_row(name, f"[{colour}]{st.state}[/]", escape(st.detail), spec.title)
     out.print(table)
     out.print("auto = resnet18 when its weights are present or downloadable, else efficientnet_lite0")
 
@@ -221,12 +216,12 @@ def weights_fetch(model: str = typer.Argument("resnet18", help="Model whose weig
         spec = get_spec(model)
         found = w.locate(spec)
         if found is not None:
-            out.print(f"{model}: already present at {found.path}")
+            out.print(escape(f"{model}: already present at {found.path}"))
             return
         path = w.fetch(spec)
     except LocalVisionError as exc:
         fail(exc)
-    out.print(f"{model}: saved to {path}")
+    out.print(escape(f"{model}: saved to {path}"))
 
 
 @weights_app.command("import")
@@ -242,7 +237,7 @@ def weights_import(
         path = w.import_file(get_spec(model), file)
     except LocalVisionError as exc:
         fail(exc)
-    out.print(f"{model}: verified and saved to {path}")
+    out.print(escape(f"{model}: verified and saved to {path}"))
 
 
 @app.command()
@@ -255,6 +250,7 @@ def serve(
     offline: Optional[bool] = OfflineOpt,
     backend: Optional[str] = BackendOpt,
     device: Optional[str] = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
     max_batch: Optional[int] = typer.Option(None, "--max-batch", help=_help("max_batch")),
     max_wait_ms: Optional[float] = typer.Option(None, "--max-wait-ms", help=_help("max_wait_ms")),
     exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
@@ -266,12 +262,55 @@ def serve(
 
     settings = settings_from(
         host=host, port=port, model=model, weights=weights, db=db, offline=offline,
-        backend=backend, device=device, max_batch=max_batch, max_wait_ms=max_wait_ms,
-        exact_decode=exact_decode,
+        backend=backend, device=device, precision=precision, max_batch=max_batch,
+        max_wait_ms=max_wait_ms, exact_decode=exact_decode,
     )  # fmt: skip
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     err.print(f"localvision: open http://{shown}:{settings.port}/ in your browser", highlight=False)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def export(
+    model: str = typer.Argument(..., help="Model to export (resnet18 or efficientnet_lite0)."),
+    backend: str = typer.Option("openvino", "--backend", help="openvino or onnxruntime."),
+    weights: Optional[Path] = WeightsOpt,
+    int8: bool = typer.Option(False, "--int8", help="Quantize to INT8 (openvino, with NNCF)."),
+    calibration: Optional[Path] = typer.Option(
+        None, "--calibration", help="Folder of real images to calibrate INT8 on.", file_okay=False
+    ),
+    min_agreement: float = typer.Option(
+        0.98, "--min-agreement", help="Least top-1 agreement with fp32 on held-out images."
+    ),
+    force: bool = typer.Option(False, "--force", help="Keep an INT8 export below the bar."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Export again even if cached."),
+    offline: Optional[bool] = OfflineOpt,
+):
+    """Export a model to a cached OpenVINO / ONNX artifact that serve and classify reuse."""
+    from . import weights as w
+    from .export import export as do_export
+    from .models import get_spec
+
+    settings = settings_from(offline=offline)
+    try:
+        spec = get_spec(model)
+        located = w.resolve(spec, weights, settings.offline)
+        result = do_export(
+            spec, located.path, backend, int8=int8, calibration_dir=calibration,
+            min_agreement=min_agreement, force=force, rebuild=rebuild,
+        )  # fmt: skip
+    except LocalVisionError as exc:
+        fail(exc)
+    m = result.artifact.manifest
+    verb = "exported" if result.created else "already exported"
+    out.print(f"{model}: {verb} {m['backend']} {m['precision']} to {result.artifact.path}")
+    if m["calibration"]:
+        c = m["calibration"]
+        out.print(
+            f"  INT8 top-1 agreement with fp32: {c['top1_agreement']:.1%} on "
+            f"{c['held_out_images']} held-out images ({c['calibration_images']} calibrated)"
+            + ("  [kept with --force]" if c["forced"] else "")
+        )
 
 
 if __name__ == "__main__":

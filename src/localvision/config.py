@@ -26,8 +26,16 @@ class Settings(BaseSettings):
         None, description="A state-dict file to use instead of the model's published weights."
     )
     offline: bool = Field(False, description="Never download weights; use local files only.")
-    backend: Literal["auto", "torch"] = Field("auto", description="Inference backend.")
+    backend: Literal["auto", "torch", "openvino", "onnxruntime"] = Field(
+        "auto", description="Inference backend: auto (openvino on the CPU), torch, onnxruntime."
+    )
     device: Literal["cpu", "cuda"] = Field("cpu", description="Device to run the model on.")
+    precision: Literal["auto", "fp32", "int8"] = Field(
+        "auto", description="auto: int8 when a verified int8 export exists, else fp32."
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where exported model artifacts live (default: the user cache dir)."
+    )
     top_k: int = Field(3, ge=1, description="How many labels to return per image.")
     # 16 fills both cores' SIMD lanes without adding much latency on a 2-core machine.
     batch_size: int = Field(16, ge=1, le=1024, description="Images per model call.")
@@ -55,7 +63,7 @@ class Settings(BaseSettings):
 
     @property
     def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1024 * 1024)
+        return int(self.max_upload_mb * 1024 * 1024)  # MB here means MiB, as in file browsers
 
 
 def torch_home() -> Path:

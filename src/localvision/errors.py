@@ -21,6 +21,12 @@ class LocalVisionError(Exception):
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
 
+    @staticmethod
+    def from_dict(data: dict) -> "LocalVisionError":
+        """Rebuild a typed error sent across a process boundary (by its stable code)."""
+        cls = _by_code(LocalVisionError).get(data.get("code"), LocalVisionError)
+        return cls(data.get("message", "unknown error"), hint=data.get("hint"))
+
     def __str__(self) -> str:
         return self.message
 
@@ -117,3 +123,10 @@ class Overloaded(LocalVisionError):
 class NotFound(LocalVisionError):
     code = "not_found"
     status = 404
+
+
+def _by_code(base: type) -> dict[str, type]:
+    found = {base.code: base}
+    for sub in base.__subclasses__():
+        found.update(_by_code(sub))
+    return found

@@ -34,6 +34,8 @@ FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF"
 # Never hand the model half an image.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
+MB = 1024 * 1024  # sizes are counted in MiB and shown as "MB", as file browsers do
+
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Image.Image]
 
 
@@ -64,7 +66,7 @@ def read_source(source: ImageSource, max_bytes: int | None = None) -> bytes | Im
 
 
 def _too_big(size: int, limit: int) -> str:
-    return f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB."
+    return f"The file is {size / MB:.1f} MB; the limit is {limit / MB:g} MB."
 
 
 def decode(

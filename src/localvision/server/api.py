@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..archive import read_zip
 from ..errors import EmptyFile, FileTooLarge
+from ..imaging import MB
 from ..report import rows_to_csv
 from .state import Service, Upload
 
@@ -37,7 +38,7 @@ async def _read_upload(upload: UploadFile, max_bytes: int) -> Upload:
     name = upload.filename or "upload"
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        return Upload(name, None, FileTooLarge(f"This file is larger than {max_bytes / 1e6:.0f} MB."))
+        return Upload(name, None, FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB."))
     return Upload(name, data)
 
 

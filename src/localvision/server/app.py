@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
-from ..classifier import Classifier, load_classifier
+from ..classifier import Classifier, from_settings
 from ..config import Settings
 from ..errors import LocalVisionError
 from ..history import HistoryStore
@@ -24,23 +24,9 @@ from .state import ModelState, Service
 log = logging.getLogger("localvision.server")
 
 
-def _load(settings: Settings) -> Classifier:
-    return load_classifier(
-        settings.model,
-        settings.weights,
-        offline=settings.offline,
-        backend=settings.backend,
-        device=settings.device,
-        max_pixels=settings.max_pixels,
-        max_bytes=settings.max_upload_bytes,
-        exact_decode=settings.exact_decode,
-        batch_size=settings.batch_size,
-    )
-
-
 async def _load_model(svc: Service, classifier: Classifier | None) -> None:
     try:
-        clf = classifier or await asyncio.to_thread(_load, svc.settings)
+        clf = classifier or await asyncio.to_thread(from_settings, svc.settings)
     except LocalVisionError as exc:
         log.error("model not loaded: %s", exc.message)
         svc.model = ModelState(None, "failed", exc.message, exc.hint)

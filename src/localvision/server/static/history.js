@@ -56,7 +56,8 @@
     const d = parseUtc(iso);
     if (!d) return el("td", { className: "cell-time" }, iso || "\u2014");
     const text = d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
-    return el("td", { className: "cell-time" }, el("time", { dateTime: d.toISOString(), title: d.toISOString() }, text));
+    const utc = d.toISOString();
+    return el("td", { className: "cell-time" }, el("time", { dateTime: utc, title: utc }, text));
   }
 
   function showMessage(text) {
@@ -70,9 +71,12 @@
     const offset = (page - 1) * PAGE_SIZE;
     let response;
     try {
-      response = await fetch(`/api/v1/history?limit=${PAGE_SIZE}&offset=${offset}`, { headers: { Accept: "application/json" } });
+      response = await fetch(`/api/v1/history?limit=${PAGE_SIZE}&offset=${offset}`, {
+        headers: { Accept: "application/json" },
+      });
     } catch (err) {
-      throw new Error("Could not reach the localvision server. Check that it is still running, then reload this page.");
+      throw new Error("Could not reach the localvision server. Check that it is still running, " +
+        "then reload this page.");
     }
     let body = null;
     try {
@@ -81,8 +85,10 @@
       body = null;
     }
     if (!response.ok || !body || !Array.isArray(body.items)) {
-      const message = body && body.error && typeof body.error.message === "string" ? body.error.message : null;
-      throw new Error(message || `The history could not be loaded (HTTP ${response.status}). Try reloading the page.`);
+      const error = body && typeof body.error === "object" && body.error ? body.error : {};
+      const message = typeof error.message === "string" && error.message.trim();
+      throw new Error(message || `The history could not be loaded (HTTP ${response.status}). ` +
+        "Try reloading the page.");
     }
     return body;
   }
@@ -92,20 +98,23 @@
     let labelCell;
     if (item.error || !preds.length) {
       const message = item.error && item.error.message ? item.error.message : "Not recognized.";
-      labelCell = el("td", { className: "cell-error" }, el("span", { className: "error-badge" }, "Not recognized"), " ", message);
+      labelCell = el("td", { className: "cell-error" },
+        el("span", { className: "error-badge" }, "Not recognized"), " ", message);
     } else {
       const top = preds[0];
       const width = `${Math.max(0, Math.min(100, top.probability * 100)).toFixed(1)}%`;
       labelCell = el("td", { className: "cell-label" },
         el("span", { className: "label" }, top.label),
         el("span", { className: "mini-confidence" },
-          el("span", { className: "bar-track", "aria-hidden": "true" }, el("span", { className: "bar", style: `width: ${width}` })),
+          el("span", { className: "bar-track", "aria-hidden": "true" },
+            el("span", { className: "bar", style: `width: ${width}` })),
           el("span", { className: "percent" }, percentText(top.probability))));
     }
     const latency = typeof item.latency_ms === "number" ? `${Math.round(item.latency_ms)} ms` : "\u2014";
     return el("tr", { className: item.error ? "history-row error-row" : "history-row" },
       timeCell(item.created_at),
-      el("td", { className: "cell-file" }, el("span", { className: "file-name", title: item.filename || "" }, item.filename || "\u2014")),
+      el("td", { className: "cell-file" },
+        el("span", { className: "file-name", title: item.filename || "" }, item.filename || "\u2014")),
       labelCell,
       el("td", { className: "cell-model" }, item.model || "\u2014"),
       el("td", { className: "cell-latency" }, latency));
@@ -147,8 +156,9 @@
 
     const first = total ? (page - 1) * PAGE_SIZE + 1 : 0;
     const last = (page - 1) * PAGE_SIZE + data.items.length;
+    const noun = total === 1 ? "recognition" : "recognitions";
     ui.count.textContent = total
-      ? `Showing ${first}\u2013${last} of ${total.toLocaleString()} recognition${total === 1 ? "" : "s"}, newest first.`
+      ? `Showing ${first}\u2013${last} of ${total.toLocaleString("en")} ${noun}, newest first.`
       : "Nothing recognized yet.";
     ui.pageInfo.textContent = total ? `Page ${page} of ${pages}` : "";
     ui.prev.disabled = page <= 1;

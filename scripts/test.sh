@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh machine, then run the whole suite.
+# Extra arguments go to pytest (e.g. -k api).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null 2>&1; then
+    # The browser tests drive Debian's Chromium (Playwright cannot download browsers offline).
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+fi
+bash scripts/setup.sh test
+exec .venv/bin/python -m pytest "$@"

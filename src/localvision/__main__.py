@@ -1,0 +1,5 @@
+"""`python -m localvision` runs the CLI."""
+
+from .cli import app
+
+app()
