@@ -195,3 +195,44 @@ def ok_cases() -> list[Case]:
 
 def error_cases() -> list[Case]:
     return [c for c in _all_cases() if c.expect != "ok"]
+
+
+# --- sets of real photos for calibration and agreement checks -----------------------------------
+# Photographs of things (skimage's microscopy and astronomy images are left out: no ImageNet
+# class fits them, so their top-1 is a coin toss between near-equal scores).
+PHOTO_POOL = (
+    "astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon", "gravel", "brick",
+    "clock", "horse", "grace_hopper",
+)  # fmt: skip
+
+
+def _any_photo(name: str) -> Image.Image:
+    if name == "grace_hopper":
+        return photo(name)
+    import skimage.data
+
+    return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+
+
+def photo_variants(
+    count: int, seed: int = 0, min_side: int = 0, min_crop: float = 0.4
+) -> list[tuple[str, bytes]]:
+    """`count` JPEGs cut from real photos: random crops (min_crop to 100% of each side), mirrored
+    half the time, scaled so the shorter side is at least min_side. Deterministic for a seed."""
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        name = PHOTO_POOL[n % len(PHOTO_POOL)]
+        im = _any_photo(name)
+        w, h = im.size
+        f = rng.uniform(min_crop, 1.0)
+        cw, ch = max(16, int(w * f)), max(16, int(h * f))
+        left, top = rng.randint(0, w - cw), rng.randint(0, h - ch)
+        im = im.crop((left, top, left + cw, top + ch))
+        if rng.random() < 0.5:
+            im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        if min_side and min(im.size) < min_side:
+            s = min_side / min(im.size)
+            im = im.resize((round(im.width * s), round(im.height * s)), Image.Resampling.LANCZOS)
+        out.append((f"{n:03d}-{name}.jpg", _encode(im, "JPEG", quality=92)))
+    return out

@@ -135,6 +135,10 @@ def fetch(
                     done += len(chunk)
                     if progress:
                         progress(done, total)
+        if total is not None and done != total:
+            raise WeightsDownloadFailed(
+                f"The download of {spec.name}'s weights ended after {done} of {total} bytes."
+            )
         _check_hash(spec, digest.hexdigest(), url)
         os.replace(tmp, target)
         return target

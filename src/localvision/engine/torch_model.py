@@ -7,6 +7,7 @@ run. Keys and shapes are checked against the architecture and named in the error
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -18,20 +19,24 @@ def read_state_dict(path: Path) -> dict:
     import torch
 
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol chatter; we report below
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        if "weights_only" in str(exc) or "Unsupported" in str(exc) or "global" in str(exc):
+        text = str(exc)
+        if "Unsupported global" in text or "GLOBAL" in text:
             raise WeightsInvalid(
                 f"{path} contains Python objects other than tensors and was not loaded "
                 "(only plain state dicts are accepted, for safety)."
             ) from None
-        raise WeightsInvalid(f"{path} is not a valid weights file ({first[:160]}).") from None
+        raise WeightsInvalid(f"{path} is not a valid weights file (not a PyTorch state dict).") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsInvalid(
             f"{path} is corrupt or truncated and could not be read ({first[:160]})."
         ) from None
+    except Exception:  # torch's unpickler raises odd things (KeyError, ...) on arbitrary bytes
+        raise WeightsInvalid(f"{path} is not a valid weights file (not a PyTorch state dict).") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]  # a training checkpoint that wraps its state dict
     if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
