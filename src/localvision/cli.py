@@ -271,6 +271,34 @@ def serve(
 
 
 @app.command()
+def bench(
+    model: Optional[str] = ModelOpt,
+    weights: Optional[Path] = WeightsOpt,
+    backend: Optional[str] = BackendOpt,
+    device: Optional[str] = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
+    offline: Optional[bool] = OfflineOpt,
+    batch: int = typer.Option(16, "--batch", help="Batch size for the throughput figure."),
+    iterations: int = typer.Option(30, "--iterations", help="Timed batch-1 calls."),
+):
+    """Time the model alone: batch-1 latency (p50, p99) and batch throughput. The full suite
+    (HTTP load, the classic baseline, ratios) is `python -m bench.run` in a source checkout."""
+    from .benchmark import bench_backend
+
+    settings = settings_from(
+        model=model, weights=weights, backend=backend, device=device, precision=precision,
+        offline=offline,
+    )  # fmt: skip
+    clf = load(settings)
+    result = bench_backend(clf.backend, clf.spec.preprocess.crop, batch, iterations)
+    table = Table(title=f"localvision bench · model {clf.name}", title_justify="left")
+    for key in result:
+        table.add_column(key)
+    table.add_row(*(str(v) for v in result.values()))
+    out.print(table)
+
+
+@app.command()
 def export(
     model: str = typer.Argument(..., help="Model to export (resnet18 or efficientnet_lite0)."),
     backend: str = typer.Option("openvino", "--backend", help="openvino or onnxruntime."),
