@@ -5,6 +5,8 @@ Nothing here knows whether it was called from HTTP or the CLI.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -14,7 +16,7 @@ import numpy as np
 from . import weights as weights_mod
 from .engine.base import Backend, check_outputs
 from .engine.factory import make_backend
-from .errors import InputError, LocalVisionError, WeightsDownloadFailed, WeightsMissing
+from .errors import CorruptImage, InputError, LocalVisionError, WeightsDownloadFailed, WeightsMissing
 from .imaging import ImageSource, decode, read_source
 from .models import ModelSpec, get_spec
 from .transforms import to_array
@@ -108,8 +110,20 @@ class Classifier:
     def prepare(self, source: ImageSource) -> np.ndarray:
         """One input to a (3, H, W) float32 array, or an InputError."""
         data = read_source(source, self.max_bytes)
-        img = decode(data, max_pixels=self.max_pixels, draft_min_side=self.draft_min_side)
-        return to_array(img, self.spec.preprocess)
+        try:
+            img = decode(data, max_pixels=self.max_pixels, draft_min_side=self.draft_min_side)
+            return to_array(img, self.spec.preprocess)
+        except LocalVisionError:
+            raise
+        except Exception as exc:  # an odd file tripping Pillow or numpy fails its own row only
+            raise CorruptImage(f"The image could not be processed ({type(exc).__name__}).") from None
+
+    def try_prepare(self, source: ImageSource) -> np.ndarray | InputError:
+        """prepare(), with an input error returned rather than raised (for batch callers)."""
+        try:
+            return self.prepare(source)
+        except InputError as exc:
+            return exc
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) -> (N, num_classes) probabilities, in chunks of batch_size."""
@@ -137,21 +151,27 @@ class Classifier:
         results = [
             Result(names[i] if names else source_name(src, i)) for i, src in enumerate(inputs)
         ]
-        for start in range(0, len(inputs), self.batch_size):
-            arrays, rows = [], []
-            for i in range(start, min(start + self.batch_size, len(inputs))):
-                try:
-                    arrays.append(self.prepare(inputs[i]))
-                    rows.append(i)
-                except InputError as exc:
-                    results[i].error = exc
-            if arrays:
-                probs = self.probabilities(np.stack(arrays))
-                for row, p in zip(rows, probs):
-                    results[row].predictions = top_predictions(p, self.labels, top_k)
-            if progress:
-                progress(min(start + self.batch_size, len(inputs)) - start)
+        # Decoding (Pillow releases the GIL) overlaps across threads; the model batches.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for start in range(0, len(inputs), self.batch_size):
+                self._predict_chunk(inputs, results, start, top_k, pool)
+                if progress:
+                    progress(min(start + self.batch_size, len(inputs)) - start)
         return results
+
+    def _predict_chunk(self, inputs, results, start, top_k, pool) -> None:
+        stop = min(start + self.batch_size, len(inputs))
+        arrays, rows = [], []
+        for i, item in zip(range(start, stop), pool.map(self.try_prepare, inputs[start:stop])):
+            if isinstance(item, InputError):
+                results[i].error = item
+            else:
+                arrays.append(item)
+                rows.append(i)
+        if arrays:
+            probs = self.probabilities(np.stack(arrays))
+            for row, p in zip(rows, probs):
+                results[row].predictions = top_predictions(p, self.labels, top_k)
 
     def info(self) -> dict:
         return {

@@ -8,13 +8,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from ..classifier import Classifier, Result, top_predictions
 from ..config import Settings
 from ..engine.batcher import Batcher
-from ..errors import InputError, LocalVisionError, ModelNotReady
+from ..errors import LocalVisionError, ModelNotReady
 from ..history import HistoryStore, Record
 
 
@@ -63,7 +62,7 @@ class Service:
         started = time.perf_counter()
         results = [Result(u.filename, error=u.error) for u in uploads]
         prepared = await asyncio.gather(
-            *(_prepare(clf, u.data) for u in uploads if u.error is None)
+            *(run_in_threadpool(clf.try_prepare, u.data) for u in uploads if u.error is None)
         )
         arrays, rows = [], []
         for i, item in zip([i for i, u in enumerate(uploads) if u.error is None], prepared):
@@ -91,10 +90,3 @@ class Service:
         ]
         await run_in_threadpool(self.history.add_batch, records)
         return results
-
-
-async def _prepare(clf: Classifier, data: bytes) -> np.ndarray | LocalVisionError:
-    try:
-        return await run_in_threadpool(clf.prepare, data)
-    except InputError as exc:
-        return exc
