@@ -330,6 +330,21 @@ class ForeignCPU:
         self.cores = max(0.0, host - tree - own) / wall
 
 
+def wait_quiet(pid: int, max_cores: float = 0.2, window_s: float = 2.0,
+               timeout_s: float = 60.0) -> float:
+    """Wait until other work on the host uses under ``max_cores`` for ``window_s``.
+
+    Returns the foreign cores of the last window (possibly still above the limit
+    when ``timeout_s`` ran out: the caller records it rather than waiting forever).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with ForeignCPU(pid) as f:
+            time.sleep(window_s)
+        if f.cores < max_cores or time.monotonic() > deadline:
+            return f.cores
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("url", help="e.g. http://127.0.0.1:8000/predict (loopback only)")

@@ -5,7 +5,8 @@
 For each image (small, large) and client count it runs a short uncounted warm-up,
 then ``--duration`` seconds of closed-loop load, and prints req/s, p50/p99 and the
 peak memory of the gunicorn process tree (RSS sum; PSS too if ``--pss``), and how
-many cores the server and everything else on the (shared) host used. Results
+many cores the server and everything else on the (shared) host used; before each
+cell it waits (up to ``--quiet-wait`` s) for the rest of the host to go quiet. Results
 also go to ``bench/results/smoke_classic.json`` (git-ignored).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 
 from bench.baseline import REPO_ROOT, classic_server, write_random_resnet18
 from bench.images import IMAGES
-from bench.loadgen import ForeignCPU, ProcessTreeRSS, run_load
+from bench.loadgen import ForeignCPU, ProcessTreeRSS, run_load, wait_quiet
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pss", action="store_true", help="sample PSS as well as RSS")
+    ap.add_argument("--quiet-wait", type=float, default=60.0,
+                    help="seconds to wait for neighbours to go quiet before each cell")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="diagnostic server environment, e.g. OMP_NUM_THREADS=1")
     args = ap.parse_args(argv)
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
                     samplers = [ProcessTreeRSS(srv.pid, metric="rss")]
                     if args.pss:
                         samplers.append(ProcessTreeRSS(srv.pid, metric="pss", interval_s=0.2))
+                    if args.quiet_wait > 0:
+                        wait_quiet(srv.pid, timeout_s=args.quiet_wait)
                     run_load(srv.url("/predict"), payload, clients=clients, duration_s=args.warmup)
                     for s in samplers:
                         s.start()

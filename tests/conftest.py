@@ -89,12 +89,15 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on loopback, in a thread."""
 
-    def __init__(self, app):
+    def __init__(self, app, **uvicorn_options):
+        """uvicorn_options: as `localvision serve` passes them (server.limits.uvicorn_options)."""
         import uvicorn
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", **uvicorn_options
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

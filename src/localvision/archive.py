@@ -2,17 +2,26 @@
 member names are only labels, never paths.
 
 Limits: the number of members, the total uncompressed bytes (counted as they are actually read,
-since header sizes can lie) and each member's compression ratio. A member that is itself an
-archive, encrypted, or damaged gets an error of its own; the other members still count.
+since header sizes can lie) and each member's compression ratio. A ZIP whose entries overlap is
+refused whole. A member that is itself an archive, encrypted, a symbolic link, or damaged gets an
+error of its own; the other members still count.
 """
 
 from __future__ import annotations
 
 import io
+import stat
 import zipfile
 from dataclasses import dataclass
 
-from .errors import CorruptImage, FileTooLarge, InputError, InvalidArchive, LocalVisionError
+from .errors import (
+    CorruptImage,
+    FileTooLarge,
+    InputError,
+    InvalidArchive,
+    LocalVisionError,
+    UnsupportedFormat,
+)
 from .imaging import MB
 
 
@@ -52,9 +61,13 @@ def read_zip(
 ) -> list[Member]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except Exception:  # BadZipFile, but a damaged directory can raise struct.error and others too
         raise InvalidArchive("This file is not a readable ZIP archive.") from None
     with zf:
+        if _overlapping(zf.infolist()):
+            raise InvalidArchive(
+                "The ZIP's entries overlap one another (a zip-bomb trick); it is not read."
+            )
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if len(infos) > max_members:
             raise ArchiveTooLarge(
@@ -82,8 +95,24 @@ def _skippable(name: str) -> bool:
     return name.startswith("__MACOSX/") or base.startswith(".")
 
 
+def _overlapping(infos: list[zipfile.ZipInfo]) -> bool:
+    """Whether two entries share bytes: the same local header listed twice, or one member's data
+    running over the next one's header (Fifield's non-recursive zip bombs). A local header is at
+    least 30 bytes before its data, so this lower bound on each extent is enough to tell."""
+    spans = sorted((i.header_offset, i.header_offset + 30 + i.compress_size) for i in infos)
+    return any(end > next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, budget: int) -> Member:
     name = info.filename
+    if _is_symlink(info):
+        return Member(
+            name, None, UnsupportedFormat("This entry is a symbolic link; links are not followed.")
+        )
     if info.flag_bits & 0x1:
         return Member(name, None, EncryptedMember("This file is encrypted and cannot be read."))
     if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_RATIO:
@@ -105,7 +134,8 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, bud
                 chunks.append(chunk)
     except ArchiveTooLarge:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError) as exc:
+    except Exception as exc:  # BadZipFile, EOFError, zlib.error, lzma.LZMAError, struct.error...
+        # whatever the decompressor trips on, it is this member's damage: only its row fails
         return Member(name, None, CorruptImage(f"This file is damaged inside the ZIP ({exc})."))
     data = b"".join(chunks)
     if data.startswith(ARCHIVE_MAGICS):

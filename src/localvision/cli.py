@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .cli_admin import keys_app, serve_auth, users_app
 from .config import Settings
 from .errors import LocalVisionError
 from .report import rows_to_csv
@@ -31,6 +32,8 @@ app = typer.Typer(
 )
 weights_app = typer.Typer(help="Show, download or import model weights.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
+app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 
 out = Console()
 err = Console(stderr=True)
@@ -240,6 +243,17 @@ def weights_import(
     out.print(escape(f"{model}: verified and saved to {path}"))
 
 
+def _limit_malloc_arenas() -> None:
+    """glibc gives each decoding thread its own malloc arena, and freed image buffers scattered over
+    many arenas keep the server's RSS high; two arenas hold it flat at no measurable cost."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 @app.command()
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help=_help("host")),
@@ -254,20 +268,36 @@ def serve(
     max_batch: Optional[int] = typer.Option(None, "--max-batch", help=_help("max_batch")),
     max_wait_ms: Optional[float] = typer.Option(None, "--max-wait-ms", help=_help("max_wait_ms")),
     exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
+    rate_limit: Optional[str] = typer.Option(None, "--rate-limit", help=_help("rate_limit")),
+    log_format: Optional[str] = typer.Option(None, "--log-format", help=_help("log_format")),
+    auth: Optional[str] = typer.Option(None, "--auth", help=_help("auth")),
+    insecure_no_auth: bool = typer.Option(
+        False, "--insecure-no-auth",
+        help="Serve a non-loopback address without auth: anyone who can reach it can use it.",
+    ),  # fmt: skip
 ):
     """Run the web service and browser UI."""
     import uvicorn
 
     from .server.app import create_app
+    from .server.limits import uvicorn_options
+    from .server.logs import logging_config
 
     settings = settings_from(
         host=host, port=port, model=model, weights=weights, db=db, offline=offline,
         backend=backend, device=device, precision=precision, max_batch=max_batch,
-        max_wait_ms=max_wait_ms, exact_decode=exact_decode,
+        max_wait_ms=max_wait_ms, exact_decode=exact_decode, auth=auth,
+        rate_limit=rate_limit, log_format=log_format,
     )  # fmt: skip
+    settings = serve_auth(settings, insecure_no_auth)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     err.print(f"localvision: open http://{shown}:{settings.port}/ in your browser", highlight=False)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    _limit_malloc_arenas()
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info",
+        **uvicorn_options(settings),  # header deadline and size, keep-alive (server/limits.py)
+        log_config=logging_config(settings.log_format), access_log=False,  # ours: server/logs.py
+    )  # fmt: skip
 
 
 @app.command()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,6 +60,73 @@ class Settings(BaseSettings):
     queue_size: int = Field(256, ge=1, description="Images waiting for the model before 503.")
     max_zip_members: int = Field(1000, ge=1, description="Most members read from one ZIP.")
     max_zip_mb: float = Field(200.0, gt=0, description="Most uncompressed bytes read from one ZIP.")
+
+    # --- request limits and slow clients (enforced as the bytes arrive: server/limits.py) ---
+    # 200 MB lets the browser UI send its chunks of 16 photos even when each is at the 10 MB
+    # limit; 64 x 10 MB (640 MB) would let one request hold most of a small machine's memory.
+    max_request_mb: float = Field(
+        200.0, gt=0,
+        description="Largest request body, in MB (a ZIP upload: max_zip_mb; /predict: one image).",
+    )  # fmt: skip
+    max_parts: int = Field(64, ge=1, description="Most parts (files and fields) in one upload.")
+    max_field_kb: float = Field(64.0, gt=0, description="Largest non-file form field, in KB.")
+    # 16 KB is h11's own default and ten times what any browser sends.
+    max_header_kb: float = Field(
+        16.0, gt=0, description="Largest request line + headers, in KB."
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Longest a client may take to send its request line and headers."
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0,
+        description="Longest a client may take to send a request body, unless it keeps up "
+        "min_body_rate_kb.",
+    )  # fmt: skip
+    # A real upload on any network moves far faster; a slowloris trickle does not, and is cut off.
+    min_body_rate_kb: float = Field(
+        64.0, ge=0, description="Upload speed (KB/s, on average) that may outlast body_timeout_s."
+    )
+    keep_alive_s: int = Field(
+        5, ge=1, description="How long an idle keep-alive connection stays open."
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="Longest a request waits for the model before a 503 timeout."
+    )
+
+    # --- auth ---
+    # auto follows TorchServe's lesson: a service only this machine can reach needs no sign-in;
+    # one reachable from the network must not be open by accident.
+    auth: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Require an API key or sign-in: auto (on when the host is not loopback), "
+        "on, off.",
+    )
+    session_days: float = Field(7.0, gt=0, description="How long a web sign-in lasts, in days.")
+
+    # --- rate limits and logs ---
+    # 600/minute is ten a second, sustained, from one client: a person using the UI never gets
+    # near it; a script classifying a folder one request at a time should batch (ZIP or several
+    # files per request) or be given its own, higher limit.
+    rate_limit: str = Field(
+        "600/minute",
+        description="Requests per client (API key, else address) to /api and /predict, e.g. "
+        "60/minute or 10/second;600/minute; off for no limit.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Server log lines: json (one object per line) or text."
+    )
+    access_log: bool = Field(True, description="Log one line per HTTP request.")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parse_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        value = value.strip()
+        if value.lower() in ("", "off", "none"):
+            return "off"
+        parse_many(value)  # ValueError: couldn't parse rate limit string '...'
+        return value
 
     @property
     def max_upload_bytes(self) -> int:

@@ -125,6 +125,116 @@ class NotFound(LocalVisionError):
     status = 404
 
 
+class DeadlineExceeded(LocalVisionError):
+    """The model could not serve the request within the per-request deadline (a 503 with
+    Retry-After: the client may try again, the server is only busy)."""
+
+    code = "timeout"
+    status = 503
+
+
+# --- whole requests (size, shape, speed): refused before anything in them is processed -----------
+class RequestError(LocalVisionError):
+    code = "bad_request"
+    status = 400
+
+
+class PayloadTooLarge(RequestError):
+    code = "payload_too_large"
+    status = 413
+
+
+class TooManyParts(RequestError):
+    code = "too_many_parts"
+    status = 413
+
+
+class FieldTooLarge(RequestError):
+    """A multipart part that is not a file (a text field) over the field limit."""
+
+    code = "field_too_large"
+    status = 413
+
+
+class InvalidMultipart(RequestError):
+    """Missing or malformed boundary, or a body that is not the multipart it claims to be."""
+
+    code = "invalid_multipart"
+    status = 400
+
+
+class RequestTimeout(RequestError):
+    """The client sent its request (head or body) too slowly."""
+
+    code = "request_timeout"
+    status = 408
+
+
+class HeadersTooLarge(RequestError):
+    code = "headers_too_large"
+    status = 431
+
+
+class RateLimited(LocalVisionError):
+    """One client (API key or address) sent more requests than `rate_limit` allows."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 1, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after  # seconds until the client's window has room again
+
+
+# --- auth ---------------------------------------------------------------------------------------
+class Unauthorized(LocalVisionError):
+    """No credentials, or ones that do not check out (wrong/revoked key, tampered cookie)."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class InvalidCredentials(Unauthorized):
+    """A sign-in with a wrong user name or password (which of the two is not said)."""
+
+    code = "invalid_credentials"
+
+
+class Forbidden(LocalVisionError):
+    code = "forbidden"
+    status = 403
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+class TooManyAttempts(LocalVisionError):
+    """Too many failed sign-ins for one user name or from one address; `retry_after` seconds."""
+
+    code = "too_many_attempts"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 60, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class UserExists(InvalidArgument):
+    code = "user_exists"
+    status = 409
+
+
+class UnknownUser(InvalidArgument):
+    code = "unknown_user"
+    status = 404
+
+
+class UnknownKey(InvalidArgument):
+    code = "unknown_key"
+    status = 404
+
+
 def _by_code(base: type) -> dict[str, type]:
     found = {base.code: base}
     for sub in base.__subclasses__():

@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -52,6 +53,8 @@ recognitions = Table(
     Column("error_message", Text, nullable=True),
     Column("latency_ms", Float, nullable=False),
     Column("client", String(128), nullable=True),
+    # Who made it (the signed-in user or the API key's owner); NULL when auth is off.
+    Column("user", String(64), nullable=True, index=True),
 )
 
 
@@ -66,6 +69,7 @@ class Record:
     latency_ms: float
     client: str | None
     error: dict | None = None
+    user: str | None = None
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -94,6 +98,7 @@ class HistoryStore:
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         # Within one process, writers queue here rather than in SQLite's busy loop.
         self._write_lock = threading.Lock()
 
@@ -115,6 +120,7 @@ class HistoryStore:
                 "error_message": r.error["message"] if r.error else None,
                 "latency_ms": round(r.latency_ms, 3),
                 "client": r.client,
+                "user": r.user,
             }
             for r in records
         ]
@@ -123,13 +129,15 @@ class HistoryStore:
                 conn.execute(insert(recognitions), rows)
         return batch_id
 
-    def count(self) -> int:
+    # `user`: only that user's rows; None: everyone's.
+    def count(self, user: str | None = None) -> int:
+        query = _only(select(func.count()).select_from(recognitions), user)
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(recognitions)).scalar_one()
+            return conn.execute(query).scalar_one()
 
-    def page(self, limit: int | None = 50, offset: int = 0) -> list[dict]:
+    def page(self, limit: int | None = 50, offset: int = 0, user: str | None = None) -> list[dict]:
         query = (
-            select(recognitions)
+            _only(select(recognitions), user)
             .order_by(recognitions.c.created_at.desc(), recognitions.c.id.desc())
             .limit(limit)
             .offset(offset)
@@ -137,15 +145,36 @@ class HistoryStore:
         with self.engine.connect() as conn:
             return [_to_item(row) for row in conn.execute(query).mappings()]
 
-    def to_csv(self) -> str:
+    def to_csv(self, user: str | None = None) -> str:
         return rows_to_csv(
-            self.page(limit=None),
+            self.page(limit=None, user=user),
             lead=("created_at", "filename", "sha256", "model"),
-            tail=("latency_ms", "client"),
+            tail=("latency_ms", "client", "user"),
         )
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _only(query, user: str | None):
+    return query if user is None else query.where(recognitions.c.user == user)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """create_all makes missing tables, not missing columns: add the nullable columns added
+    since a database was created (`user`), so older history files keep working."""
+    have = {c["name"] for c in inspect(engine).get_columns("recognitions")}
+    missing = [c for c in recognitions.columns if c.name not in have and c.nullable]
+    if not missing:
+        return
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.begin() as conn:
+        for col in missing:
+            kind = col.type.compile(dialect=engine.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE recognitions ADD COLUMN {quote(col.name)} {kind}")
+        for index in recognitions.indexes:
+            if any(c in missing for c in index.columns):
+                index.create(conn, checkfirst=True)
 
 
 def _to_item(row) -> dict:
@@ -162,6 +191,7 @@ def _to_item(row) -> dict:
         "predictions": json.loads(row["predictions"]),
         "latency_ms": row["latency_ms"],
         "client": row["client"],
+        "user": row["user"],
         "error": (
             {"code": row["error_code"], "message": row["error_message"]}
             if row["error_code"]

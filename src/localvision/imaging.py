@@ -87,6 +87,8 @@ def decode(
         try:
             img = Image.open(io.BytesIO(data), formats=FORMATS)
         except UnidentifiedImageError:
+            if (fmt := _signature(data)) is not None:  # Pillow refused a damaged header
+                raise CorruptImage(f"This {fmt} file's header is damaged or cut off.") from None
             raise UnsupportedFormat(
                 f"This file is not an image localvision can read ({FORMAT_NAMES})."
             ) from None
@@ -118,6 +120,21 @@ def decode(
             ) from None
     img = _upright(img)
     return to_rgb(img)
+
+
+# Signatures of the supported formats: a file that starts with one but that Pillow cannot even
+# identify (a bad IHDR CRC, a PNG cut after its signature, a zero width) is a damaged image of a
+# supported format, not an unsupported one. BMP's two-letter "BM" is too weak to count.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+)  # fmt: skip
+
+
+def _signature(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((fmt for magic, fmt in _SIGNATURES if data.startswith(magic)), None)
 
 
 def _reason(exc: Exception) -> str:

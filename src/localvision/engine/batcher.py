@@ -1,7 +1,9 @@
 """Dynamic micro-batching for the server: requests arriving close together share one model call.
 
 Each image waits at most `max_wait_ms` for company (or until `max_batch` images are queued), then
-the batch runs on one dedicated inference thread, off the event loop. Each caller gets back the
+the batch runs on one dedicated inference thread, off the event loop. It waits only while more
+images are known to be on their way (`expected()`: images still being decoded), so a lone request
+never pays the wait. Each caller gets back the
 row computed from its own image: rows are matched to futures by position, and the batch contract
 (one output row per input) is checked before any future is resolved. The queue is bounded:
 when it is full, `submit` fails fast with Overloaded instead of letting latency grow without end.
@@ -42,8 +44,10 @@ class Batcher:
         max_batch: int = 16,
         max_wait_ms: float = 5.0,
         queue_size: int = 256,
+        expected: Callable[[], int] | None = None,
     ):
         self._infer = infer
+        self._expected = expected or (lambda: 1)
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.queue_size = queue_size
@@ -96,7 +100,7 @@ class Batcher:
                     items.append(queue.get_nowait())
                     continue
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._expected() == 0:
                     break
                 try:
                     items.append(await asyncio.wait_for(queue.get(), remaining))

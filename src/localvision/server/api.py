@@ -13,6 +13,7 @@ from ..archive import read_zip
 from ..errors import EmptyFile, FileTooLarge
 from ..imaging import MB
 from ..report import rows_to_csv
+from .auth import history_scope, user_of
 from .state import Service, Upload
 
 router = APIRouter()
@@ -68,7 +69,7 @@ async def classify(
     svc = service(request)
     k = _k(svc, top_k)
     uploads = [await _read_upload(f, svc.settings.max_upload_bytes) for f in file]
-    results = await svc.recognize(uploads, k, client_of(request))
+    results = await svc.recognize(uploads, k, client_of(request), user_of(request))
     return _respond(svc, results, started, k, format)
 
 
@@ -95,7 +96,7 @@ async def classify_zip(
     if not members:
         raise EmptyFile("The ZIP holds no files.")
     uploads = [Upload(m.name, m.data, m.error) for m in members]
-    results = await svc.recognize(uploads, k, client_of(request))
+    results = await svc.recognize(uploads, k, client_of(request), user_of(request))
     return _respond(svc, results, started, k, format)
 
 
@@ -105,7 +106,7 @@ async def predict(request: Request, file: UploadFile = File(..., description="On
     svc = service(request)
     svc.model.require()
     upload = await _read_upload(file, svc.settings.max_upload_bytes)
-    (result,) = await svc.recognize([upload], 3, client_of(request))
+    (result,) = await svc.recognize([upload], 3, client_of(request), user_of(request))
     if result.error:
         raise result.error
     return [
@@ -119,16 +120,17 @@ async def history(
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0),
 ):
-    """Every recognition made through the service, newest first (images are not stored)."""
-    store = service(request).history
-    total = await run_in_threadpool(store.count)
-    items = await run_in_threadpool(store.page, limit, offset)
+    """Every recognition made through the service, newest first (images are not stored).
+    With auth on, a user sees their own; an admin sees everyone's."""
+    store, user = service(request).history, history_scope(request)
+    total = await run_in_threadpool(store.count, user)
+    items = await run_in_threadpool(store.page, limit, offset, user)
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
 @router.get("/api/v1/history.csv", tags=["history"])
 async def history_csv(request: Request):
-    text = await run_in_threadpool(service(request).history.to_csv)
+    text = await run_in_threadpool(service(request).history.to_csv, history_scope(request))
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -169,7 +171,10 @@ async def models(request: Request):
         "limits": {
             "max_upload_mb": s.max_upload_mb,
             "max_pixels": s.max_pixels,
-            "max_files": s.max_zip_members,
+            "max_files": s.max_parts,  # per request; the UI sends its photos in chunks of this
+            "max_request_mb": s.max_request_mb,
+            "max_zip_mb": s.max_zip_mb,
+            "max_zip_members": s.max_zip_members,
             "top_k": s.top_k,
         },
     }

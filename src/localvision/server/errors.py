@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LocalVisionError
+from .logs import note_error
 
 log = logging.getLogger("localvision.server")
 
@@ -26,9 +27,13 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, **extra) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, *, headers: dict | None = None, **extra
+) -> JSONResponse:
+    note_error(code)  # the access log and the rejects metric name the request's error code
     body = {"error": {"code": code, "message": message, **extra}}
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    if status in (429, 503):
+        headers = {"Retry-After": "1", **(headers or {})}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -36,7 +41,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LocalVisionError)
     async def _typed(_request: Request, exc: LocalVisionError):
         extra = {"hint": exc.hint} if exc.hint else {}
-        return error_response(exc.status, exc.code, exc.message, **extra)
+        wait = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(wait)} if wait else None
+        return error_response(exc.status, exc.code, exc.message, headers=headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError):

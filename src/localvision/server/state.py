@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -15,6 +16,7 @@ from ..config import Settings
 from ..engine.batcher import Batcher
 from ..errors import LocalVisionError, ModelNotReady
 from ..history import HistoryStore, Record
+from .limits import within_deadline
 
 
 @dataclass
@@ -45,6 +47,9 @@ class Service:
     history: HistoryStore
     model: ModelState = field(default_factory=ModelState)
     batcher: Batcher | None = None
+    decoding: int = 0  # images being decoded now: the batcher waits for them only
+    # Images classified by outcome ("ok", "error"), read by the /metrics collector.
+    classified: Counter = field(default_factory=Counter)
 
     def attach(self, clf: Classifier) -> None:
         self.model = ModelState(clf, "ready")
@@ -53,17 +58,23 @@ class Service:
             max_batch=self.settings.max_batch,
             max_wait_ms=self.settings.max_wait_ms,
             queue_size=self.settings.queue_size,
+            expected=lambda: self.decoding,
         )
         self.batcher.start()
 
-    async def recognize(self, uploads: Sequence[Upload], top_k: int, client: str | None) -> list[Result]:
+    async def recognize(
+        self, uploads: Sequence[Upload], top_k: int, client: str | None, user: str | None = None
+    ) -> list[Result]:
         """Decode (thread pool) -> batch -> model -> top-k, then one history transaction."""
         clf = self.model.require()
         started = time.perf_counter()
         results = [Result(u.filename, error=u.error) for u in uploads]
-        prepared = await asyncio.gather(
-            *(run_in_threadpool(clf.try_prepare, u.data) for u in uploads if u.error is None)
-        )
+        todo = [u.data for u in uploads if u.error is None]
+        self.decoding += len(todo)
+        try:
+            prepared = await asyncio.gather(*(run_in_threadpool(clf.try_prepare, d) for d in todo))
+        finally:
+            self.decoding -= len(todo)
         arrays, rows = [], []
         for i, item in zip([i for i, u in enumerate(uploads) if u.error is None], prepared):
             if isinstance(item, LocalVisionError):
@@ -72,9 +83,12 @@ class Service:
                 arrays.append(item)
                 rows.append(i)
         if arrays:
-            probs = await self.batcher.submit(arrays)
+            # The per-request deadline (decode + queue + model): 503 `timeout`, never a hang.
+            left = self.settings.request_timeout_s - (time.perf_counter() - started)
+            probs = await within_deadline(self.batcher.submit(arrays), left)
             for i, p in zip(rows, probs):
                 results[i].predictions = top_predictions(p, clf.labels, top_k)
+        self.classified.update("error" if r.error else "ok" for r in results)
         elapsed_ms = (time.perf_counter() - started) * 1000
         records = [
             Record(
@@ -84,6 +98,7 @@ class Service:
                 predictions=[p.to_dict() for p in r.predictions],
                 latency_ms=elapsed_ms,
                 client=client,
+                user=user,
                 error=r.error.to_dict() if r.error else None,
             )
             for u, r in zip(uploads, results)

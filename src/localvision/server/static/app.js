@@ -200,7 +200,8 @@
   async function fetchJson(url, options) {
     let response;
     try {
-      response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
+      const auth = window.localvisionAuth ? window.localvisionAuth.headers() : {};
+      response = await fetch(url, { headers: { Accept: "application/json", ...auth }, ...options });
     } catch (err) {
       throw new ApiError(
         "Could not reach the localvision server. Check that it is still running, then try again.",
@@ -214,6 +215,7 @@
     } catch (err) {
       body = null; // not JSON: an HTML error page from a proxy, or an empty body
     }
+    if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
     if (!response.ok) {
       const error = body && typeof body.error === "object" ? body.error : null;
       const code = error && typeof error.code === "string" ? error.code : null;

@@ -84,6 +84,7 @@
     } catch (err) {
       body = null;
     }
+    if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
     if (!response.ok || !body || !Array.isArray(body.items)) {
       const error = body && typeof body.error === "object" && body.error ? body.error : {};
       const message = typeof error.message === "string" && error.message.trim();

@@ -1,0 +1,356 @@
+"""Turn one run's measurements into ratios, a pass/fail target list and markdown tables.
+
+Everything here is pure (dicts in, dicts/strings out), so it can be re-run on a
+saved JSON: ``python -c "import json,bench.report as r; print(r.markdown(json.load(open(p))))"``.
+"""
+
+from __future__ import annotations
+
+import math
+
+# (label, server, image, clients, metric, op, threshold): metric "rps_x" is req/s / classic's,
+# "p50_x" is p50 / classic's; the localvision servers are named localvision-<precision>.
+HTTP_TARGETS = (
+    (
+        "HTTP, <=1 MP JPEG, 8 clients, req/s (int8)",
+        "localvision-int8",
+        "small",
+        8,
+        "rps_x",
+        ">=",
+        3.0,
+    ),
+    (
+        "HTTP, <=1 MP JPEG, 8 clients, req/s (fp32)",
+        "localvision-fp32",
+        "small",
+        8,
+        "rps_x",
+        ">=",
+        1.8,
+    ),
+    (
+        "HTTP, >=4 MP JPEG, 8 clients, req/s (int8)",
+        "localvision-int8",
+        "large",
+        8,
+        "rps_x",
+        ">=",
+        4.0,
+    ),
+    (
+        "HTTP, >=4 MP JPEG, 8 clients, req/s (fp32)",
+        "localvision-fp32",
+        "large",
+        8,
+        "rps_x",
+        ">=",
+        4.0,
+    ),
+    ("1 client, p50 latency, <=1 MP (int8)", "localvision-int8", "small", 1, "p50_x", "<=", 0.25),
+    ("1 client, p50 latency, <=1 MP (fp32)", "localvision-fp32", "small", 1, "p50_x", "<=", 0.25),
+    ("1 client, p50 latency, >=4 MP (int8)", "localvision-int8", "large", 1, "p50_x", "<=", 0.25),
+    ("1 client, p50 latency, >=4 MP (fp32)", "localvision-fp32", "large", 1, "p50_x", "<=", 0.25),
+)
+RSS_LIMIT_MB = 400.0
+# (label, backend, precision, field, op, threshold)
+ENGINE_TARGETS = (
+    ("model only, int8, batch 1, p50 (ms)", "openvino", "int8", "bs1_p50_ms", "<=", 12.0),
+    ("model only, int8, batch 16 (img/s)", "openvino", "int8", "bs16_img_s", ">=", 90.0),
+    ("model only, fp32, batch 16 (img/s)", "openvino", "fp32", "bs16_img_s", ">=", 45.0),
+)
+
+
+def _ok(value: float | None, op: str, threshold: float) -> bool | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value >= threshold if op == ">=" else value <= threshold
+
+
+def _cell(http: list[dict], server: str, image: str, clients: int) -> dict | None:
+    for srv in http:
+        if srv["name"] == server:
+            for c in srv.get("cells", []):
+                if c["image"] == image and c["clients"] == clients:
+                    return c
+    return None
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not b or math.isnan(a) or math.isnan(b):
+        return None
+    return a / b
+
+
+def add_ratios(http: list[dict]) -> None:
+    """Each localvision cell gets ``rps_x`` (req/s / classic's) and ``p50_x`` (p50 / classic's)."""
+    for srv in http:
+        if srv["name"] == "classic":
+            continue
+        for c in srv.get("cells", []):
+            base = _cell(http, "classic", c["image"], c["clients"])
+            c["rps_x"] = _div(c["rps"], base and base["rps"])
+            c["p50_x"] = _div(c["p50_ms"], base and base["p50_ms"])
+
+
+def add_engine_ratios(engine: list[dict]) -> None:
+    """Each row gets ``bs1_x`` (classic p50 / its p50: a speed-up) and ``bs16_x`` (img/s ratio)."""
+    base = next((r for r in engine if r["backend"] == "classic"), None)
+    for r in engine:
+        r["bs1_x"] = _div(base and base.get("bs1_p50_ms"), r.get("bs1_p50_ms"))
+        r["bs16_x"] = _div(r.get("bs16_img_s"), base and base.get("bs16_img_s"))
+
+
+def targets(results: dict) -> list[dict]:
+    """Every target with its measured value, pass (True/False/None when not measured), noise."""
+    http, engine, out = results["http"], results["engine"], []
+    for label, server, image, clients, metric, op, threshold in HTTP_TARGETS:
+        c = _cell(http, server, image, clients)
+        base = _cell(http, "classic", image, clients)
+        out.append(
+            {
+                "target": label,
+                "op": op,
+                "threshold": threshold,
+                "unit": "x classic",
+                "value": c and c.get(metric),
+                "pass": _ok(c and c.get(metric), op, threshold),
+                "noisy": bool((c and c["noisy"]) or (base and base["noisy"])),
+            }
+        )
+    for srv in http:
+        if srv["name"].startswith("localvision"):
+            value = srv.get("peak_rss_mb")
+            out.append(
+                {
+                    "target": f"server RSS, peak over the run ({srv['name']})",
+                    "op": "<=",
+                    "threshold": RSS_LIMIT_MB,
+                    "unit": "MiB",
+                    "value": value,
+                    "pass": _ok(value, "<=", RSS_LIMIT_MB),
+                    "noisy": False,
+                }
+            )
+    for label, backend, precision, field, op, threshold in ENGINE_TARGETS:
+        row = next(
+            (r for r in engine if r["backend"] == backend and r["precision"] == precision), {}
+        )
+        value = row.get(field)
+        out.append(
+            {
+                "target": label,
+                "op": op,
+                "threshold": threshold,
+                "unit": "",
+                "value": value,
+                "pass": _ok(value, op, threshold),
+                "noisy": (row.get("foreign_cores") or 0) > 0.2,
+            }
+        )
+    return out
+
+
+def _f(x, digits: int = 1, suffix: str = "") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}{suffix}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _foreign(row: dict) -> str:
+    """Foreign cores, **noisy** above 0.2, and how many attempts it took if more than one."""
+    text = _f(row.get("foreign_cores"), 2)
+    if (row.get("foreign_cores") or 0) > 0.2:
+        text += " **noisy**"
+    if row.get("attempts", 1) > 1:
+        text += f" ({row['attempts']} tries)"
+    return text
+
+
+def engine_table(engine: list[dict]) -> str:
+    rows = []
+    for r in engine:
+        if "error" in r:
+            rows.append([r["backend"], r["precision"], "error: " + r["error"][:80]] + [""] * 5)
+            continue
+        rows.append(
+            [
+                r["backend"],
+                r["precision"],
+                _f(r["bs1_p50_ms"]),
+                _f(r["bs1_p99_ms"]),
+                _f(r["bs16_img_s"]),
+                _f(r.get("bs1_x"), 2, "×"),
+                _f(r.get("bs16_x"), 2, "×"),
+                _foreign(r),
+            ]
+        )
+    table = _table(
+        [
+            "backend",
+            "precision",
+            "bs1 p50 ms",
+            "bs1 p99 ms",
+            "bs16 img/s",
+            "bs1 speed × classic",
+            "bs16 × classic",
+            "foreign cores",
+        ],
+        rows,
+    )
+    base = next((r for r in engine if r["backend"] == "classic"), {})
+    if (base.get("foreign_cores") or 0) > 0.2:
+        table += (
+            "\n\nThe classic row was measured while other work ran, so the × classic "
+            "ratios above overstate the speed-ups; re-run before quoting them."
+        )
+    return table
+
+
+def http_table(http: list[dict]) -> str:
+    rows = []
+    for srv in http:
+        if "error" in srv and not srv.get("cells"):
+            rows.append([srv["name"], "failed to start", "", "", "", "", "", "", "", "", ""])
+            continue
+        for c in srv["cells"]:
+            rows.append(
+                [
+                    srv["name"],
+                    c["image"],
+                    str(c["clients"]),
+                    _f(c["rps"], 2),
+                    _f(c["p50_ms"]),
+                    _f(c["p99_ms"]),
+                    str(c["errors"]),
+                    _f(c["peak_rss_mb"], 0),
+                    _foreign(c),
+                    "" if srv["name"] == "classic" else _f(c.get("rps_x"), 2, "×"),
+                    _f(c.get("p50_x"), 2, "×")
+                    if c["clients"] == 1 and srv["name"] != "classic"
+                    else "",
+                ]
+            )
+    return _table(
+        [
+            "server",
+            "image",
+            "clients",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "peak RSS MiB",
+            "foreign cores",
+            "req/s × classic",
+            "p50 × classic",
+        ],
+        rows,
+    )
+
+
+def startup_table(http: list[dict]) -> str:
+    rows = []
+    for s in http:
+        start = s.get("cold_start_s", s.get("ready_s"))
+        torch = {True: "yes", False: "no"}.get(
+            s.get("torch_loaded"), "yes (classic)" if s["name"] == "classic" else "–"
+        )
+        rows.append(
+            [
+                s["name"],
+                _f(start, 2),
+                torch,
+                _f(s.get("rss_at_ready_mb"), 0),
+                _f(s.get("peak_rss_mb"), 0),
+                "error" if "error" in s else "ok",
+            ]
+        )
+    return _table(
+        [
+            "server",
+            "start → ready s",
+            "libtorch mapped",
+            "RSS at ready MiB",
+            "peak RSS MiB (whole run)",
+            "status",
+        ],
+        rows,
+    )
+
+
+def targets_table(items: list[dict]) -> str:
+    rows = []
+    for t in items:
+        verdict = {True: "PASS", False: "FAIL", None: "not measured"}[t["pass"]]
+        unit = f" {t['unit']}" if t["unit"] else ""
+        rows.append(
+            [
+                t["target"],
+                f"{t['op']} {t['threshold']:g}{unit}",
+                _f(t["value"], 2),
+                verdict + (" (noisy)" if t["noisy"] else ""),
+            ]
+        )
+    return _table(["target", "goal", "measured", "result"], rows)
+
+
+def cuda_section(cuda: dict) -> str:
+    if not cuda.get("available"):
+        return f"CUDA: skipped ({cuda.get('reason', 'not available')})."
+    mo, e2e = cuda.get("model_only", {}), cuda.get("end_to_end", {})
+    lines = [f"CUDA on {cuda['gpu']}:"]
+    if "error" in mo:
+        lines.append(f"- model only: error {mo['error']}")
+    else:
+        lines.append(
+            f"- model only, batch {mo['batch']} {mo['precision']} channels_last: "
+            f"{_f(mo['img_s_on_device'], 0)} img/s (input on the GPU), "
+            f"{_f(mo['img_s_backend_infer_from_host'], 0)} img/s via backend.infer"
+        )
+    if "error" in e2e:
+        lines.append(f"- end to end JPEG → labels: error {e2e['error']}")
+    elif not e2e.get("available"):
+        lines.append(f"- end to end JPEG → labels: {e2e.get('reason', 'not available')}")
+    else:
+        lines.append(
+            f"- end to end JPEG → labels (CudaPipeline, batch {e2e['batch']}): small "
+            f"{_f(e2e['small_img_s'], 0)} img/s, large {_f(e2e['large_img_s'], 0)} img/s"
+        )
+    return "\n".join(lines)
+
+
+def markdown(results: dict) -> str:
+    """The whole report: header, engine, HTTP, start-up, targets, CUDA."""
+    m = results["meta"]
+    calib = (results.get("exports", {}).get("openvino-int8") or {}).get("calibration") or {}
+    head = (
+        f"# localvision benchmark {m['timestamp']}\n\n"
+        f"{m['machine']}, {m['cpus']} CPUs; torch {m['versions'].get('torch')}, openvino "
+        f"{m['versions'].get('openvino')}, onnxruntime {m['versions'].get('onnxruntime')}. "
+        f"ResNet-18 with seeded random weights. HTTP cells: {m['duration_s']:g} s after "
+        f"{m['warmup_s']:g} s warm-up. Cells where other work used > 0.2 cores are **noisy**; "
+        f"a noisy cell is re-measured up to {m.get('retries', 0)} times, keeping the quietest. "
+        f"INT8 calibration: {calib.get('calibration_images', '?')} images, top-1 agreement "
+        f"with fp32 {calib.get('top1_agreement', '?')} on {calib.get('held_out_images', '?')} "
+        f"held out (meaningless with random weights; exported with force)."
+    )
+    return (
+        "\n\n".join(
+            [
+                head,
+                "## Model only (backend.infer on random arrays)\n\n"
+                + engine_table(results["engine"]),
+                "## HTTP, closed loop on loopback, POST /predict\n\n" + http_table(results["http"]),
+                "## Start-up\n\n" + startup_table(results["http"]),
+                "## Targets\n\n" + targets_table(results["targets"]),
+                "## GPU\n\n" + cuda_section(results["cuda"]),
+            ]
+        )
+        + "\n"
+    )

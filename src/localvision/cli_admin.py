@@ -1,0 +1,247 @@
+"""`localvision keys ...` and `localvision users ...`: who may use a service that requires auth.
+
+They work on the database the service uses (`--db`, or LOCALVISION_DB), so run them on the
+server's machine, before or while it runs; changes apply to the next request.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .config import Settings
+from .errors import LocalVisionError
+
+keys_app = typer.Typer(
+    help="API keys for programs: `Authorization: Bearer <key>`.", no_args_is_help=True
+)
+users_app = typer.Typer(help="Users who sign in to the web UI.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+# The option maps to the `db` setting, so it shares its help (checked by tests/test_docs.py).
+DbOpt = typer.Option(None, "--db", help=Settings.model_fields["db"].description)
+
+
+def _fail(exc: LocalVisionError, code: int = 2):
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err.print(f"  to fix: {escape(exc.hint)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _store(db: str | None):
+    from .auth import AuthStore
+
+    try:
+        url = db or Settings().db
+        return AuthStore.open(url)
+    except LocalVisionError as exc:
+        _fail(exc)
+    except Exception as exc:  # a bad URL, an unreadable file
+        _fail(LocalVisionError(f"Cannot open the database {db or 'from LOCALVISION_DB'}: {exc}"))
+
+
+def _run(db: str | None, action):
+    store = _store(db)
+    try:
+        return action(store)
+    except LocalVisionError as exc:
+        _fail(exc)
+    finally:
+        store.close()
+
+
+def _when(value: str | None) -> str:
+    return value.replace("T", " ").replace("+00:00", " UTC") if value else "-"
+
+
+# --- keys ---------------------------------------------------------------------------------------
+@keys_app.command("create")
+def keys_create(
+    name: Optional[str] = typer.Option(None, "--name", help="What the key is for (e.g. 'ci')."),
+    user: str = typer.Option(
+        "admin", "--user", help="The user the key acts as (its history, its role)."
+    ),
+    db: Optional[str] = DbOpt,
+):
+    """Make an API key and print it once (only its hash is kept).
+
+    Without --user the key belongs to admin, who is created (an admin without a password: keys
+    only) when there are no users yet."""
+
+    def create(store):
+        if user == "admin" and store.count_users() == 0:
+            store.add_user("admin", None, role="admin")
+            err.print(
+                "Created user admin (role admin, no password: API keys only; "
+                "`localvision users passwd admin` enables web sign-in).",
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
+        return store.create_key(user, name)
+
+    key_id, key = _run(db, create)
+    sys.stdout.write(key + "\n")  # alone on stdout, so KEY=$(localvision keys create) works
+    label = f" ({name})" if name else ""
+    err.print(
+        f"API key {key_id}{escape(label)} for {escape(user)}. Copy it now: it is not shown again. "
+        "Send it as `Authorization: Bearer <key>`.",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
+
+
+@keys_app.command("list")
+def keys_list(
+    user: Optional[str] = typer.Option(None, "--user", help="Only this user's keys."),
+    db: Optional[str] = DbOpt,
+):
+    """Every API key: id, name, owner, created, last used, revoked (never the key itself)."""
+    keys = _run(db, lambda store: store.list_keys(user))
+    table = Table(title="localvision API keys", title_justify="left")
+    for col in ("id", "name", "owner", "key", "created", "last used", "revoked"):
+        table.add_column(col, overflow="fold")
+    for k in keys:
+        table.add_row(
+            str(k["id"]), escape(k["name"] or "-"), escape(k["owner"]), k["prefix"] + "…",
+            _when(k["created_at"]), _when(k["last_used_at"]),
+            f"[red]{_when(k['revoked_at'])}[/]" if k["revoked_at"] else "no",
+        )  # fmt: skip
+    out.print(table if keys else "No API keys yet: `localvision keys create`.")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: int = typer.Argument(..., help="The key's id (see `localvision keys list`)."),
+    db: Optional[str] = DbOpt,
+):
+    """Revoke an API key: requests with it are refused from now on."""
+    key = _run(db, lambda store: store.revoke_key(key_id))
+    label = f" ({key['name']})" if key["name"] else ""
+    out.print(escape(f"Revoked API key {key_id}{label} of {key['owner']}."), highlight=False)
+
+
+# --- users --------------------------------------------------------------------------------------
+def _read_password(stdin: bool, confirm: bool = True) -> str:
+    if stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+
+
+PasswordStdin = typer.Option(
+    False, "--password-stdin", help="Read the password from the first line of stdin."
+)
+
+
+@users_app.command("add")
+def users_add(
+    username: str = typer.Argument(..., help="The user name to sign in with."),
+    admin: bool = typer.Option(False, "--admin", help="An admin sees all history, users and keys."),
+    password_stdin: bool = PasswordStdin,
+    db: Optional[str] = DbOpt,
+):
+    """Add a user who can sign in to the web UI (asks for the password)."""
+    from .auth import check_password, check_username
+
+    try:
+        check_username(username)
+        password = check_password(_read_password(password_stdin))
+    except LocalVisionError as exc:
+        _fail(exc)
+    role = "admin" if admin else "user"
+    _run(db, lambda store: store.add_user(username, password, role=role))
+    out.print(escape(f"Added {role} {username}."), highlight=False)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: str = typer.Argument(..., help="Whose password to set."),
+    password_stdin: bool = PasswordStdin,
+    db: Optional[str] = DbOpt,
+):
+    """Set a user's password; their open sessions end."""
+
+    def change(store):
+        from .auth import check_password
+
+        store.require_user(username)
+        store.set_password(username, check_password(_read_password(password_stdin)))
+
+    _run(db, change)
+    message = f"Password changed for {username}; their sessions have ended."
+    out.print(escape(message), highlight=False)
+
+
+@users_app.command("remove")
+def users_remove(
+    username: str = typer.Argument(..., help="The user to remove."),
+    db: Optional[str] = DbOpt,
+):
+    """Remove a user: their sessions end and their API keys are revoked (history is kept)."""
+    revoked = _run(db, lambda store: store.remove_user(username))
+    out.print(escape(f"Removed {username}; revoked {revoked} API key(s)."), highlight=False)
+
+
+@users_app.command("list")
+def users_list(db: Optional[str] = DbOpt):
+    """Every user: role, created, whether they can sign in, how many active API keys."""
+    users = _run(db, lambda store: store.list_users())
+    table = Table(title="localvision users", title_justify="left")
+    for col in ("user", "role", "created", "web sign-in", "active keys"):
+        table.add_column(col, overflow="fold")
+    for u in users:
+        table.add_row(
+            escape(u["username"]), u["role"], _when(u["created_at"]),
+            "yes" if u["can_sign_in"] else "no (no password)", str(u["active_keys"]),
+        )  # fmt: skip
+    out.print(table if users else "No users yet: `localvision users add NAME --admin`.")
+
+
+# --- serve's auth policy ------------------------------------------------------------------------
+def serve_auth(settings: Settings, insecure_no_auth: bool) -> Settings:
+    """Decide auth for `localvision serve`, saying loudly what was decided. Auth may be off on a
+    non-loopback address only with --insecure-no-auth, never by a quiet setting alone."""
+    from .auth import auth_enabled, is_loopback
+
+    public = not is_loopback(settings.host)
+    if insecure_no_auth:
+        if settings.auth == "on":
+            _fail(LocalVisionError("--insecure-no-auth contradicts auth=on; choose one."))
+        settings = settings.model_copy(update={"auth": "off"})
+        if public:
+            err.print(
+                f"[bold red]WARNING: authentication is OFF on {escape(settings.host)} "
+                "(--insecure-no-auth): anyone who can reach this address can classify images and "
+                "read the whole history.[/]",
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
+        return settings
+    if settings.auth == "off" and public:
+        _fail(LocalVisionError(
+            f"Refusing to serve {settings.host} without auth: it can be reached from other "
+            "machines.",
+            hint="leave auth on (create a key: localvision keys create), or pass "
+            "--insecure-no-auth if you really mean it",
+        ))  # fmt: skip
+    if auth_enabled(settings.auth, settings.host):
+        store = _store(settings.db)
+        try:
+            empty = store.count_users() == 0 and store.count_keys() == 0
+        finally:
+            store.close()
+        err.print("localvision: auth is on: requests need an API key or a web sign-in.",
+                  highlight=False)  # fmt: skip
+        if empty:
+            err.print(
+                "[yellow]warning:[/] there are no users or API keys yet, so nobody can get in. "
+                "Create some with `localvision users add NAME --admin` or "
+                "`localvision keys create`.",
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
+    return settings

@@ -1,0 +1,491 @@
+"""Auth over HTTP: who is asking (API key or web session), the sign-in page, CSRF, throttling.
+
+When auth is on, `AuthMiddleware` guards every path (default deny) except the few that must stay
+open: health checks, the sign-in page and the stylesheet it uses. A gate in front of everything,
+rather than a dependency on each route, also covers what routes do not declare: /docs,
+/openapi.json, mounted static files, /metrics and any route added later.
+
+- `Authorization: Bearer <key>`: an API key (see `localvision keys`). Such requests need no CSRF
+  token: a browser never attaches that header on its own.
+- The `localvision_session` cookie (HttpOnly, SameSite=Lax, signed): a web sign-in. Every
+  state-changing request made with it must carry the session's CSRF token in `X-CSRF-Token`
+  (the pages read it from the `localvision_csrf` cookie, which other sites cannot read).
+- Failed sign-ins are throttled per user name and per client address.
+
+Pages (a GET that accepts HTML) without valid credentials are redirected to /login; everything
+else gets a JSON 401 with `WWW-Authenticate: Bearer`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
+
+from ..auth import AuthStore, Principal, auth_enabled
+from ..config import Settings
+from ..errors import (
+    CsrfFailed,
+    Forbidden,
+    InvalidCredentials,
+    LocalVisionError,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+)
+from .errors import error_response
+
+log = logging.getLogger("localvision.server")
+
+SESSION_COOKIE = "localvision_session"
+CSRF_COOKIE = "localvision_csrf"
+LOGIN_COOKIE = "localvision_login"  # the sign-in form's own CSRF token (double submit)
+CSRF_HEADER = "x-csrf-token"
+PRINCIPAL = "localvision.principal"  # where the gate leaves the principal in the ASGI scope
+
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/login", "/logout", "/static/style.css", "/static/login.css"}
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# 5 failures in 5 minutes per user name: a person who mistypes gets several tries; a guesser
+# gets about one a minute. An address gets more (people behind one NAT share it) but not many
+# more, so trying one password on many names is slow too.
+MAX_FAILURES = 5
+MAX_FAILURES_PER_ADDRESS = 20
+FAILURE_WINDOW_S = 300.0
+LOGIN_FORM_MAX_AGE_S = 2 * 3600
+LOGIN_SALT = "localvision.login-form"  # so a form token can never pass for a session cookie
+# last_used_at is a write; once a minute per key is plenty for "when was this key last used".
+TOUCH_EVERY_S = 60.0
+
+LOGIN_PAGE = Path(__file__).parent / "static" / "login.html"
+
+
+class Throttle:
+    """Failed attempts per key (a user name, a client address) in a sliding window."""
+
+    def __init__(self, limit: int, window: float = FAILURE_WINDOW_S):
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._failures.get(key, deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        return q
+
+    def retry_after(self, *keys: str) -> int | None:
+        """Seconds until another attempt is allowed for all `keys`; None when it is now."""
+        now, wait = time.monotonic(), 0.0
+        with self._lock:
+            for key in keys:
+                q = self._recent(key, now)
+                if len(q) >= self.limit:
+                    wait = max(wait, q[-self.limit] + self.window - now)
+        return max(1, int(wait + 0.999)) if wait > 0 else None
+
+    def fail(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 10_000:  # a spray of made-up names must not grow forever
+                for k in [k for k, q in self._failures.items() if not self._recent(k, now)]:
+                    del self._failures[k]
+            for key in keys:
+                q = self._recent(key, now)
+                q.append(now)
+                self._failures[key] = q
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+class Gate:
+    """What the middleware and the routes share: the store, the cookie signer, the throttle."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.enabled = auth_enabled(settings.auth, settings.host)
+        self.session_lifetime = timedelta(days=settings.session_days)
+        self.by_user = Throttle(MAX_FAILURES)
+        self.by_address = Throttle(MAX_FAILURES_PER_ADDRESS)
+        self._store: AuthStore | None = None
+        self._signer: URLSafeTimedSerializer | None = None
+        self._touched: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    # Opened on first use, on the history's engine: users, keys and history share one database.
+    def _open(self, app) -> tuple[AuthStore, URLSafeTimedSerializer]:
+        with self._lock:
+            if self._store is None:
+                store = AuthStore(app.state.service.history.engine)
+                self._signer = URLSafeTimedSerializer(store.secret(), salt="localvision.cookie")
+                self._store = store
+            return self._store, self._signer
+
+    async def store(self, app) -> AuthStore:
+        if self._store is None:
+            await run_in_threadpool(self._open, app)
+        return self._store
+
+    async def signer(self, app) -> URLSafeTimedSerializer:
+        if self._signer is None:
+            await run_in_threadpool(self._open, app)
+        return self._signer
+
+    # --- who is asking ---
+    async def principal(self, app, method: str, headers: Headers) -> Principal | None:
+        """The principal behind a request; None without credentials. Raises Unauthorized for
+        credentials that do not check out and CsrfFailed for a session POST without its token."""
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            return await self._from_key(app, authorization)
+        token = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
+        if token is None:
+            return None
+        principal = await self.session(app, token)
+        if principal is None:
+            raise Unauthorized("Your sign-in is not valid or has expired. Sign in again.")
+        if method not in SAFE_METHODS and not _same(headers.get(CSRF_HEADER), principal.csrf):
+            raise CsrfFailed(
+                "This request did not carry the page's security token (X-CSRF-Token). "
+                "Reload the page and try again."
+            )
+        return principal
+
+    async def _from_key(self, app, authorization: str) -> Principal:
+        scheme, _, key = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthorized("Send the API key as `Authorization: Bearer <key>`.")
+        store = await self.store(app)
+        principal = await run_in_threadpool(store.verify_key, key.strip())
+        now = time.monotonic()
+        if now - self._touched.get(principal.key_id, -TOUCH_EVERY_S) >= TOUCH_EVERY_S:
+            self._touched[principal.key_id] = now
+            await run_in_threadpool(store.touch_key, principal.key_id)
+        return principal
+
+    async def session(self, app, signed: str) -> Principal | None:
+        """The principal a session cookie names; None for a tampered, expired or ended one."""
+        token = await self.unsign(app, signed, self.session_lifetime.total_seconds())
+        if not isinstance(token, str):
+            return None
+        return await run_in_threadpool((await self.store(app)).session_principal, token)
+
+    async def unsign(self, app, signed: str, max_age: float, salt: str | None = None):
+        try:
+            return (await self.signer(app)).loads(signed, max_age=max_age, salt=salt)
+        except BadSignature:  # also SignatureExpired
+            return None
+
+
+def _same(given: str | None, expected: str | None) -> bool:
+    """Constant-time equality (as bytes: compare_digest refuses non-ASCII text)."""
+    if not (given and expected):
+        return False
+    return secrets.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+
+
+def _wants_html(headers: Headers) -> bool:
+    return "text/html" in headers.get("accept", "")
+
+
+def auth_error(exc: LocalVisionError) -> JSONResponse:
+    """The one JSON error renderer, plus the headers these errors need."""
+    extra = {"hint": exc.hint} if exc.hint else {}
+    response = error_response(exc.status, exc.code, exc.message, **extra)
+    if isinstance(exc, Unauthorized):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="localvision"'
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+class AuthMiddleware:
+    """Pure ASGI, so a refused request is answered before its body is read."""
+
+    def __init__(self, app, gate: Gate):
+        self.app, self.gate = app, gate
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        try:
+            principal = await self.gate.principal(scope["app"], scope["method"], headers)
+            if principal is None:
+                raise Unauthorized(
+                    "Sign in, or send an API key as `Authorization: Bearer <key>`.",
+                    hint="localvision keys create",
+                )
+        except (Unauthorized, Forbidden) as exc:
+            return await self._refuse(exc, scope, headers)(scope, receive, send)
+        scope[PRINCIPAL] = principal
+
+        async def send_private(message):
+            # What one user may see must not be served from a cache to the next one, nor to
+            # anybody after signing out: the browser asks again, and the gate answers.
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=message.setdefault("headers", []))
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "private, no-cache"
+            await send(message)
+
+        await self.app(scope, receive, send_private)
+
+    @staticmethod
+    def _refuse(exc: LocalVisionError, scope, headers: Headers) -> Response:
+        page = scope["method"] in ("GET", "HEAD") and _wants_html(headers)
+        if isinstance(exc, Unauthorized) and page:
+            query = scope["query_string"].decode("latin-1")
+            target = scope["path"] + (f"?{query}" if query else "")
+            response = RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
+        else:
+            response = auth_error(exc)
+        by_cookie = "authorization" not in headers and SESSION_COOKIE in headers.get("cookie", "")
+        if isinstance(exc, Unauthorized) and by_cookie:
+            _forget_session(response)  # a dead session: the browser may as well drop it
+        return response
+
+
+# --- what routes use ----------------------------------------------------------------------------
+def gate_of(request: Request) -> Gate:
+    return request.app.state.auth_gate
+
+
+def principal_of(request: Request) -> Principal | None:
+    """Who made the request; None when auth is off (then the local user is trusted fully)."""
+    return request.scope.get(PRINCIPAL)
+
+
+def user_of(request: Request) -> str | None:
+    """The user name to record a request under (None when auth is off)."""
+    p = principal_of(request)
+    return p.user if p else None
+
+
+def history_scope(request: Request) -> str | None:
+    """Whose history the request may read: its own user's, or everyone's (None) for an admin
+    or when auth is off."""
+    p = principal_of(request)
+    return None if p is None or p.is_admin else p.user
+
+
+def require_admin(request: Request) -> Principal | None:
+    p = principal_of(request)
+    if p is not None and not p.is_admin:
+        raise Forbidden("Only an admin may see this.")
+    return p
+
+
+# --- cookies ------------------------------------------------------------------------------------
+def _cookie(response: Response, request: Request, name: str, value: str, max_age: int, **kw):
+    response.set_cookie(
+        name, value, max_age=max_age, path=kw.pop("path", "/"), samesite=kw.pop("samesite", "lax"),
+        secure=request.url.scheme == "https", **kw,
+    )  # fmt: skip
+
+
+def _forget_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(CSRF_COOKIE, path="/", samesite="lax")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this server (no open redirect to another site)."""
+    target = (target or "/").strip()
+    parts = urlsplit(target)
+    if target[:1] != "/" or target[:2] == "//" or "\\" in target or parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+# --- the sign-in page ---------------------------------------------------------------------------
+router = APIRouter(tags=["auth"])
+
+_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+
+
+async def _login_page(
+    request: Request, gate: Gate, *, status: int = 200, message: str = "", username: str = "",
+    next_url: str = "/", retry_after: int | None = None,
+) -> HTMLResponse:  # fmt: skip
+    form_token = (await gate.signer(request.app)).dumps(secrets.token_urlsafe(16), salt=LOGIN_SALT)
+    text = LOGIN_PAGE.read_text("utf-8")
+    for key, value in {
+        "csrf_token": form_token,
+        "next": next_url,
+        "username": username,
+        "message": message,
+        "message_hidden": "" if message else "hidden",
+    }.items():
+        text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
+    headers = dict(_NO_STORE)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    response = HTMLResponse(text, status_code=status, headers=headers)
+    _cookie(response, request, LOGIN_COOKIE, form_token, LOGIN_FORM_MAX_AGE_S, path="/login",
+            httponly=True, samesite="strict")  # fmt: skip
+    return response
+
+
+@router.get("/login", include_in_schema=False)
+async def login_page(request: Request, next: str = "/"):
+    gate = gate_of(request)
+    target = _safe_next(next)
+    if not gate.enabled:
+        return RedirectResponse(target, status_code=303)
+    signed = request.cookies.get(SESSION_COOKIE)
+    if signed and await gate.session(request.app, signed):
+        return RedirectResponse(target, status_code=303)
+    return await _login_page(request, gate, next_url=target)
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request):
+    """The sign-in form: user name, password, its CSRF token. Browsers get the page again on a
+    failure; other clients JSON (`invalid_credentials`, `too_many_attempts`, `csrf_failed`)."""
+    gate = gate_of(request)
+    if not gate.enabled:
+        raise NotFound("Sign-in is off on this server (auth is not enabled).")
+    form = await request.form(max_files=0, max_fields=8, max_part_size=8192)
+    field = lambda name: form.get(name) if isinstance(form.get(name), str) else ""  # noqa: E731
+    username, password = field("username").strip(), field("password")
+    target = _safe_next(field("next"))
+    page = _wants_html(request.headers)
+
+    async def refuse(exc: LocalVisionError, **kw):
+        if page:
+            return await _login_page(
+                request, gate, status=exc.status, message=exc.message, username=username,
+                next_url=target, **kw,
+            )  # fmt: skip
+        return auth_error(exc)
+
+    token, cookie = field("csrf_token"), request.cookies.get(LOGIN_COOKIE)
+    valid = _same(token, cookie) and (
+        await gate.unsign(request.app, token, LOGIN_FORM_MAX_AGE_S, LOGIN_SALT) is not None
+    )
+    if not valid:
+        return await refuse(CsrfFailed("The sign-in form has expired. Please try again."))
+
+    name, address = username.lower()[:64], request.client.host if request.client else "?"
+    wait = max(gate.by_user.retry_after(name) or 0, gate.by_address.retry_after(address) or 0)
+    if wait:
+        exc = TooManyAttempts(
+            f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait
+        )
+        return await refuse(exc, retry_after=wait)
+    store = await gate.store(request.app)
+    user = await run_in_threadpool(store.authenticate, username, password) if username else None
+    if user is None:
+        gate.by_user.fail(name)
+        gate.by_address.fail(address)
+        log.warning("failed sign-in for %r from %s", username[:64], address)
+        return await refuse(InvalidCredentials("Wrong user name or password."))
+    gate.by_user.clear(name)
+    session, csrf = await run_in_threadpool(
+        store.create_session, user["username"], gate.session_lifetime
+    )
+    signed = (await gate.signer(request.app)).dumps(session)
+    age = int(gate.session_lifetime.total_seconds())
+    response = RedirectResponse(target, status_code=303, headers=_NO_STORE)
+    _cookie(response, request, SESSION_COOKIE, signed, age, httponly=True)
+    _cookie(response, request, CSRF_COOKIE, csrf, age)  # readable by the pages, on purpose
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    log.info("%s signed in", user["username"])
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request):
+    """Ends the session (it is deleted on the server, not only forgotten by the browser). Needs
+    the session's CSRF token (form field `csrf_token` or `X-CSRF-Token`), so no other site can
+    sign a user out."""
+    gate = gate_of(request)
+    if not gate.enabled:
+        raise NotFound("Sign-in is off on this server (auth is not enabled).")
+    signed = request.cookies.get(SESSION_COOKIE)
+    principal = await gate.session(request.app, signed) if signed else None
+    if principal is not None:
+        form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
+        given = request.headers.get(CSRF_HEADER) or form.get("csrf_token")
+        if not _same(given if isinstance(given, str) else None, principal.csrf):
+            return auth_error(CsrfFailed("Sign-out needs the page's security token."))
+        token = await gate.unsign(request.app, signed, gate.session_lifetime.total_seconds())
+        await run_in_threadpool((await gate.store(request.app)).end_session, token)
+    response = RedirectResponse("/login", status_code=303, headers=_NO_STORE)
+    _forget_session(response)
+    return response
+
+
+# --- who am I, users, keys ----------------------------------------------------------------------
+@router.get("/api/v1/me")
+async def me(request: Request):
+    """Who this request is made as. `auth` is false when the server does not require sign-in."""
+    p, gate = principal_of(request), gate_of(request)
+    return {
+        "auth": gate.enabled,
+        "user": p.user if p else None,
+        "role": p.role if p else None,
+        "via": p.via if p else None,
+    }
+
+
+@router.get("/api/v1/users")
+async def list_users(request: Request, _admin=Depends(require_admin)):
+    """Every user (admins only)."""
+    store = await gate_of(request).store(request.app)
+    return {"users": await run_in_threadpool(store.list_users)}
+
+
+@router.get("/api/v1/keys")
+async def list_keys(request: Request):
+    """API keys (never the keys themselves): every key for an admin, a user's own otherwise."""
+    store = await gate_of(request).store(request.app)
+    return {"keys": await run_in_threadpool(store.list_keys, history_scope(request))}
+
+
+def install(app: FastAPI, settings: Settings) -> Gate:
+    gate = Gate(settings)
+    app.state.auth_gate = gate
+    app.include_router(router)
+    if gate.enabled:
+        app.add_middleware(AuthMiddleware, gate=gate)
+        _document_bearer(app)
+        log.info("auth is on: API keys and web sign-in are required")
+    return gate
+
+
+def _document_bearer(app: FastAPI) -> None:
+    """Declare the API key in the OpenAPI schema, so /docs has an Authorize button and its
+    "Try it out" requests carry the key (they could not carry a session's CSRF token)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["apiKey"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key from `localvision keys create`.",
+        }
+        schema["security"] = [{"apiKey": []}]
+        return schema
+
+    app.openapi = openapi
