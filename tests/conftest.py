@@ -45,6 +45,31 @@ def private_torch_home(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch) -> Path:
+    """A private, empty TORCH_HOME for one test, offline; returns its hub checkpoints folder."""
+    home = tmp_path / "torch_home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setenv("LOCALVISION_OFFLINE", "1")
+    return home / "hub" / "checkpoints"
+
+
+LOOPBACK = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """A host name other than loopback fails to resolve, so a regression cannot reach out."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host not in LOOPBACK and host is not None:
+            raise OSError(f"network access in tests: {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
 @pytest.fixture(scope="session")
 def photos() -> dict[str, bytes]:
     """Real photos as JPEG files (grace_hopper is matplotlib's original file)."""

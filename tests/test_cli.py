@@ -14,7 +14,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,29 +32,7 @@ FETCH_HINT = "localvision weights fetch resnet18"
 IMPORT_HINT = "localvision weights import resnet18 FILE"
 
 
-@pytest.fixture(autouse=True)
-def empty_cache(tmp_path, monkeypatch) -> Path:
-    """A private, empty TORCH_HOME, offline, for each test; returns the hub checkpoints folder."""
-    home = tmp_path / "torch_home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    monkeypatch.setenv("LOCALVISION_OFFLINE", "1")
-    return home / "hub" / "checkpoints"
-
-
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """A host name other than loopback fails to resolve, so a regression cannot reach out."""
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host not in LOOPBACK:
-            raise OSError(f"network access in tests: {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
 def invoke(*args: str, env: dict | None = None):

@@ -17,7 +17,6 @@ import http.server
 import os
 import pickle
 import shutil
-import socket
 import threading
 from functools import partial
 from pathlib import Path
@@ -38,29 +37,7 @@ runner = CliRunner()
 
 
 # --- fixtures and helpers -----------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def empty_cache(tmp_path, monkeypatch) -> Path:
-    """A private, empty TORCH_HOME for each test; returns its hub checkpoints folder."""
-    home = tmp_path / "torch_home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    monkeypatch.setenv("LOCALVISION_OFFLINE", "1")
-    return home / "hub" / "checkpoints"
-
-
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """A host name other than loopback fails to resolve, so a regression cannot reach out."""
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host not in LOOPBACK:
-            raise OSError(f"network access in tests: {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
 def sha256(data: bytes) -> str:

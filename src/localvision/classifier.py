@@ -198,7 +198,7 @@ def select_model(
     spec = get_spec("resnet18")
     try:
         return spec, weights_mod.resolve(spec, weights_file, offline), None
-    except (WeightsMissing, WeightsDownloadFailed) as exc:
+    except (WeightsMissing, WeightsDownloadFailed):
         if weights_file is not None:
             raise
         fallback = get_spec("efficientnet_lite0")
