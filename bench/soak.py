@@ -5,9 +5,16 @@ memory.
 
 Starts `localvision serve` (EfficientNet-Lite0, OpenVINO fp32, offline, a temporary SQLite
 history and artifact cache, rate limiting off: one address sending this much is the point, not an
-abuse), warms it up with `--warmup` requests, then sends `--requests` more from `--clients`
-closed-loop clients (bench/loadgen.py), POSTing the small coffee JPEG to /api/v1/classify, in
-segments so the server's memory (RSS of its process tree) can be sampled along the way.
+abuse), warms it up, then sends `--requests` more from `--clients` closed-loop clients
+(bench/loadgen.py), POSTing the small coffee JPEG to /api/v1/classify, in segments so the
+server's memory (RSS of its process tree) can be sampled along the way.
+
+Warm-up: at least `--warmup` requests, then on in steps of 1,000 until one step moves the RSS by
+less than 1% (at most `--max-warmup`). A fresh server's working set grows for the first few
+thousand requests (the runtime's buffers for each batch size the batcher forms, thread pools,
+allocator arenas, SQLite's page cache) by an amount that depends on how busy the host is; a leak
+is growth that goes on after that. The report also gives the RSS growth over the second half of
+the run alone, where a leak would show and a warm-up cannot.
 
 Passes when there were 0 errors (any non-2xx or connection failure), the RSS at the end is less
 than 10% above the RSS after warm-up, the server is still healthy, and the history holds exactly
@@ -35,6 +42,8 @@ from bench.servers import running_server
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_RSS_GROWTH = 0.10
 SEGMENT = 5_000  # requests between memory samples (and under loadgen's 600 s cap per run)
+WARMUP_STEP = 1_000
+WARMUP_STABLE = 0.01  # a warm-up step that moves the RSS less than this ends the warm-up
 
 
 def log(msg: str) -> None:
@@ -60,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=50_000, help="requests after warm-up")
     ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--warmup", type=int, default=2_000, help="requests before the RSS baseline")
+    ap.add_argument("--warmup", type=int, default=2_000, help="fewest warm-up requests")
+    ap.add_argument("--max-warmup", type=int, default=20_000, help="most warm-up requests")
     ap.add_argument("--path", default="/api/v1/classify", help="endpoint to POST the JPEG to")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = ap.parse_args(argv)
@@ -80,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "--db", f"sqlite:///{tmp / 'history.db'}", "--host", "{host}", "--port", "{port}",
     ]  # fmt: skip
     report: dict = {
-        "requests": args.requests, "clients": args.clients, "warmup": args.warmup,
+        "requests": args.requests, "clients": args.clients,
         "path": args.path, "payload_bytes": len(payload),
         "model": "efficientnet_lite0", "backend": "openvino", "precision": "fp32",
         "started": datetime.now().isoformat(timespec="seconds"),
@@ -89,10 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     with running_server(cmd, ready_path="/readyz", env=env, timeout_s=600,
                         log_path=tmp / "server.log") as server:  # fmt: skip
         url = server.url(args.path)
-        log(f"warm-up: {args.warmup} requests")
-        warm = run_load(url, payload, clients=args.clients, duration_s=None,
-                        max_requests=args.warmup)  # fmt: skip
-        baseline = rss_mb(server.pid)
+        warm_ok = warm_errors = warmed = 0
+        warm_curve, previous = [], rss_mb(server.pid)
+        while warmed < args.max_warmup:
+            step = min(args.warmup if warmed == 0 else WARMUP_STEP, args.max_warmup - warmed)
+            r = run_load(url, payload, clients=args.clients, duration_s=None, max_requests=step)
+            warmed += r.requests
+            warm_ok, warm_errors = warm_ok + r.ok, warm_errors + r.errors
+            baseline = rss_mb(server.pid)
+            warm_curve.append([warmed, round(baseline, 1)])
+            log(f"warm-up: {warmed} requests, RSS {baseline:.1f} MiB")
+            if warmed > args.warmup and abs(baseline - previous) < WARMUP_STABLE * previous:
+                break
+            previous = baseline
         log(f"RSS after warm-up: {baseline:.1f} MiB")
         segments, done, errors, error_kinds = [], 0, 0, {}
         started = time.perf_counter()
@@ -114,18 +133,22 @@ def main(argv: list[str] | None = None) -> int:
         final = rss_mb(server.pid)
         health = get_json(server.url("/readyz"))
         recorded = get_json(server.url("/api/v1/history?limit=1"))["total"]
-        ok_total = warm.ok + done - errors
+        ok_total = warm_ok + done - errors
 
     growth = (final - baseline) / baseline
+    middle = segments[(len(segments) - 1) // 2]["rss_mb"] if segments else final
     report.update({
+        "warmup_requests": warmed,
+        "warmup_rss_mb": warm_curve,
         "elapsed_s": round(elapsed, 1),
         "rps": round((done - errors) / elapsed, 1) if elapsed > 0 else 0.0,
-        "errors": errors + warm.errors,
+        "errors": errors + warm_errors,
         "error_kinds": error_kinds,
         "rss_after_warmup_mb": round(baseline, 1),
         "rss_end_mb": round(final, 1),
         "rss_peak_mb": round(during.peak_mb, 1),
         "rss_growth_pct": round(growth * 100, 2),
+        "rss_second_half_growth_pct": round((final - middle) / middle * 100, 2),
         "history_rows": recorded,
         "answered_ok": ok_total,
         "ready_at_end": health.get("status") == "ready",
