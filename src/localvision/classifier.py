@@ -173,6 +173,15 @@ class Classifier:
             for row, p in zip(rows, probs):
                 results[row].predictions = top_predictions(p, self.labels, top_k)
 
+    def warm_up(self, max_batch: int) -> None:
+        """Run every batch shape the server will use (powers of two up to max_batch) once, so
+        the backend allocates its working memory before the first request, not during traffic."""
+        crop = self.spec.preprocess.crop
+        size = 1
+        while size <= max_batch:
+            self.backend.infer(np.zeros((size, 3, crop, crop), np.float32))
+            size *= 2
+
     def info(self) -> dict:
         return {
             "name": self.spec.name,

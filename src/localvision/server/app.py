@@ -27,6 +27,8 @@ log = logging.getLogger("localvision.server")
 async def _load_model(svc: Service, classifier: Classifier | None) -> None:
     try:
         clf = classifier or await asyncio.to_thread(from_settings, svc.settings)
+        if classifier is None:
+            await asyncio.to_thread(clf.warm_up, svc.settings.max_batch)
     except LocalVisionError as exc:
         log.error("model not loaded: %s", exc.message)
         svc.model = ModelState(None, "failed", exc.message, exc.hint)
