@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.loadgen import ForeignCPU, percentile, wait_quiet
+from localvision.benchmark import time_calls
 
 ENGINE_ROWS = (
     ("torch", "fp32"),
@@ -29,7 +30,6 @@ ENGINE_ROWS = (
     ("openvino", "int8"),
     ("onnxruntime", "fp32"),
 )
-WARMUP_CALLS = 3
 QUIET_TIMEOUT_S = 30.0
 NOISY_CORES = 0.2
 
@@ -44,20 +44,6 @@ class HostForeignCPU(ForeignCPU):
 def random_batch(n: int, seed: int = 0) -> np.ndarray:
     """(n, 3, 224, 224) float32, roughly normalized-image statistics."""
     return np.random.default_rng(seed).standard_normal((n, 3, 224, 224), dtype=np.float32)
-
-
-def time_calls(
-    fn: Callable[[np.ndarray], object], x: np.ndarray, n: int, warmup: int = WARMUP_CALLS
-) -> list[float]:
-    """Milliseconds of each of ``n`` calls ``fn(x)``, after ``warmup`` uncounted calls."""
-    for _ in range(warmup):
-        fn(x)
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn(x)
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return times
 
 
 def measure(fn: Callable[[np.ndarray], object], n1: int, n16: int, retries: int = 0) -> dict:

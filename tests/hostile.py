@@ -56,7 +56,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image
 
-from corpus import _encode, _png, _png_chunk, huge_dimensions_png, photo, real_photo_bytes
+from corpus import _encode, _png, huge_dimensions_png, photo, real_photo_bytes
 
 CLASSIFY = "/api/v1/classify"
 ZIP = "/api/v1/classify/zip"
@@ -322,13 +322,7 @@ def _png_zeros(width: int, height: int, bit_depth: int = 1, color_type: int = 0)
     row = b"\x00" * (1 + (width * bit_depth + 7) // 8)
     z = zlib.compressobj(9)
     idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png(width, height, bit_depth, color_type, idat)
 
 
 def _corrupt_huffman(jpeg: bytes) -> bytes:
