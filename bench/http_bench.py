@@ -53,6 +53,10 @@ def localvision_command(weights: Path, precision: str, db_url: str) -> list[str]
         # the benchmark is one client address sending far more than a person would
         "--rate-limit",
         "off",
+        # random weights make every answer a near-tie, so each large JPEG would be decoded twice;
+        # with real weights the check runs on the few real near-ties (bench/decode_bench.py)
+        "--recheck-margin",
+        "0",
     ]
 
 

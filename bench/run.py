@@ -7,7 +7,9 @@
    eager-PyTorch recipe, with ratios;
 2. HTTP: classic (Flask + gunicorn, 2 workers) vs ``localvision serve`` fp32 and
    int8, small and large JPEG, 1 and 8 closed-loop clients; cold start; RSS;
-3. the targets, pass/fail; 4. GPU figures when CUDA is available.
+3. fast decode: top-1 agreement with exact decode on real photos (efficientnet_lite0's
+   real weights) and preprocessing time (bench/decode_bench.py);
+4. the targets, pass/fail; 5. GPU figures when CUDA is available.
 
 ResNet-18 has seeded random weights (ImageNet's cannot be downloaded here). All
 caches (artifacts, torch hub) live in a temporary directory for the run, set in
@@ -74,6 +76,7 @@ def plan(args: argparse.Namespace) -> dict:
         "n16": 3 if quick else 8,
         "calibration_images": 64 if quick else 300,
         "cuda_calls": 5 if quick else 20,
+        "decode_photos": 20 if quick else 100,
     }
 
 
@@ -104,7 +107,7 @@ def measure(
     p: dict, args: argparse.Namespace, tmp: Path, logs: Path, stamp: str, env: dict
 ) -> dict:
     # Imported only now: localvision must see the environment set_environment wrote.
-    from bench import cuda_bench, http_bench, model_bench
+    from bench import cuda_bench, decode_bench, http_bench, model_bench
     from bench.baseline import write_random_resnet18
     from bench.calibration import make_calibration_dir
 
@@ -136,6 +139,8 @@ def measure(
             weights, tmp, logs, p["duration_s"], p["warmup_s"], args.quiet_wait, log, args.retries
         )
     )
+    log("fast decode agreement and preprocessing time ...")
+    results["decode"] = decode_bench.bench_decode(p["decode_photos"])
     log("GPU ...")
     results["cuda"] = cuda_bench.bench_cuda(weights, p["cuda_calls"])
     return results

@@ -74,6 +74,7 @@ OfflineOpt = typer.Option(None, "--offline", help=_help("offline"))
 BackendOpt = typer.Option(None, "--backend", help=_help("backend"))
 DeviceOpt = typer.Option(None, "--device", help=_help("device"))
 PrecisionOpt = typer.Option(None, "--precision", help=_help("precision"))
+RecheckOpt = typer.Option(None, "--recheck-margin", min=0.0, max=1.0, help=_help("recheck_margin"))
 
 
 def expand_paths(paths: list[str], recursive: bool) -> list[str]:
@@ -121,6 +122,7 @@ def classify(
     device: Optional[str] = DeviceOpt,
     precision: Optional[str] = PrecisionOpt,
     exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
+    recheck_margin: Optional[float] = RecheckOpt,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help=_help("batch_size")),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help=_help("max_pixels")),
 ):
@@ -128,7 +130,7 @@ def classify(
     settings = settings_from(
         model=model, weights=weights, top_k=top_k, offline=offline, backend=backend,
         device=device, precision=precision, exact_decode=exact_decode, batch_size=batch_size,
-        max_pixels=max_pixels,
+        max_pixels=max_pixels, recheck_margin=recheck_margin,
     )  # fmt: skip
     files = expand_paths(paths, recursive)
     if not files:
@@ -268,6 +270,7 @@ def serve(
     max_batch: Optional[int] = typer.Option(None, "--max-batch", help=_help("max_batch")),
     max_wait_ms: Optional[float] = typer.Option(None, "--max-wait-ms", help=_help("max_wait_ms")),
     exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
+    recheck_margin: Optional[float] = RecheckOpt,
     rate_limit: Optional[str] = typer.Option(None, "--rate-limit", help=_help("rate_limit")),
     log_format: Optional[str] = typer.Option(None, "--log-format", help=_help("log_format")),
     auth: Optional[str] = typer.Option(None, "--auth", help=_help("auth")),
@@ -286,7 +289,7 @@ def serve(
     settings = settings_from(
         host=host, port=port, model=model, weights=weights, db=db, offline=offline,
         backend=backend, device=device, precision=precision, max_batch=max_batch,
-        max_wait_ms=max_wait_ms, exact_decode=exact_decode, auth=auth,
+        max_wait_ms=max_wait_ms, exact_decode=exact_decode, recheck_margin=recheck_margin, auth=auth,
         rate_limit=rate_limit, log_format=log_format,
     )  # fmt: skip
     settings = serve_auth(settings, insecure_no_auth)

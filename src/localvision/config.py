@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     exact_decode: bool = Field(
         False, description="Decode JPEGs at full size (no DCT-domain downscaling)."
     )
+    # 0.05: every top-1 change seen between reduced and full decodes had a margin under 0.025.
+    recheck_margin: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Fast decode: an answer whose top two probabilities are closer than this is "
+        "decoded again in full. 0: never.",
+    )
 
     # --- server ---
     host: str = Field("127.0.0.1", description="Address the web service binds to.")

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import artifacts
 from .errors import LocalVisionError, ModelError
-from .imaging import decode
+from .imaging import decode_picture
 from .models.spec import ModelSpec
 from .transforms import to_array
 from .weights import sha256_file
@@ -127,11 +127,11 @@ def calibration_arrays(spec: ModelSpec, directory: Path) -> tuple[list[str], np.
     names, arrays = [], []
     for path in sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         try:
-            img = decode(path.read_bytes(), draft_min_side=2 * spec.preprocess.resize)
+            pic = decode_picture(path.read_bytes(), draft_min_side=2 * spec.preprocess.resize)
         except LocalVisionError:
             continue  # a bad file in the calibration folder is skipped, not fatal
         names.append(str(path))
-        arrays.append(to_array(img, spec.preprocess))
+        arrays.append(to_array(pic.image, spec.preprocess, box=pic.box, exact=False))
     if len(arrays) < MIN_CALIBRATION_IMAGES:
         raise ModelError(
             f"{directory} has {len(arrays)} readable images; INT8 calibration needs at least "

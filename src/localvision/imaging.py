@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import (
     CorruptImage,
@@ -69,16 +70,44 @@ def _too_big(size: int, limit: int) -> str:
     return f"The file is {size / MB:.1f} MB; the limit is {limit / MB:g} MB."
 
 
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An upright RGB image, and for a reduced-scale (draft) JPEG decode the area of it the
+    picture covers.
+
+    A draft decode rounds its size up to whole pixels: 2461 px at 1/2 scale is 1231 px, of which
+    the picture covers 1230.5. Resizing `box` rather than the whole image keeps the geometry
+    exact, so the fast path agrees with a full decode.
+    """
+
+    image: Image.Image
+    box: Box | None = None  # None: a full decode, the picture is the whole image
+
+    @property
+    def reduced(self) -> bool:
+        return self.box is not None
+
+
 def decode(
     data: bytes | Image.Image, *, max_pixels: int = 50_000_000, draft_min_side: int | None = None
 ) -> Image.Image:
-    """Decode image bytes into an upright RGB image.
+    """Decode image bytes into an upright RGB image (see decode_picture)."""
+    return decode_picture(data, max_pixels=max_pixels, draft_min_side=draft_min_side).image
+
+
+def decode_picture(
+    data: bytes | Image.Image, *, max_pixels: int = 50_000_000, draft_min_side: int | None = None
+) -> Decoded:
+    """Decode image bytes into an upright RGB image and the area the picture covers in it.
 
     draft_min_side: when set, a large JPEG is decoded at a reduced scale (DCT-domain downscaling,
     1/2 to 1/8) whose shorter side is still at least this many pixels.
     """
     if isinstance(data, Image.Image):
-        return to_rgb(data)
+        return Decoded(to_rgb(data))
     if not data:
         raise EmptyFile("The file is empty.")
     with warnings.catch_warnings():
@@ -108,18 +137,21 @@ def decode(
                 f"The image is {width}×{height} pixels ({width * height / 1e6:.1f} MP); "
                 f"the limit is {max_pixels / 1e6:g} MP."
             )
+        box: Box | None = None
         if draft_min_side and img.format in ("JPEG", "MPO"):
             scale = min(width, height) / draft_min_side
             if scale >= 2:
-                img.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
+                drafted = img.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
+                if drafted is not None and img.size != (width, height):
+                    box = tuple(float(v) for v in drafted[1])
         try:
             img.load()
         except Exception as exc:
             raise CorruptImage(
                 f"The image is truncated or corrupt and cannot be decoded ({_reason(exc)})."
             ) from None
-    img = _upright(img)
-    return to_rgb(img)
+    img, box = _upright(img, box)
+    return Decoded(to_rgb(img), box)
 
 
 # Signatures of the supported formats: a file that starts with one but that Pillow cannot even
@@ -142,11 +174,33 @@ def _reason(exc: Exception) -> str:
     return text[:200]
 
 
-def _upright(img: Image.Image) -> Image.Image:
+# EXIF orientation -> the transpose that makes the image upright, and where that transpose sends
+# a point (x, y) of a w×h image (continuous coordinates, so fractional boxes map exactly).
+_ORIENTATIONS = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT, lambda x, y, w, h: (w - x, y)),
+    3: (Image.Transpose.ROTATE_180, lambda x, y, w, h: (w - x, h - y)),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM, lambda x, y, w, h: (x, h - y)),
+    5: (Image.Transpose.TRANSPOSE, lambda x, y, w, h: (y, x)),
+    6: (Image.Transpose.ROTATE_270, lambda x, y, w, h: (h - y, x)),
+    7: (Image.Transpose.TRANSVERSE, lambda x, y, w, h: (h - y, w - x)),
+    8: (Image.Transpose.ROTATE_90, lambda x, y, w, h: (y, w - x)),
+}
+_ORIENTATION_TAG = 0x0112
+
+
+def _upright(img: Image.Image, box: Box | None) -> tuple[Image.Image, Box | None]:
+    """Apply the EXIF orientation to the image and to the box within it (no copy when upright)."""
     try:
-        return ImageOps.exif_transpose(img)
+        orientation = img.getexif().get(_ORIENTATION_TAG, 1)
     except Exception:  # a broken EXIF block should not cost the user their prediction
-        return img
+        return img, box
+    if orientation not in _ORIENTATIONS:
+        return img, box
+    method, move = _ORIENTATIONS[orientation]
+    if box is not None:
+        (ax, ay), (bx, by) = (move(x, y, img.width, img.height) for x, y in (box[:2], box[2:]))
+        box = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+    return img.transpose(method), box
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
