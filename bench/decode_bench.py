@@ -80,7 +80,7 @@ def timings(repeats: int = 15) -> list[dict]:
         for name, data in images.items():
             row = {"model": model, "image": name}
             for mode, exact in (("exact", True), ("fast", False)):
-                draft = None if exact else 2 * pp.resize
+                draft = None if exact else pp.draft_side
                 times = []
                 for _ in range(repeats):
                     t = time.perf_counter()

@@ -87,13 +87,13 @@ def test_reduced_decode_keeps_geometry_for_every_exif_orientation(fast, orientat
     exif[0x0112] = orientation
     data = _jpeg(stored, exif=exif)
 
-    pic = decode_picture(data, draft_min_side=512)
-    assert pic.reduced and pic.image.size[0] < ODD_SIZE[0] // 1.9
+    pic = decode_picture(data, draft_min_side=fast.spec.preprocess.draft_side)
+    assert pic.reduced and pic.image.size[0] < ODD_SIZE[0] // 1.9  # a 1/4 scale decode
     assert decode(data).size == ODD_SIZE  # upright
     quick = fast.prepare(data)
     full = fast.prepare(data, exact=True)
     diff = np.abs(quick - full) / LEVEL
-    assert diff.mean() < 0.5 and diff.max() < 12, (diff.mean(), diff.max())
+    assert diff.mean() < 1 and diff.max() < 24, (diff.mean(), diff.max())  # wrong box: > 3, > 80
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_fast_path_agrees_with_full_decode_on_real_photos(fast, variants):
     raw = [r.predictions for r in _predict(fast, variants, exact=False, recheck=0)]
     checked = [r.predictions for r in _predict(fast, variants, exact=False, recheck=0.05)]
 
-    reduced = sum(decode_picture(d, draft_min_side=512).reduced for d in variants)
+    reduced = sum(decode_picture(d, draft_min_side=fast.spec.preprocess.draft_side).reduced for d in variants)
     assert reduced == len(variants)  # every one of them took the fast decode
     agree = np.mean([e[0].index == c[0].index for e, c in zip(exact, checked)])
     assert agree >= 0.99, agree

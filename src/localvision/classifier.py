@@ -73,7 +73,7 @@ def source_name(source: ImageSource, position: int) -> str:
 
 class Prepared(NamedTuple):
     """A preprocessed input. The fast path decodes big JPEGs at a reduced scale (DCT-domain,
-    >= 2x the resize target) and lets the antialiased resize finish; `recheck` then keeps the
+    >= 1.5x the resize target) and lets the antialiased resize finish; `recheck` then keeps the
     bytes, so a near-tie answer can be checked against the full decode (Classifier.near_ties)."""
 
     array: np.ndarray
@@ -136,7 +136,7 @@ class Classifier:
             pic = decode_picture(
                 data,
                 max_pixels=self.max_pixels,
-                draft_min_side=None if exact else 2 * self.spec.preprocess.resize,
+                draft_min_side=None if exact else self.spec.preprocess.draft_side,
             )
             array = to_array(pic.image, self.spec.preprocess, box=pic.box, exact=exact)
         except LocalVisionError:

@@ -127,7 +127,7 @@ def calibration_arrays(spec: ModelSpec, directory: Path) -> tuple[list[str], np.
     names, arrays = [], []
     for path in sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         try:
-            pic = decode_picture(path.read_bytes(), draft_min_side=2 * spec.preprocess.resize)
+            pic = decode_picture(path.read_bytes(), draft_min_side=spec.preprocess.draft_side)
         except LocalVisionError:
             continue  # a bad file in the calibration folder is skipped, not fatal
         names.append(str(path))
