@@ -61,6 +61,8 @@ class CudaPipeline:
         becomes its own CorruptImage and the others still decode."""
         from torchvision.io import ImageReadMode, decode_jpeg
 
+        if not jpegs:
+            return []
         torch = self.torch
         raw = [torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in jpegs]
 
