@@ -28,7 +28,7 @@ from corpus import _encode, photo, rgb48_png
 from hostile import _bmp_header, _gif_header, _tiff, huge_dimensions_png
 from localvision.archive import read_zip
 from localvision.errors import LocalVisionError
-from localvision.imaging import decode
+from localvision.imaging import decode, decode_picture
 from localvision.transforms import to_array
 
 # Pillow warns about the damage it skips over (corrupt EXIF, short tags); expected here.
@@ -159,13 +159,15 @@ def preprocess():
 
 
 def check_decode(data: bytes, draft: bool, max_pixels: int = CI_MAX_PIXELS) -> None:
-    try:
-        img = decode(data, max_pixels=max_pixels, draft_min_side=224 if draft else None)
+    pp = preprocess()
+    try:  # draft: the fast path as served (reduced-scale decode, window resize)
+        draft_side = 64 if draft else None  # small, so the fuzzer's small images reduce too
+        pic = decode_picture(data, max_pixels=max_pixels, draft_min_side=draft_side)
     except LocalVisionError:
         return
+    img = pic.image
     assert img.mode == "RGB" and img.width >= 1 and img.height >= 1
-    pp = preprocess()
-    x = to_array(img, pp)
+    x = to_array(img, pp, box=pic.box, exact=not draft)
     assert x.shape == (3, pp.crop, pp.crop) and np.isfinite(x).all()
 
 

@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
-
 from starlette.concurrency import run_in_threadpool
 
 from ..classifier import Classifier, Result, top_predictions
