@@ -101,66 +101,40 @@ def add_engine_ratios(engine: list[dict]) -> None:
         r["bs16_x"] = _div(r.get("bs16_img_s"), base and base.get("bs16_img_s"))
 
 
+def _target(label: str, op: str, threshold: float, unit: str, value, noisy: bool) -> dict:
+    """One target row: the goal, the measured value, pass (None when not measured), noise."""
+    return {
+        "target": label,
+        "op": op,
+        "threshold": threshold,
+        "unit": unit,
+        "value": value,
+        "pass": _ok(value, op, threshold),
+        "noisy": noisy,
+    }
+
+
 def targets(results: dict) -> list[dict]:
     """Every target with its measured value, pass (True/False/None when not measured), noise."""
     http, engine, out = results["http"], results["engine"], []
     for label, server, image, clients, metric, op, threshold in HTTP_TARGETS:
         c = _cell(http, server, image, clients)
         base = _cell(http, "classic", image, clients)
-        out.append(
-            {
-                "target": label,
-                "op": op,
-                "threshold": threshold,
-                "unit": "x classic",
-                "value": c and c.get(metric),
-                "pass": _ok(c and c.get(metric), op, threshold),
-                "noisy": bool((c and c["noisy"]) or (base and base["noisy"])),
-            }
-        )
+        noisy = bool((c and c["noisy"]) or (base and base["noisy"]))
+        out.append(_target(label, op, threshold, "x classic", c and c.get(metric), noisy))
     for srv in http:
         if srv["name"].startswith("localvision"):
-            value = srv.get("peak_rss_mb")
-            out.append(
-                {
-                    "target": f"server RSS, peak over the run ({srv['name']})",
-                    "op": "<=",
-                    "threshold": RSS_LIMIT_MB,
-                    "unit": "MiB",
-                    "value": value,
-                    "pass": _ok(value, "<=", RSS_LIMIT_MB),
-                    "noisy": False,
-                }
-            )
+            label = f"server RSS, peak over the run ({srv['name']})"
+            out.append(_target(label, "<=", RSS_LIMIT_MB, "MiB", srv.get("peak_rss_mb"), False))
     for label, backend, precision, field, op, threshold in ENGINE_TARGETS:
         row = next(
             (r for r in engine if r["backend"] == backend and r["precision"] == precision), {}
         )
-        value = row.get(field)
-        out.append(
-            {
-                "target": label,
-                "op": op,
-                "threshold": threshold,
-                "unit": "",
-                "value": value,
-                "pass": _ok(value, op, threshold),
-                "noisy": (row.get("foreign_cores") or 0) > 0.2,
-            }
-        )
+        noisy = (row.get("foreign_cores") or 0) > 0.2
+        out.append(_target(label, op, threshold, "", row.get(field), noisy))
     agree = (results.get("decode") or {}).get("agreement") or {}
-    value = agree.get("agreement_served")
-    out.append(
-        {
-            "target": "fast decode, top-1 agreement with full decode, real photos",
-            "op": ">=",
-            "threshold": 0.99,
-            "unit": "",
-            "value": value,
-            "pass": _ok(value, ">=", 0.99),
-            "noisy": False,
-        }
-    )
+    label = "fast decode, top-1 agreement with full decode, real photos"
+    out.append(_target(label, ">=", 0.99, "", agree.get("agreement_served"), False))
     return out
 
 

@@ -8,15 +8,13 @@ real photos (the issue asks for >= 99%).
 
 from __future__ import annotations
 
-import io
-
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import LiveServer
-from corpus import photo, photo_variants
+from corpus import _encode, photo, photo_variants
 from localvision import load_classifier
 from localvision.config import Settings
 from localvision.imaging import decode, decode_picture
@@ -25,12 +23,6 @@ from localvision.transforms import Preprocess, resize_crop, to_array
 
 LEVEL = 1 / 255 / 0.5  # one 8-bit level, in lite0's normalized units (std 0.5)
 ODD_SIZE = (2461, 1641)  # not a multiple of 8: a 1/2-scale decode ends in half a pixel
-
-
-def _jpeg(im: Image.Image, **params) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=92, **params)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +77,7 @@ def test_reduced_decode_keeps_geometry_for_every_exif_orientation(fast, orientat
     stored = upright if method is None else upright.transpose(method)
     exif = Image.Exif()
     exif[0x0112] = orientation
-    data = _jpeg(stored, exif=exif)
+    data = _encode(stored, "JPEG", quality=92, exif=exif)
 
     pic = decode_picture(data, draft_min_side=fast.spec.preprocess.draft_side)
     assert pic.reduced and pic.image.size[0] < ODD_SIZE[0] // 1.9  # a 1/4 scale decode
@@ -112,7 +104,8 @@ def test_fast_path_agrees_with_full_decode_on_real_photos(fast, variants):
     raw = [r.predictions for r in _predict(fast, variants, exact=False, recheck=0)]
     checked = [r.predictions for r in _predict(fast, variants, exact=False, recheck=0.05)]
 
-    reduced = sum(decode_picture(d, draft_min_side=fast.spec.preprocess.draft_side).reduced for d in variants)
+    side = fast.spec.preprocess.draft_side
+    reduced = sum(decode_picture(d, draft_min_side=side).reduced for d in variants)
     assert reduced == len(variants)  # every one of them took the fast decode
     agree = np.mean([e[0].index == c[0].index for e, c in zip(exact, checked)])
     assert agree >= 0.99, agree
@@ -134,7 +127,7 @@ def _predict(clf, data, *, exact: bool, recheck: float):
 def test_server_rechecks_near_ties_with_a_full_decode(tmp_path, fast):
     """Through HTTP: with every answer counted as a near-tie, a reduced decode's answer is
     replaced by the full decode's."""
-    data = _jpeg(photo("chelsea").resize(ODD_SIZE, Image.Resampling.LANCZOS))
+    data = _encode(photo("chelsea").resize(ODD_SIZE, Image.Resampling.LANCZOS), "JPEG", quality=92)
     everything = load_classifier("efficientnet_lite0", offline=True, recheck_margin=1.0)
     settings = Settings(model="efficientnet_lite0", offline=True, db=f"sqlite:///{tmp_path}/h.db")
     with LiveServer(create_app(settings, classifier=everything)) as server:

@@ -122,7 +122,9 @@ class Classifier:
         """One input to a (3, H, W) float32 array, or an InputError."""
         return self._prepare(source, exact).array
 
-    def try_prepare(self, source: ImageSource, exact: bool | None = None) -> Prepared | InputError:
+    def try_prepare(
+        self, source: ImageSource, exact: bool | None = None
+    ) -> Prepared | InputError:
         """prepare(), with an input error returned rather than raised (for batch callers)."""
         try:
             return self._prepare(source, exact)
@@ -158,11 +160,12 @@ class Classifier:
         A reduced-scale decode is a slightly blurred copy of the full one; on a near-tie that is
         enough to swap the top two labels (1-5% of tie-heavy photo sets, all within 2.5 points).
         Re-checking those rows makes the fast path agree with --exact-decode."""
-        if not self.recheck_margin or not len(probs):
+        reduced = [i for i, p in enumerate(prepared) if p.recheck is not None]
+        if not self.recheck_margin or not reduced:
             return []
-        top2 = np.sort(np.partition(probs, -2, axis=1)[:, -2:], axis=1)
-        close = top2[:, 1] - top2[:, 0] < self.recheck_margin
-        return [i for i, p in enumerate(prepared) if p.recheck is not None and close[i]]
+        top = np.partition(probs[reduced], -2, axis=1)  # [:, -1] is the largest, [:, -2] next
+        close = top[:, -1] - top[:, -2] < self.recheck_margin
+        return [i for i, c in zip(reduced, close) if c]
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) -> (N, num_classes) probabilities, in chunks of batch_size."""

@@ -73,8 +73,8 @@ def resize_crop(
         x0, w = x0 + (w - h * MAX_ASPECT) / 2, h * MAX_ASPECT
     elif h > w * MAX_ASPECT:
         y0, h = y0 + (h - w * MAX_ASPECT) / 2, w * MAX_ASPECT
-    nw, nh = _resized(w, h, pp.resize)
-    top, left = int(round((nh - pp.crop) / 2.0)), int(round((nw - pp.crop) / 2.0))
+    nw, nh = resized_size(w, h, pp.resize)
+    left, top = crop_origin(nw, nh, pp.crop)
     sx, sy = w / nw, h / nh
     window = (x0 + left * sx, y0 + top * sy, x0 + (left + pp.crop) * sx, y0 + (top + pp.crop) * sy)
     if sx == sy == 1 and all(float(v).is_integer() for v in window):
@@ -82,22 +82,26 @@ def resize_crop(
     return img.resize((pp.crop, pp.crop), _RESAMPLE[pp.interpolation], box=window)
 
 
-def _resized(w: float, h: float, resize: int) -> tuple[int, int]:
-    """torchvision's output size: the shorter side becomes `resize`, the longer keeps the ratio."""
+def resized_size(w: float, h: float, resize: int) -> tuple[int, int]:
+    """torchvision's output (width, height): the shorter side becomes `resize`, the longer keeps
+    the ratio."""
     if w <= h:
         return resize, int(resize * h / w)
     return int(resize * w / h), resize
 
 
+def crop_origin(w: int, h: int, crop: int) -> tuple[int, int]:
+    """(left, top) of torchvision's center crop of a w×h image."""
+    return int(round((w - crop) / 2.0)), int(round((h - crop) / 2.0))
+
+
 def _resize_then_crop(img: Image.Image, pp: Preprocess) -> Image.Image:
     img = _limit_aspect(img)
     w, h = img.size
-    size = _resized(w, h, pp.resize)
+    size = resized_size(w, h, pp.resize)
     if size != (w, h):
         img = img.resize(size, _RESAMPLE[pp.interpolation])
-    w, h = img.size
-    top = int(round((h - pp.crop) / 2.0))
-    left = int(round((w - pp.crop) / 2.0))
+    left, top = crop_origin(*img.size, pp.crop)
     return img.crop((left, top, left + pp.crop, top + pp.crop))
 
 

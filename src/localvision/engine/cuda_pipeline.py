@@ -18,6 +18,7 @@ from PIL import Image
 from ..classifier import Result, top_predictions
 from ..errors import BackendUnavailable, CorruptImage, ImageTooLarge, InputError, UnsupportedFormat
 from ..models.spec import ModelSpec
+from ..transforms import crop_origin, resized_size
 from .torch_model import build_model
 
 
@@ -89,13 +90,10 @@ class CudaPipeline:
 
         pp = self.spec.preprocess
         h, w = img.shape[-2:]
-        short, long = (w, h) if w <= h else (h, w)
-        new_long = int(pp.resize * long / short)
-        size = (new_long, pp.resize) if w <= h else (pp.resize, new_long)  # (H, W)
-        x = F.interpolate(img[None].float(), size=size, mode=pp.interpolation, antialias=True)
+        nw, nh = resized_size(w, h, pp.resize)
+        x = F.interpolate(img[None].float(), size=(nh, nw), mode=pp.interpolation, antialias=True)
         x = x.round().clamp(0, 255)  # Pillow hands 8-bit levels to the normalization
-        top = int(round((size[0] - pp.crop) / 2.0))
-        left = int(round((size[1] - pp.crop) / 2.0))
+        left, top = crop_origin(nw, nh, pp.crop)
         return x[..., top : top + pp.crop, left : left + pp.crop]
 
     def preprocess(self, jpegs: list[bytes]) -> tuple[object | None, list[InputError | None]]:
