@@ -115,7 +115,7 @@ class LiveServer:
     """A real uvicorn server on loopback, in a thread."""
 
     def __init__(self, app, **uvicorn_options):
-        """uvicorn_options: as `localvision serve` passes them (server.limits.uvicorn_options)."""
+        """uvicorn_options: as `localvision serve` passes them (server.protocol.uvicorn_options)."""
         import uvicorn
 
         self.port = free_port()

@@ -21,7 +21,7 @@ def tag_rows(batch: np.ndarray) -> np.ndarray:
 
 def test_each_caller_gets_its_own_row():
     async def main():
-        b = Batcher(tag_rows, max_batch=8, max_wait_ms=20)
+        b = Batcher(tag_rows, max_batch=8, max_wait_ms=20, queue_size=256)
         b.start()
         values = list(range(50))
         outs = await asyncio.gather(
@@ -61,7 +61,7 @@ def test_a_failing_batch_fails_its_callers_and_the_batcher_keeps_serving():
         return tag_rows(batch)
 
     async def main():
-        b = Batcher(flaky, max_batch=4, max_wait_ms=1)
+        b = Batcher(flaky, max_batch=4, max_wait_ms=1, queue_size=256)
         b.start()
         with pytest.raises(RuntimeError):
             await b.submit([np.ones((3, 2, 2), np.float32)])
@@ -70,6 +70,66 @@ def test_a_failing_batch_fails_its_callers_and_the_batcher_keeps_serving():
         return out
 
     assert int(asyncio.run(main())[0][0]) == 5
+
+
+def test_inputs_that_cannot_be_stacked_fail_their_batch_only():
+    """Arrays of different shapes cannot form one batch: that batch's callers get the error,
+    and the next batch is served (this used to happen outside the loop's try, and stopped
+    batching for good)."""
+
+    async def main():
+        b = Batcher(tag_rows, max_batch=4, max_wait_ms=50, queue_size=256)
+        b.start()
+        with pytest.raises(ValueError):
+            await b.submit([np.ones((3, 2, 2), np.float32), np.ones((3, 4, 4), np.float32)])
+        out = await b.submit([np.full((3, 2, 2), 6, np.float32)])
+        await b.stop()
+        return out
+
+    assert int(asyncio.run(main())[0][0]) == 6
+
+
+def test_the_loop_is_restarted_if_it_ever_dies():
+    """Whatever kills the batching loop itself (here: an `expected` callback that raises while a
+    batch is being collected), the supervisor logs it and starts the loop again."""
+    state = {"raised": False}
+
+    def expected() -> int:
+        if not state["raised"]:
+            state["raised"] = True
+            raise RuntimeError("expected() broke")
+        return 0
+
+    async def main():
+        b = Batcher(tag_rows, max_batch=4, max_wait_ms=50, queue_size=256, expected=expected)
+        b.start()
+        with pytest.raises(RuntimeError, match="expected"):  # the item in hand fails, at once
+            await b.submit([np.full((3, 2, 2), 1, np.float32)], timeout=5)
+        out = await b.submit([np.full((3, 2, 2), 2, np.float32)], timeout=5)
+        await b.stop()
+        return out, b.stats.restarts
+
+    out, restarts = asyncio.run(main())
+    assert int(out[0][0]) == 2 and restarts == 1
+
+
+def test_a_wait_past_its_deadline_is_a_typed_timeout():
+    import time
+
+    from localvision.errors import DeadlineExceeded
+
+    def slow(batch):
+        time.sleep(0.5)
+        return tag_rows(batch)
+
+    async def main():
+        b = Batcher(slow, max_batch=4, max_wait_ms=1, queue_size=256)
+        b.start()
+        with pytest.raises(DeadlineExceeded):
+            await b.submit([np.ones((3, 2, 2), np.float32)], timeout=0.05)
+        await b.stop()
+
+    asyncio.run(main())
 
 
 def test_concurrent_http_requests_get_their_own_labels(live_server, photos):

@@ -116,12 +116,12 @@ def test_fast_path_agrees_with_full_decode_on_real_photos(fast, variants):
 
 
 def _predict(clf, data, *, exact: bool, recheck: float):
-    saved = clf.exact_decode, clf.recheck_margin
-    clf.exact_decode, clf.recheck_margin = exact, recheck
+    saved = clf.preparer.exact_decode, clf.road.recheck_margin
+    clf.preparer.exact_decode, clf.road.recheck_margin = exact, recheck
     try:
         return clf.predict(data, top_k=2)
     finally:
-        clf.exact_decode, clf.recheck_margin = saved
+        clf.preparer.exact_decode, clf.road.recheck_margin = saved
 
 
 def test_server_rechecks_near_ties_with_a_full_decode(tmp_path, fast):

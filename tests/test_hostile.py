@@ -60,7 +60,7 @@ def serve(tmp_path_factory, lite0, **overrides):
     rate limiting off (this module sends a few hundred requests a minute from one address)."""
     from localvision.config import Settings
     from localvision.server.app import create_app
-    from localvision.server.limits import uvicorn_options
+    from localvision.server.protocol import uvicorn_options
 
     db = tmp_path_factory.mktemp("hostile") / "history.db"
     settings = Settings(

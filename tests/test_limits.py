@@ -17,7 +17,8 @@ import pytest
 from conftest import LiveServer
 from localvision.config import Settings
 from localvision.server.app import create_app
-from localvision.server.limits import MULTIPART_OVERHEAD, body_policy, uvicorn_options
+from localvision.server.body import MULTIPART_OVERHEAD, body_policy
+from localvision.server.protocol import uvicorn_options
 
 MB = 1024 * 1024
 KB = 1024

@@ -6,8 +6,9 @@
     'espresso'
 """
 
-from .classifier import Classifier, Prediction, Result, load_classifier
+from .classifier import Classifier, load_classifier
 from .errors import LocalVisionError
+from .results import Prediction, Result
 
 __all__ = ["Classifier", "LocalVisionError", "Prediction", "Result", "load_classifier"]
 __version__ = "0.1.0"

@@ -114,6 +114,20 @@ class ModelNotReady(ModelError):
     code = "model_not_ready"
 
 
+class PrecisionUnavailable(ModelError):
+    """A precision this backend, device or CPU cannot run, or one not yet checked against fp32
+    for these weights (bf16, fp16 and int8 are used only once their agreement check passed)."""
+
+    code = "precision_unavailable"
+
+
+class InferenceFailed(LocalVisionError):
+    """The backend failed on a batch in a way of its own (not the inputs' fault)."""
+
+    code = "inference_failed"
+    status = 500
+
+
 # --- serving ------------------------------------------------------------------------------------
 class Overloaded(LocalVisionError):
     code = "overloaded"

@@ -1,13 +1,21 @@
-"""Export a model to a backend artifact (OpenVINO IR or ONNX), optionally INT8-quantized with
-NNCF on real calibration images, with a top-1 agreement guard against fp32.
+"""Export a model to a backend artifact, and check every precision but fp32 against fp32.
 
-This is the only place besides the torch backend that needs torch; the serving path then loads
-the artifact without it.
+- fp32: an OpenVINO IR or an ONNX graph (the serving path then loads it without torch).
+- int8 (openvino): NNCF post-training quantization on real calibration images.
+- bf16 (openvino on a CPU with native bf16; torch) and fp16 (torch on CUDA): the fp32 model run
+  at that precision.
+
+A precision other than fp32 is written only when its check passes: top-1 agreement with fp32 on
+held-out real images (all of them for bf16/fp16, which calibrate nothing; every fourth for int8),
+each side run by the very backend that serves it, so the check measures what users get. The
+report goes into the manifest; `--force` keeps one below the bar, marked as forced, which
+`--precision auto` then never picks.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -16,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from . import artifacts
-from .errors import LocalVisionError, ModelError
-from .imaging import decode_picture
+from .engine.precision import MIN_AGREEMENT, SUPPORTED, native_bf16
+from .errors import InputError, ModelError, PrecisionUnavailable
 from .models.spec import ModelSpec
-from .transforms import to_array
+from .prepare import Preparer
 from .weights import sha256_file
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -37,55 +45,98 @@ class ExportResult:
     created: bool  # False: an up-to-date artifact was already there
 
 
+@dataclass(frozen=True)
+class Target:
+    """What to export: where the cache is, the backend, precision and device, and the pixel
+    limit for calibration images (local files are limited by pixels, not bytes)."""
+
+    root: Path  # artifacts.cache_root(settings.cache_dir)
+    backend: str
+    precision: str
+    device: str
+    max_pixels: int
+
+    @classmethod
+    def from_settings(cls, settings, backend: str | None = None, precision: str | None = None):
+        """The settings' backend and precision unless given; `auto` exports fp32 OpenVINO."""
+        backend = backend or settings.backend
+        precision = precision or settings.precision
+        return cls(
+            root=artifacts.cache_root(settings.cache_dir),
+            backend="openvino" if backend == "auto" else backend,
+            precision="fp32" if precision == "auto" else precision,
+            device=settings.device,
+            max_pixels=settings.max_pixels,
+        )
+
+    def at(self, backend: str, precision: str) -> "Target":
+        return Target(self.root, backend, precision, self.device, self.max_pixels)
+
+
 def export(
     spec: ModelSpec,
     weights_path: Path,
-    backend: str,
+    target: Target,
     *,
-    int8: bool = False,
     calibration_dir: Path | None = None,
-    min_agreement: float = 0.98,
+    min_agreement: float | None = None,
     force: bool = False,
     rebuild: bool = False,
 ) -> ExportResult:
-    if backend not in artifacts.FILES:
-        raise ModelError(f"Cannot export to {backend!r}; choose openvino or onnxruntime.")
-    if int8 and backend != "openvino":
-        raise ModelError(
-            "INT8 export is offered for the openvino backend only (ONNX Runtime's INT8 path is "
-            "slower than its fp32 on AVX2 CPUs)."
-        )
-    precision = "int8" if int8 else "fp32"
+    backend, precision = target.backend, target.precision
+    _check_target(target)
     sha = sha256_file(weights_path)
     if not rebuild:
-        found = artifacts.find(spec, sha, backend, precision)
+        found = artifacts.find(target.root, spec, sha, backend, precision)
         if found is not None:
             return ExportResult(found, created=False)
+    dest = artifacts.artifact_dir(target.root, spec, sha, backend, precision)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{backend}-{precision}-"))
+    try:
+        check = None
+        if precision == "fp32":
+            _export_fp32(spec, weights_path, backend, tmp)
+        else:
+            bar = MIN_AGREEMENT[precision] if min_agreement is None else min_agreement
+            check = _export_checked(spec, weights_path, target, tmp, calibration_dir, bar, force)
+        manifest = artifacts.manifest_for(spec, weights_path, sha, backend, precision, check)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)  # whole or not at all: a half-written artifact is never found
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(artifacts.Artifact(dest, manifest), created=True)
 
+
+def _check_target(target: Target) -> None:
+    backend, precision, device = target.backend, target.precision, target.device
+    if backend not in artifacts.FILES:
+        raise ModelError(f"Cannot export to {backend!r}; choose openvino, onnxruntime or torch.")
+    supported = SUPPORTED.get((backend, device), ())
+    if precision not in supported:
+        raise PrecisionUnavailable(
+            f"The {backend} backend on {device} runs {', '.join(supported) or 'nothing'}, "
+            f"not {precision}."
+        )
+    if backend == "torch" and precision == "fp32":
+        raise ModelError("The torch backend runs fp32 from the weights; there is nothing to export.")
+    if precision == "bf16" and device == "cpu" and not native_bf16():
+        raise PrecisionUnavailable(
+            "This CPU has no native bf16 (AVX512_BF16 or AMX); bf16 would be slower than fp32."
+        )
+
+
+# --- fp32 ---------------------------------------------------------------------------------------
+def _export_fp32(spec: ModelSpec, weights_path: Path, backend: str, out: Path) -> None:
     from .engine.torch_model import build_model
 
     model = build_model(spec, weights_path)
-    target = artifacts.artifact_dir(spec, sha, backend, precision)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{backend}-{precision}-"))
-    try:
-        calibration = None
-        if backend == "onnxruntime":
-            _export_onnx(model, spec, tmp / "model.onnx")
-        elif not int8:
-            _save_openvino(_convert_openvino(model, spec), tmp / "model.xml")
-        else:
-            ov_model = _convert_openvino(model, spec)
-            quantized, calibration = _quantize(ov_model, spec, calibration_dir, min_agreement, force)
-            _save_openvino(quantized, tmp / "model.xml")
-        manifest = artifacts.manifest_for(spec, weights_path, sha, backend, precision, calibration)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(artifacts.Artifact(target, manifest), created=True)
+    if backend == "onnxruntime":
+        _export_onnx(model, spec, out / "model.onnx")
+    else:
+        _save_openvino(_convert_openvino(model, spec), out / "model.xml")
 
 
 def _example(spec: ModelSpec):
@@ -120,21 +171,94 @@ def _save_openvino(ov_model, path: Path) -> None:
     ov.save_model(ov_model, str(path), compress_to_fp16=False)
 
 
-def calibration_arrays(spec: ModelSpec, directory: Path) -> tuple[list[str], np.ndarray]:
-    """The images under directory, preprocessed exactly as at serving time."""
+# --- precisions with a check --------------------------------------------------------------------
+def _export_checked(
+    spec, weights_path, target: Target, out: Path, calibration_dir, bar: float, force: bool
+) -> dict:
+    names, x = calibration_arrays(spec, calibration_dir, target.max_pixels)
+    calibrate, held = split(len(x)) if target.precision == "int8" else ([], list(range(len(x))))
+    reference, candidate = _pair(spec, weights_path, target, out, x[calibrate])
+    a = _top1(reference, x[held])
+    b = _top1(candidate, x[held])
+    agreement = float(np.mean(a == b))
+    report = {
+        "dir": str(calibration_dir),
+        "images": len(x),
+        "calibration_images": len(calibrate),
+        "held_out_images": len(held),
+        "top1_agreement": round(agreement, 4),
+        "min_agreement": bar,
+        "reference": "fp32",
+        "forced": bool(force and agreement < bar),
+    }
+    if agreement < bar and not force:
+        raise ExportRefused(
+            f"{target.precision} {spec.name} agrees with fp32 on {agreement:.1%} of {len(held)} "
+            f"held-out images, below the {bar:.0%} bar; not exported.",
+            hint="calibrate on more images of the kind you classify, or pass --force to keep it",
+        )
+    return report
+
+
+def _pair(spec, weights_path, target: Target, out: Path, calibration: np.ndarray):
+    """(the fp32 reference backend, the candidate backend) exactly as they would serve; the
+    candidate's files are written into `out`."""
+    if target.backend == "torch":
+        from .engine.torch_backend import TorchBackend
+
+        reference = TorchBackend(spec, weights_path, target.device, "fp32")
+        return reference, TorchBackend(spec, weights_path, target.device, target.precision)
+
+    from .engine.openvino_backend import OpenVINOBackend
+
+    fp32 = export(spec, weights_path, target.at("openvino", "fp32")).artifact
+    if target.precision == "bf16":
+        for name in artifacts.FILES["openvino"]:  # the same IR, compiled with the bf16 hint
+            _link_or_copy(fp32.path / name, out / name)
+    else:
+        _save_openvino(_quantize(fp32.model_file, calibration), out / "model.xml")
+    reference = OpenVINOBackend(fp32.model_file, "fp32")
+    return reference, OpenVINOBackend(out / "model.xml", target.precision)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _quantize(fp32_xml: Path, calibration: np.ndarray):
+    import nncf
+    import openvino as ov
+
+    model = ov.Core().read_model(str(fp32_xml))
+    dataset = nncf.Dataset([calibration[i : i + 1] for i in range(len(calibration))])
+    return nncf.quantize(model, dataset, subset_size=len(calibration))
+
+
+def _top1(backend, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.argmax(backend.infer(x[i : i + 8]), axis=1) for i in range(0, len(x), 8)])
+
+
+def calibration_arrays(
+    spec: ModelSpec, directory: Path | None, max_pixels: int
+) -> tuple[list[str], np.ndarray]:
+    """The images under directory, prepared exactly as the service prepares them (the road's
+    own preparer, fast decode)."""
     if directory is None or not Path(directory).is_dir():
-        raise ModelError(f"INT8 export needs --calibration DIR with real images; got {directory}.")
+        raise ModelError(f"This export needs --calibration DIR with real images; got {directory}.")
+    preparer = Preparer(spec.preprocess, max_pixels=max_pixels, exact_decode=False)
     names, arrays = [], []
     for path in sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         try:
-            pic = decode_picture(path.read_bytes(), draft_min_side=spec.preprocess.draft_side)
-        except LocalVisionError:
+            arrays.append(preparer.prepare(path).array)
+        except InputError:
             continue  # a bad file in the calibration folder is skipped, not fatal
         names.append(str(path))
-        arrays.append(to_array(pic.image, spec.preprocess, box=pic.box, exact=False))
     if len(arrays) < MIN_CALIBRATION_IMAGES:
         raise ModelError(
-            f"{directory} has {len(arrays)} readable images; INT8 calibration needs at least "
+            f"{directory} has {len(arrays)} readable images; the check needs at least "
             f"{MIN_CALIBRATION_IMAGES} (a few hundred of the kind you will classify is best)."
         )
     return names, np.stack(arrays)
@@ -144,35 +268,3 @@ def split(n: int) -> tuple[list[int], list[int]]:
     """Every fourth image held out for the agreement check, the rest calibrate."""
     held = [i for i in range(n) if i % 4 == 3]
     return [i for i in range(n) if i % 4 != 3], held
-
-
-def _quantize(ov_model, spec, calibration_dir, min_agreement, force):
-    import nncf
-    import openvino as ov
-
-    names, x = calibration_arrays(spec, calibration_dir)
-    calib, held = split(len(x))
-    dataset = nncf.Dataset([x[i : i + 1] for i in calib])
-    quantized = nncf.quantize(ov_model, dataset, subset_size=len(calib))
-    core = ov.Core()
-    fp32 = core.compile_model(ov_model, "CPU")
-    int8 = core.compile_model(quantized, "CPU")
-    a = np.argmax(fp32(x[held])[0], axis=1)
-    b = np.argmax(int8(x[held])[0], axis=1)
-    agreement = float(np.mean(a == b))
-    report = {
-        "dir": str(calibration_dir),
-        "images": len(x),
-        "calibration_images": len(calib),
-        "held_out_images": len(held),
-        "top1_agreement": round(agreement, 4),
-        "min_agreement": min_agreement,
-        "forced": bool(force and agreement < min_agreement),
-    }
-    if agreement < min_agreement and not force:
-        raise ExportRefused(
-            f"INT8 {spec.name} agrees with fp32 on {agreement:.1%} of {len(held)} held-out images, "
-            f"below the {min_agreement:.0%} bar; not exported.",
-            hint="calibrate on more images of the kind you classify, or pass --force to keep it",
-        )
-    return quantized, report

@@ -105,17 +105,23 @@ def _resize_then_crop(img: Image.Image, pp: Preprocess) -> Image.Image:
     return img.crop((left, top, left + pp.crop, top + pp.crop))
 
 
-def _limit_aspect(img: Image.Image) -> Image.Image:
-    w, h = img.size
+def aspect_window(w: int, h: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the centered part of a w×h image no thinner than
+    MAX_ASPECT (the whole image when it is not thinner), in whole pixels."""
     if w > h * MAX_ASPECT:
         keep = h * MAX_ASPECT
         left = (w - keep) // 2
-        return img.crop((left, 0, left + keep, h))
+        return left, 0, left + keep, h
     if h > w * MAX_ASPECT:
         keep = w * MAX_ASPECT
         top = (h - keep) // 2
-        return img.crop((0, top, w, top + keep))
-    return img
+        return 0, top, w, top + keep
+    return 0, 0, w, h
+
+
+def _limit_aspect(img: Image.Image) -> Image.Image:
+    window = aspect_window(*img.size)
+    return img if window == (0, 0, *img.size) else img.crop(window)
 
 
 @functools.cache

@@ -1,9 +1,11 @@
-"""Build the backend that will run a model: choose it, find (or make) its artifact, load it.
+"""Build the backend that will run a model: choose the backend and the precision, find (or make)
+its artifact, load it.
 
 On the CPU the default is OpenVINO: the first start exports the model to the artifact cache in a
 child process (that needs torch), and every later start loads the artifact directly, so the
-serving process never imports torch. INT8 is used when `localvision export --int8` has made a
-verified artifact for these exact weights (precision auto), or refused when asked for without one.
+serving process never imports torch. A precision other than fp32 runs only from an artifact whose
+check against fp32 passed (engine/precision.py); asked for without one, it is refused with the
+command that makes one, never silently replaced.
 """
 
 from __future__ import annotations
@@ -18,68 +20,69 @@ from ..errors import LocalVisionError, ModelError
 from ..models.spec import ModelSpec
 from ..weights import sha256_file
 from .base import Backend
+from .precision import choose_precision, native_bf16
 from .select import choose_backend, installed_backends
 
 
-def make_backend(
-    spec: ModelSpec, weights: Path, backend: str = "auto", device: str = "cpu", precision: str = "auto"
-) -> Backend:
-    name = choose_backend(backend, device, installed_backends())
+def make_backend(spec: ModelSpec, weights: Path, settings) -> Backend:
+    """The backend, device and precision the settings ask for, loaded and ready."""
+    name = choose_backend(settings.backend, settings.device, installed_backends())
+    root = artifacts.cache_root(settings.cache_dir)
+    sha = sha256_file(weights)
+    found = artifacts.checked(root, spec, sha, name)
+    # auto takes only verified checks; one kept below the bar with --force runs when named
+    usable = frozenset(p for p, a in found.items() if a.verified or p == settings.precision)
+    precision = choose_precision(
+        settings.precision, name, settings.device, usable, native_bf16(), spec.name
+    )
     if name == "torch":
-        if precision == "int8":
-            raise ModelError("INT8 runs on the openvino backend; use --backend openvino.")
         from .torch_backend import TorchBackend
 
-        return TorchBackend(spec, weights, device)
-    artifact = find_artifact(spec, weights, name, precision)
+        return TorchBackend(spec, weights, settings.device, precision)
+    if precision == "fp32":
+        artifact = artifacts.find(root, spec, sha, name, "fp32")
+        if artifact is None:
+            export_in_child(spec, weights, name, root, settings.export_timeout_s)
+            artifact = artifacts.find(root, spec, sha, name, "fp32")
+        if artifact is None:
+            raise ModelError(f"Exporting {spec.name} to {name} left no usable artifact.")
+    else:
+        artifact = found[precision]
     if name == "openvino":
         from .openvino_backend import OpenVINOBackend
 
-        return OpenVINOBackend(artifact.model_file, artifact.precision)
+        return OpenVINOBackend(artifact.model_file, precision)
     from .onnxruntime_backend import OnnxRuntimeBackend
 
-    return OnnxRuntimeBackend(artifact.model_file, device)
-
-
-def find_artifact(spec: ModelSpec, weights: Path, backend: str, precision: str) -> artifacts.Artifact:
-    sha = sha256_file(weights)
-    if precision in ("auto", "int8") and backend == "openvino":
-        found = artifacts.find(spec, sha, backend, "int8")
-        if found is not None:
-            return found
-    if precision == "int8":
-        raise ModelError(
-            f"No verified INT8 artifact of {spec.name} for these weights.",
-            hint=f"localvision export {spec.name} --backend openvino --int8 --calibration DIR",
-        )
-    found = artifacts.find(spec, sha, backend, "fp32")
-    if found is None:
-        export_in_child(spec, weights, backend)
-        found = artifacts.find(spec, sha, backend, "fp32")
-    if found is None:
-        raise ModelError(f"Exporting {spec.name} to {backend} left no usable artifact.")
-    return found
+    return OnnxRuntimeBackend(artifact.model_file, settings.device)
 
 
 _CHILD = """
 import json, sys
 from pathlib import Path
 from localvision.errors import LocalVisionError
-from localvision.export import export
+from localvision.export import Target, export
 from localvision.models import get_spec
+name, weights, backend, root = sys.argv[1:5]
 try:
-    export(get_spec(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+    export(get_spec(name), Path(weights), Target(Path(root), backend, "fp32", "cpu", 0))
 except LocalVisionError as exc:
     print(json.dumps({**exc.to_dict(), "hint": exc.hint}))
     sys.exit(3)
 """
 
 
-def export_in_child(spec: ModelSpec, weights: Path, backend: str) -> None:
-    """Convert in a child process, so torch's memory goes away with it. Its typed errors (a
-    corrupt weights file, say) come back as themselves."""
-    cmd = [sys.executable, "-c", _CHILD, spec.name, str(weights), backend]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+def export_in_child(spec: ModelSpec, weights: Path, backend: str, root: Path, timeout: float) -> None:
+    """Convert in a child process, so torch's memory goes away with it, within `timeout`
+    seconds. Its typed errors (a corrupt weights file, say) come back as themselves."""
+    cmd = [sys.executable, "-c", _CHILD, spec.name, str(weights), backend, str(root)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ModelError(
+            f"Exporting {spec.name} to {backend} took longer than {timeout:g} s and was stopped.",
+            hint="raise LOCALVISION_EXPORT_TIMEOUT_S on a slow machine",
+        ) from None
     if proc.returncode == 3:
         raise LocalVisionError.from_dict(json.loads(proc.stdout.strip().splitlines()[-1]))
     if proc.returncode != 0:

@@ -1,4 +1,9 @@
-"""The eager PyTorch backend: channels_last, inference mode; fp16 on CUDA."""
+"""Eager torch backend: channels_last, inference mode, on the CPU or CUDA, at fp32, bf16 or fp16.
+
+fp32 is fp32: on CUDA, TF32 (which cuDNN and cuBLAS use for "fp32" by default on Ampere and
+later) is switched off for this process while an fp32 backend exists. The input may be a numpy
+batch or a tensor already on the device (the device decoder's, engine/gpu_decode.py).
+"""
 
 from __future__ import annotations
 
@@ -14,21 +19,26 @@ from .torch_model import build_model
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, spec: ModelSpec, weights: Path, device: str = "cpu"):
+    def __init__(self, spec: ModelSpec, weights: Path, device: str, precision: str):
         import torch
 
         if device == "cuda" and not torch.cuda.is_available():
             raise BackendUnavailable("--device cuda was asked for, but no CUDA GPU is available.")
         self._torch = torch
         self.device = device
-        self.precision = "fp16" if device == "cuda" else "fp32"
-        self._dtype = torch.float16 if device == "cuda" else torch.float32
+        self.precision = precision
+        self._dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[
+            precision
+        ]
+        if device == "cuda" and precision == "fp32":
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
         model = build_model(spec, weights)
         self.model = model.to(device=device, dtype=self._dtype, memory_format=torch.channels_last)
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
+    def infer(self, batch) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            x = torch.from_numpy(batch).to(self.device, self._dtype)
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = batch if isinstance(batch, torch.Tensor) else torch.from_numpy(batch)
+            x = x.to(self.device, self._dtype).contiguous(memory_format=torch.channels_last)
             return self.model(x).float().cpu().numpy()

@@ -13,8 +13,9 @@ from ..archive import read_zip
 from ..errors import EmptyFile, FileTooLarge
 from ..imaging import MB
 from ..report import rows_to_csv
-from .auth import history_scope, user_of
-from .state import Service, Upload
+from .gate import history_scope, user_of
+from ..road import Item
+from .state import Service
 
 router = APIRouter()
 
@@ -35,12 +36,12 @@ def _k(svc: Service, top_k: int | None) -> int:
     return min(top_k or svc.settings.top_k, clf.spec.num_classes)
 
 
-async def _read_upload(upload: UploadFile, max_bytes: int) -> Upload:
+async def _read_upload(upload: UploadFile, max_bytes: int) -> Item:
     name = upload.filename or "upload"
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        return Upload(name, None, FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB."))
-    return Upload(name, data)
+        return Item(name, None, FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB."))
+    return Item(name, data)
 
 
 def _respond(svc: Service, results, started: float, k: int, fmt: str) -> Response:
@@ -95,7 +96,7 @@ async def classify_zip(
     )  # fmt: skip
     if not members:
         raise EmptyFile("The ZIP holds no files.")
-    uploads = [Upload(m.name, m.data, m.error) for m in members]
+    uploads = [Item(m.name, m.data, m.error) for m in members]
     results = await svc.recognize(uploads, k, client_of(request), user_of(request))
     return _respond(svc, results, started, k, format)
 

@@ -18,7 +18,7 @@ from ..classifier import Classifier, from_settings
 from ..config import Settings
 from ..errors import LocalVisionError
 from ..history import HistoryStore
-from . import api, auth, errors, limits, logs, metrics, ratelimit, ui
+from . import accounts, api, body, errors, gate, login, logs, metrics, openapi, ratelimit, ui
 from .state import ModelState, Service
 
 log = logging.getLogger("localvision.server")
@@ -72,8 +72,11 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         lifespan=lifespan,
     )
     errors.install(app)
-    auth.install(app, settings)  # when on: every path but health and /login needs a key or sign-in
-    limits.install(app, settings)  # body size, multipart shape, slow bodies: as bytes arrive
+    if gate.install(app, settings).enabled:  # every path but health and /login needs a key
+        openapi.document_bearer(app)  # or a sign-in: /docs gets an Authorize button
+    body.install(app, settings)  # body size, multipart shape, slow bodies: as bytes arrive
+    app.include_router(login.router)
+    app.include_router(accounts.router)
     app.include_router(api.router)
     ui.install(app)
     ratelimit.install(app, settings)  # inside the observer, so refusals are logged and counted

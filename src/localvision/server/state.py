@@ -1,24 +1,27 @@
-"""What the running service holds: the model (or why it has none), the batcher, the history."""
+"""What the running service holds: the model (or why it has none), the batcher, the history.
+
+`Service.recognize` drives the road (road.py) on the event loop, with decoding in the thread pool
+and inference through the micro-batcher; the road itself lives in one place for every entry point.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from ..classifier import Classifier, Result, top_predictions
+from ..classifier import Classifier
 from ..config import Settings
 from ..engine.batcher import Batcher
-from ..errors import LocalVisionError, ModelNotReady
+from ..errors import ModelNotReady
 from ..history import HistoryStore, Record
-from .limits import within_deadline
+from ..results import Result
+from ..road import Item, Job
 
 
 @dataclass
@@ -34,13 +37,6 @@ class ModelState:
         if self.status == "loading":
             raise ModelNotReady("The model is still loading; try again in a few seconds.")
         raise ModelNotReady(f"The model is not available: {self.reason}", hint=self.hint)
-
-
-@dataclass
-class Upload:
-    filename: str
-    data: bytes | None
-    error: LocalVisionError | None = None
 
 
 @dataclass
@@ -61,42 +57,24 @@ class Service:
             max_wait_ms=self.settings.max_wait_ms,
             queue_size=self.settings.queue_size,
             expected=lambda: self.decoding,
+            stack=clf.preparer.stack,
         )
         self.batcher.start()
 
     async def recognize(
-        self, uploads: Sequence[Upload], top_k: int, client: str | None, user: str | None = None
+        self, items: Sequence[Item], top_k: int, client: str | None, user: str | None = None
     ) -> list[Result]:
-        """Decode (thread pool) -> batch -> model -> top-k, then one history transaction."""
+        """The road for these items (decode in the pool, infer through the batcher), then one
+        history transaction for the whole request."""
         clf = self.model.require()
         started = time.perf_counter()
-        results = [Result(u.filename, error=u.error) for u in uploads]
-        todo = [u.data for u in uploads if u.error is None]
-        prepared = await self._decode([partial(clf.try_prepare, d) for d in todo])
-        kept, rows = [], []
-        for i, item in zip([i for i, u in enumerate(uploads) if u.error is None], prepared):
-            if isinstance(item, LocalVisionError):
-                results[i].error = item
-            else:
-                kept.append(item)
-                rows.append(i)
-        if kept:
-            # The per-request deadline (decode + queue + model): 503 `timeout`, never a hang.
-            probs = await self._infer([p.array for p in kept], started)
-            if redo := clf.near_ties(probs, kept):  # near-ties of a reduced decode: decode in full
-                exact = await self._decode([partial(clf.full_decode, kept[j]) for j in redo])
-                if again := [(j, a) for j, a in zip(redo, exact) if a is not None]:
-                    fixed = await self._infer([a for _, a in again], started)
-                    for (j, _), p in zip(again, fixed):
-                        probs[j] = p
-            for i, p in zip(rows, probs):
-                results[i].predictions = top_predictions(p, clf.labels, top_k)
+        results = await clf.road.run_async(items, top_k, self._infer, self._run_jobs, digest=True)
         self.classified.update("error" if r.error else "ok" for r in results)
         elapsed_ms = (time.perf_counter() - started) * 1000
         records = [
             Record(
-                filename=u.filename,
-                sha256=hashlib.sha256(u.data).hexdigest() if u.data is not None else None,
+                filename=r.source,
+                sha256=r.sha256,
                 model=clf.name,
                 predictions=[p.to_dict() for p in r.predictions],
                 latency_ms=elapsed_ms,
@@ -104,19 +82,20 @@ class Service:
                 user=user,
                 error=r.error.to_dict() if r.error else None,
             )
-            for u, r in zip(uploads, results)
+            for r in results
         ]
         await run_in_threadpool(self.history.add_batch, records)
         return results
 
-    async def _decode(self, jobs: list[Callable[[], Any]]) -> list[Any]:
-        """Run decode jobs in the thread pool; meanwhile the batcher knows more images are due."""
+    async def _run_jobs(self, jobs: list[Job]) -> list:
+        """Decode jobs in the thread pool; meanwhile the batcher knows more images are due."""
         self.decoding += len(jobs)
         try:
             return await asyncio.gather(*(run_in_threadpool(job) for job in jobs))
         finally:
             self.decoding -= len(jobs)
 
-    async def _infer(self, arrays: list[np.ndarray], started: float) -> np.ndarray:
-        left = self.settings.request_timeout_s - (time.perf_counter() - started)
-        return np.stack(await within_deadline(self.batcher.submit(arrays), left))
+    async def _infer(self, arrays: list) -> np.ndarray:
+        """The model's answer through the batcher, within the per-wait deadline (503 timeout)."""
+        rows = await self.batcher.submit(arrays, self.settings.request_timeout_s)
+        return np.stack(rows)

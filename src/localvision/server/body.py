@@ -1,50 +1,40 @@
-"""Request limits, enforced as the bytes arrive: size, multipart shape, slow clients, deadlines.
+"""Request body limits, enforced as the bytes arrive: size, multipart shape, slow bodies.
 
-Two layers, because a request can misbehave before the app ever sees it:
+`RequestLimits` is a pure ASGI middleware (it must see each body chunk as it streams in, which
+BaseHTTPMiddleware cannot do): a declared Content-Length over the route's limit is refused before
+a byte of the body is read; a chunked body or one with no Content-Length is refused the moment
+the running count passes it. A multipart body is followed part by part alongside Starlette's own
+parser, so too many parts, an oversize file or form field, or a malformed body are refused
+before the offending bytes reach the parser, and so before anything past the limit is spooled to
+disk. The body must arrive within `body_timeout_s`, or at least at `min_body_rate_kb` on average
+after that (Kestrel's MinRequestBodyDataRate): an honest upload on any network passes, a
+trickle does not. A refusal is the usual `{"error": {"code", "message"}}` with
+`Connection: close`; the protocol (server/protocol.py) then drains what the client still sends,
+so it reads the answer instead of a reset.
 
-- `GuardedH11Protocol` (uvicorn's h11 protocol, plus): the request line and headers must arrive
-  within `header_timeout_s` (classic slowloris trickles headers and uvicorn has no such deadline)
-  and within `max_header_kb` (uvicorn answers a bare 400; this answers 431 in our JSON). Use it
-  through `uvicorn_options(settings)`, which `localvision serve` and the tests share.
-- `RequestLimits`, a pure ASGI middleware (it must see each body chunk as it streams in, which
-  BaseHTTPMiddleware cannot do): a declared Content-Length over the route's limit is refused before
-  a byte of the body is read; a chunked body or one with no Content-Length is refused the moment
-  the running count passes it. A multipart body is followed part by part alongside Starlette's own
-  parser, so too many parts, an oversize file or form field, or a malformed body are refused
-  before the offending bytes reach the parser, and so before anything past the limit is spooled to
-  disk. The body must arrive within `body_timeout_s`, or at least at `min_body_rate_kb` on average
-  after that (Kestrel's MinRequestBodyDataRate): an honest upload on any network passes, a
-  trickle does not. A refusal is the usual `{"error": {"code", "message"}}` with
-  `Connection: close`, since the rest of the body is never read.
-
-`within_deadline` bounds the wait for the model (queue + inference): past `request_timeout_s` the
-request gets 503 `timeout` with Retry-After instead of waiting without end.
+The request line and headers are bounded one layer down, in uvicorn's protocol
+(server/protocol.py), since a request can misbehave before the app ever sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
-from typing import Awaitable, TypeVar
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..config import Settings
 from ..errors import (
-    DeadlineExceeded,
     FieldTooLarge,
     FileTooLarge,
     HeadersTooLarge,
     InvalidMultipart,
     LocalVisionError,
     PayloadTooLarge,
-    RequestError,
     RequestTimeout,
     TooManyParts,
 )
@@ -87,7 +77,7 @@ def body_policy(settings: Settings, path: str) -> BodyPolicy:
     )
 
 
-def _mb(n: int) -> str:
+def size_text(n: int) -> str:
     return f"{n / MB:.4g} MB" if n >= MB else f"{n / KB:.4g} KB"
 
 
@@ -164,10 +154,10 @@ class MultipartCheck:
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         self.size += end - start
         if self.is_file and self.size > self.policy.max_file:
-            limit = _mb(self.policy.max_file)
+            limit = size_text(self.policy.max_file)
             raise FileTooLarge(f"A file in this request is larger than {limit}.")
         if not self.is_file and self.size > self.policy.max_field:
-            raise FieldTooLarge(f"A form field is larger than {_mb(self.policy.max_field)}.")
+            raise FieldTooLarge(f"A form field is larger than {size_text(self.policy.max_field)}.")
 
     def _end(self) -> None:
         self.complete = True
@@ -238,11 +228,11 @@ class _BodyGuard:
         head_limit = int(self.settings.max_header_kb * KB)
         if _head_size(self.scope) > head_limit:
             raise HeadersTooLarge(
-                f"The request line and headers are larger than {_mb(head_limit)}."
+                f"The request line and headers are larger than {size_text(head_limit)}."
             )
         if self.declared is not None and self.declared > self.policy.max_body:
             raise PayloadTooLarge(
-                f"The request is larger than {_mb(self.policy.max_body)} "
+                f"The request is larger than {size_text(self.policy.max_body)} "
                 f"(Content-Length: {self.declared})."
             )
         content_type = self.headers.get("content-type", "")
@@ -281,7 +271,7 @@ class _BodyGuard:
         self.received += len(chunk)
         try:
             if self.received > self.policy.max_body:
-                raise PayloadTooLarge(f"The request is larger than {_mb(self.policy.max_body)}.")
+                raise PayloadTooLarge(f"The request is larger than {size_text(self.policy.max_body)}.")
             if self.multipart is not None:
                 self.multipart.feed(chunk)
             if not message.get("more_body", False):
@@ -313,105 +303,7 @@ class _BodyGuard:
         await response(self.scope, self._receive, self._send)
 
 
-# --- uvicorn: the request head ------------------------------------------------------------------
-def _raw_json_response(error: LocalVisionError) -> bytes:
-    """An error response written straight to the socket, for refusals made before there is an
-    HTTP request to answer (the head never completed)."""
-    body = json.dumps({"error": error.to_dict()}).encode()
-    reason = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large"}
-    head = (
-        f"HTTP/1.1 {error.status} {reason.get(error.status, 'Error')}\r\n"
-        "content-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n"
-        "connection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + body
-
-
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for the request head, and JSON for the requests
-    h11 cannot parse (431 when the head is over h11_max_incomplete_event_size).
-
-    The deadline runs from the moment the connection opens, and again from the end of each
-    response, until a whole request line + headers has arrived. A silent new connection is
-    closed; a half-sent head gets 408."""
-
-    header_timeout: float = 10.0  # set per server by `protocol_class`
-
-    _head_timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_head_timer()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self._in_request():
-            self._disarm_head_timer()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and not self._in_request():
-            self._arm_head_timer()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        if self._in_request() and self.cycle.response_started:
-            self.transport.close()  # broken mid-body with an answer under way: only hang up
-            return
-        limit = self.config.h11_max_incomplete_event_size or 16 * KB
-        if len(self.conn.trailing_data[0]) > limit:
-            error: RequestError = HeadersTooLarge(
-                f"The request line and headers are larger than {_mb(limit)}."
-            )
-        else:
-            error = RequestError("The request is not valid HTTP/1.1.")
-        self.transport.write(_raw_json_response(error))
-        self.transport.close()
-
-    def _in_request(self) -> bool:
-        return self.cycle is not None and not self.cycle.response_complete
-
-    def _arm_head_timer(self) -> None:
-        self._disarm_head_timer()
-        self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
-
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self._in_request() or self.transport.is_closing():
-            return
-        if self.conn.trailing_data[0]:  # part of a request came: say why we hang up
-            error = RequestTimeout(
-                f"The request headers did not arrive within {self.header_timeout:g} s."
-            )
-            self.transport.write(_raw_json_response(error))
-        self.transport.close()
-
-
-def protocol_class(settings: Settings) -> type[GuardedH11Protocol]:
-    return type(
-        "GuardedH11Protocol", (GuardedH11Protocol,), {"header_timeout": settings.header_timeout_s}
-    )
-
-
-def uvicorn_options(settings: Settings) -> dict:
-    """The uvicorn.run / uvicorn.Config options that go with these settings (serve and tests)."""
-    return {
-        "http": protocol_class(settings),
-        "timeout_keep_alive": settings.keep_alive_s,
-        "h11_max_incomplete_event_size": int(settings.max_header_kb * KB),
-    }
-
-
-# --- wiring and the model deadline --------------------------------------------------------------
+# --- wiring ---------------------------------------------------------------------------------
 def install(app, settings: Settings) -> None:
     """Add the middleware, and give Starlette's own form parser the same limits as a backstop."""
     app.add_middleware(RequestLimits, settings=settings)
@@ -421,17 +313,3 @@ def install(app, settings: Settings) -> None:
             "max_fields": settings.max_parts,
             "max_part_size": int(settings.max_field_kb * KB),
         }
-
-
-T = TypeVar("T")
-
-
-async def within_deadline(awaitable: Awaitable[T], seconds: float) -> T:
-    """Await, but give up after `seconds` with 503 `timeout` (the awaited work is cancelled)."""
-    try:
-        async with asyncio.timeout(max(seconds, 0)):
-            return await awaitable
-    except TimeoutError:
-        raise DeadlineExceeded(
-            "The server is too busy to answer in time; try again in a moment."
-        ) from None

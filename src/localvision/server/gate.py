@@ -1,4 +1,5 @@
-"""Auth over HTTP: who is asking (API key or web session), the sign-in page, CSRF, throttling.
+"""The auth gate over HTTP: who is asking (API key or web session), CSRF, and what routes read
+of it (principal_of, user_of, history_scope, require_admin). The sign-in page is login.py.
 
 When auth is on, `AuthMiddleware` guards every path (default deny) except the few that must stay
 open: health checks, the sign-in page and the stylesheet it uses. A gate in front of everything,
@@ -10,7 +11,8 @@ rather than a dependency on each route, also covers what routes do not declare: 
 - The `localvision_session` cookie (HttpOnly, SameSite=Lax, signed): a web sign-in. Every
   state-changing request made with it must carry the session's CSRF token in `X-CSRF-Token`
   (the pages read it from the `localvision_csrf` cookie, which other sites cannot read).
-- Failed sign-ins are throttled per user name and per client address.
+- Failed sign-ins are throttled per user name and per client address (the throttles live on
+  the Gate, which login.py uses).
 
 Pages (a GET that accepts HTML) without valid credentials are redirected to /login; everything
 else gets a JSON 401 with `WWW-Authenticate: Bearer`.
@@ -18,18 +20,16 @@ else gets a JSON 401 with `WWW-Authenticate: Bearer`.
 
 from __future__ import annotations
 
-import html
 import logging
 import secrets
 import threading
 import time
 from collections import deque
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
@@ -37,22 +37,13 @@ from starlette.requests import cookie_parser
 
 from ..auth import AuthStore, Principal, auth_enabled
 from ..config import Settings
-from ..errors import (
-    CsrfFailed,
-    Forbidden,
-    InvalidCredentials,
-    LocalVisionError,
-    NotFound,
-    TooManyAttempts,
-    Unauthorized,
-)
+from ..errors import CsrfFailed, Forbidden, LocalVisionError, TooManyAttempts, Unauthorized
 from .errors import error_response
 
 log = logging.getLogger("localvision.server")
 
 SESSION_COOKIE = "localvision_session"
 CSRF_COOKIE = "localvision_csrf"
-LOGIN_COOKIE = "localvision_login"  # the sign-in form's own CSRF token (double submit)
 CSRF_HEADER = "x-csrf-token"
 PRINCIPAL = "localvision.principal"  # where the gate leaves the principal in the ASGI scope
 
@@ -67,12 +58,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FAILURES = 5
 MAX_FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW_S = 300.0
-LOGIN_FORM_MAX_AGE_S = 2 * 3600
-LOGIN_SALT = "localvision.login-form"  # so a form token can never pass for a session cookie
 # last_used_at is a write; once a minute per key is plenty for "when was this key last used".
 TOUCH_EVERY_S = 60.0
-
-LOGIN_PAGE = Path(__file__).parent / "static" / "login.html"
 
 
 class Throttle:
@@ -161,7 +148,7 @@ class Gate:
         principal = await self.session(app, token)
         if principal is None:
             raise Unauthorized("Your sign-in is not valid or has expired. Sign in again.")
-        if method not in SAFE_METHODS and not _same(headers.get(CSRF_HEADER), principal.csrf):
+        if method not in SAFE_METHODS and not same_secret(headers.get(CSRF_HEADER), principal.csrf):
             raise CsrfFailed(
                 "This request did not carry the page's security token (X-CSRF-Token). "
                 "Reload the page and try again."
@@ -194,14 +181,14 @@ class Gate:
             return None
 
 
-def _same(given: str | None, expected: str | None) -> bool:
+def same_secret(given: str | None, expected: str | None) -> bool:
     """Constant-time equality (as bytes: compare_digest refuses non-ASCII text)."""
     if not (given and expected):
         return False
     return secrets.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
 
 
-def _wants_html(headers: Headers) -> bool:
+def wants_html(headers: Headers) -> bool:
     return "text/html" in headers.get("accept", "")
 
 
@@ -250,7 +237,7 @@ class AuthMiddleware:
 
     @staticmethod
     def _refuse(exc: LocalVisionError, scope, headers: Headers) -> Response:
-        page = scope["method"] in ("GET", "HEAD") and _wants_html(headers)
+        page = scope["method"] in ("GET", "HEAD") and wants_html(headers)
         if isinstance(exc, Unauthorized) and page:
             query = scope["query_string"].decode("latin-1")
             target = scope["path"] + (f"?{query}" if query else "")
@@ -259,8 +246,14 @@ class AuthMiddleware:
             response = auth_error(exc)
         by_cookie = "authorization" not in headers and SESSION_COOKIE in headers.get("cookie", "")
         if isinstance(exc, Unauthorized) and by_cookie:
-            _forget_session(response)  # a dead session: the browser may as well drop it
+            forget_session(response)  # a dead session: the browser may as well drop it
         return response
+
+
+def forget_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(CSRF_COOKIE, path="/", samesite="lax")
+
 
 
 # --- what routes use ----------------------------------------------------------------------------
@@ -293,199 +286,10 @@ def require_admin(request: Request) -> Principal | None:
     return p
 
 
-# --- cookies ------------------------------------------------------------------------------------
-def _cookie(response: Response, request: Request, name: str, value: str, max_age: int, **kw):
-    response.set_cookie(
-        name, value, max_age=max_age, path=kw.pop("path", "/"), samesite=kw.pop("samesite", "lax"),
-        secure=request.url.scheme == "https", **kw,
-    )  # fmt: skip
-
-
-def _forget_session(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
-    response.delete_cookie(CSRF_COOKIE, path="/", samesite="lax")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this server (no open redirect to another site)."""
-    target = (target or "/").strip()
-    parts = urlsplit(target)
-    if target[:1] != "/" or target[:2] == "//" or "\\" in target or parts.scheme or parts.netloc:
-        return "/"
-    return target
-
-
-# --- the sign-in page ---------------------------------------------------------------------------
-router = APIRouter(tags=["auth"])
-
-_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
-
-
-async def _login_page(
-    request: Request, gate: Gate, *, status: int = 200, message: str = "", username: str = "",
-    next_url: str = "/", retry_after: int | None = None,
-) -> HTMLResponse:  # fmt: skip
-    form_token = (await gate.signer(request.app)).dumps(secrets.token_urlsafe(16), salt=LOGIN_SALT)
-    text = LOGIN_PAGE.read_text("utf-8")
-    for key, value in {
-        "csrf_token": form_token,
-        "next": next_url,
-        "username": username,
-        "message": message,
-        "message_hidden": "" if message else "hidden",
-    }.items():
-        text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
-    headers = dict(_NO_STORE)
-    if retry_after:
-        headers["Retry-After"] = str(retry_after)
-    response = HTMLResponse(text, status_code=status, headers=headers)
-    _cookie(response, request, LOGIN_COOKIE, form_token, LOGIN_FORM_MAX_AGE_S, path="/login",
-            httponly=True, samesite="strict")  # fmt: skip
-    return response
-
-
-@router.get("/login", include_in_schema=False)
-async def login_page(request: Request, next: str = "/"):
-    gate = gate_of(request)
-    target = _safe_next(next)
-    if not gate.enabled:
-        return RedirectResponse(target, status_code=303)
-    signed = request.cookies.get(SESSION_COOKIE)
-    if signed and await gate.session(request.app, signed):
-        return RedirectResponse(target, status_code=303)
-    return await _login_page(request, gate, next_url=target)
-
-
-@router.post("/login", include_in_schema=False)
-async def login(request: Request):
-    """The sign-in form: user name, password, its CSRF token. Browsers get the page again on a
-    failure; other clients JSON (`invalid_credentials`, `too_many_attempts`, `csrf_failed`)."""
-    gate = gate_of(request)
-    if not gate.enabled:
-        raise NotFound("Sign-in is off on this server (auth is not enabled).")
-    form = await request.form(max_files=0, max_fields=8, max_part_size=8192)
-    field = lambda name: form.get(name) if isinstance(form.get(name), str) else ""  # noqa: E731
-    username, password = field("username").strip(), field("password")
-    target = _safe_next(field("next"))
-    page = _wants_html(request.headers)
-
-    async def refuse(exc: LocalVisionError, **kw):
-        if page:
-            return await _login_page(
-                request, gate, status=exc.status, message=exc.message, username=username,
-                next_url=target, **kw,
-            )  # fmt: skip
-        return auth_error(exc)
-
-    token, cookie = field("csrf_token"), request.cookies.get(LOGIN_COOKIE)
-    valid = _same(token, cookie) and (
-        await gate.unsign(request.app, token, LOGIN_FORM_MAX_AGE_S, LOGIN_SALT) is not None
-    )
-    if not valid:
-        return await refuse(CsrfFailed("The sign-in form has expired. Please try again."))
-
-    name, address = username.lower()[:64], request.client.host if request.client else "?"
-    wait = max(gate.by_user.retry_after(name) or 0, gate.by_address.retry_after(address) or 0)
-    if wait:
-        exc = TooManyAttempts(
-            f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait
-        )
-        return await refuse(exc, retry_after=wait)
-    store = await gate.store(request.app)
-    user = await run_in_threadpool(store.authenticate, username, password) if username else None
-    if user is None:
-        gate.by_user.fail(name)
-        gate.by_address.fail(address)
-        log.warning("failed sign-in for %r from %s", username[:64], address)
-        return await refuse(InvalidCredentials("Wrong user name or password."))
-    gate.by_user.clear(name)
-    session, csrf = await run_in_threadpool(
-        store.create_session, user["username"], gate.session_lifetime
-    )
-    signed = (await gate.signer(request.app)).dumps(session)
-    age = int(gate.session_lifetime.total_seconds())
-    response = RedirectResponse(target, status_code=303, headers=_NO_STORE)
-    _cookie(response, request, SESSION_COOKIE, signed, age, httponly=True)
-    _cookie(response, request, CSRF_COOKIE, csrf, age)  # readable by the pages, on purpose
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
-    log.info("%s signed in", user["username"])
-    return response
-
-
-@router.post("/logout", include_in_schema=False)
-async def logout(request: Request):
-    """Ends the session (it is deleted on the server, not only forgotten by the browser). Needs
-    the session's CSRF token (form field `csrf_token` or `X-CSRF-Token`), so no other site can
-    sign a user out."""
-    gate = gate_of(request)
-    if not gate.enabled:
-        raise NotFound("Sign-in is off on this server (auth is not enabled).")
-    signed = request.cookies.get(SESSION_COOKIE)
-    principal = await gate.session(request.app, signed) if signed else None
-    if principal is not None:
-        form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
-        given = request.headers.get(CSRF_HEADER) or form.get("csrf_token")
-        if not _same(given if isinstance(given, str) else None, principal.csrf):
-            return auth_error(CsrfFailed("Sign-out needs the page's security token."))
-        token = await gate.unsign(request.app, signed, gate.session_lifetime.total_seconds())
-        await run_in_threadpool((await gate.store(request.app)).end_session, token)
-    response = RedirectResponse("/login", status_code=303, headers=_NO_STORE)
-    _forget_session(response)
-    return response
-
-
-# --- who am I, users, keys ----------------------------------------------------------------------
-@router.get("/api/v1/me")
-async def me(request: Request):
-    """Who this request is made as. `auth` is false when the server does not require sign-in."""
-    p, gate = principal_of(request), gate_of(request)
-    return {
-        "auth": gate.enabled,
-        "user": p.user if p else None,
-        "role": p.role if p else None,
-        "via": p.via if p else None,
-    }
-
-
-@router.get("/api/v1/users")
-async def list_users(request: Request, _admin=Depends(require_admin)):
-    """Every user (admins only)."""
-    store = await gate_of(request).store(request.app)
-    return {"users": await run_in_threadpool(store.list_users)}
-
-
-@router.get("/api/v1/keys")
-async def list_keys(request: Request):
-    """API keys (never the keys themselves): every key for an admin, a user's own otherwise."""
-    store = await gate_of(request).store(request.app)
-    return {"keys": await run_in_threadpool(store.list_keys, history_scope(request))}
-
-
 def install(app: FastAPI, settings: Settings) -> Gate:
     gate = Gate(settings)
     app.state.auth_gate = gate
-    app.include_router(router)
     if gate.enabled:
         app.add_middleware(AuthMiddleware, gate=gate)
-        _document_bearer(app)
         log.info("auth is on: API keys and web sign-in are required")
     return gate
-
-
-def _document_bearer(app: FastAPI) -> None:
-    """Declare the API key in the OpenAPI schema, so /docs has an Authorize button and its
-    "Try it out" requests carry the key (they could not carry a session's CSRF token)."""
-    build = app.openapi
-
-    def openapi() -> dict:
-        schema = build()
-        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-        schemes["apiKey"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key from `localvision keys create`.",
-        }
-        schema["security"] = [{"apiKey": []}]
-        return schema
-
-    app.openapi = openapi
