@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from localvision.history import HistoryStore, Record
+from localvision.history import HistoryStore, Record, recognitions
 
 
 def record(name: str, label: str = "espresso") -> Record:
@@ -81,3 +81,36 @@ def test_csv_flattens_predictions(tmp_path):
     assert lines[0].startswith("created_at,filename,sha256,model,label_1,index_1,probability_1")
     assert "b.txt" in lines[1] and lines[1].endswith("unsupported_format,Not an image.")
     assert ",espresso,967,0.900000," in lines[2]
+
+
+def test_a_long_read_does_not_hold_up_writers(tmp_path):
+    """A read transaction left open (a long history export, a page being read) must not take
+    the write lock: another process's writer goes ahead at once. Before, every transaction
+    began with BEGIN IMMEDIATE and this writer waited out the 30 s busy timeout."""
+    from sqlalchemy import func, select
+
+    url = f"sqlite:///{tmp_path}/h.db"
+    reader, other = HistoryStore(url), HistoryStore(url)
+    reader.add_batch([record("a.jpg")])
+    done = threading.Event()
+    with reader.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(recognitions)).scalar_one() == 1
+        # the read transaction is still open here
+        writer = threading.Thread(target=lambda: (other.add_batch([record("b.jpg")]), done.set()))
+        writer.start()
+        writer.join(timeout=10)
+        assert done.is_set(), "the writer was blocked by a reader"
+    assert reader.count() == 2
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")&.jpg', "+1.jpg", "-2.jpg", "@SUM(A1).jpg",
+                                  "\tcmd.jpg", "\rcmd.jpg"])
+def test_csv_cells_that_look_like_formulas_stay_text(tmp_path, name):
+    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+    store.add_batch([record(name)])
+    import csv
+    import io
+
+    (row,) = list(csv.DictReader(io.StringIO(store.to_csv())))
+    assert row["filename"] == "'" + name
+    assert row["probability_1"] == "0.900000"  # numbers are left alone

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from .errors import InvalidArgument, Unauthorized, UnknownKey, UnknownUser, UserExists
-from .history import HistoryStore, metadata
+from .history import HistoryStore, metadata, writer
 
 ROLES = ("admin", "user")
 KEY_PREFIX = "lv_"  # makes a leaked key recognisable (secret scanners, logs)
@@ -201,8 +201,9 @@ class AuthStore:
 
     def __init__(self, engine: Engine, owner: HistoryStore | None = None):
         self.engine = engine
+        self.writer = writer(engine)  # write transactions take the lock up front (history.py)
         self._owner = owner  # set when this store opened the database itself
-        metadata.create_all(engine, tables=_TABLES)
+        metadata.create_all(self.writer, tables=_TABLES)
 
     @classmethod
     def open(cls, url: str) -> "AuthStore":
@@ -222,7 +223,7 @@ class AuthStore:
         hashed = hash_password(check_password(password)) if password is not None else None
         row = {"username": username, "password_hash": hashed, "role": role, "created_at": _now()}
         try:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 conn.execute(insert(users), row)
         except IntegrityError:
             raise UserExists(f"The user {username!r} already exists.") from None
@@ -230,7 +231,7 @@ class AuthStore:
     def set_password(self, username: str, password: str) -> None:
         """A new password ends every session the user has open."""
         hashed = hash_password(check_password(password))
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             done = conn.execute(
                 update(users).where(users.c.username == username).values(password_hash=hashed)
             ).rowcount
@@ -241,7 +242,7 @@ class AuthStore:
     def remove_user(self, username: str) -> int:
         """Delete the user, end their sessions and revoke their keys (kept, revoked, so listings
         still explain them). Their history rows stay. Returns how many keys were revoked."""
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             if not conn.execute(delete(users).where(users.c.username == username)).rowcount:
                 raise self._unknown_user(username)
             conn.execute(delete(sessions).where(sessions.c.username == username))
@@ -293,7 +294,7 @@ class AuthStore:
         if not (ok and stored):
             return None
         if new_hash:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 conn.execute(
                     update(users)
                     .where(users.c.username == username, users.c.password_hash == stored)
@@ -327,7 +328,7 @@ class AuthStore:
             "key_hash": hash_api_key(key),
             "created_at": _now(),
         }
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             key_id = conn.execute(insert(api_keys), row).inserted_primary_key[0]
         return key_id, key
 
@@ -357,7 +358,7 @@ class AuthStore:
 
     def revoke_key(self, key_id: int) -> dict:
         """Revoke a key; returns it as listed. Revoking a revoked key changes nothing."""
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             conn.execute(
                 update(api_keys)
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
@@ -387,7 +388,7 @@ class AuthStore:
         return Principal(row["username"], row["role"], "key", key_id=row["id"])
 
     def touch_key(self, key_id: int) -> None:
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             used = update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=_now())
             conn.execute(used)
 
@@ -402,7 +403,7 @@ class AuthStore:
             "created_at": now,
             "expires_at": now + lifetime,
         }
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             conn.execute(delete(sessions).where(sessions.c.expires_at < now))  # tidy up
             conn.execute(insert(sessions), row)
         return token, csrf
@@ -419,7 +420,7 @@ class AuthStore:
         return Principal(row["username"], row["role"], "session", csrf=row["csrf"]) if row else None
 
     def end_session(self, token: str) -> None:
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             conn.execute(delete(sessions).where(sessions.c.token_hash == sha256_hex(token)))
 
     # --- the session secret ---
@@ -431,7 +432,7 @@ class AuthStore:
         if value is not None:
             return value
         try:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 conn.execute(insert(auth_secrets), {"name": name, "value": secrets.token_hex(32)})
         except IntegrityError:
             pass  # another process made it first; use theirs

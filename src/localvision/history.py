@@ -1,9 +1,11 @@
 """The recognition history: one row per image recognized through the service (never the image).
 
 SQLAlchemy over any database URL; by default an SQLite file in WAL mode. SQLite writes take the
-write lock up front (BEGIN IMMEDIATE) and wait for it (busy_timeout), so concurrent requests queue
-instead of failing with "database is locked". A batch is written in one transaction: whole or not
-at all.
+write lock up front (BEGIN IMMEDIATE, through `writer(engine)`) and wait for it (busy_timeout), so
+concurrent requests queue instead of failing with "database is locked"; reads take no lock at all
+(a deferred BEGIN: in WAL mode a reader sees a snapshot and never blocks a writer), so a long
+history export holds up no classification and no key check. A batch is written in one
+transaction: whole or not at all.
 """
 
 from __future__ import annotations
@@ -85,7 +87,19 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that will write takes the lock now, and waits for it; one that only
+        # reads must not (a deferred read that later writes could fail at once with SQLITE_BUSY,
+        # which busy_timeout does not retry: so every writer goes through writer()).
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+WRITE_OPTION = "localvision_write"
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine to open write transactions on (`with writer(engine).begin() as conn`)."""
+    return engine.execution_options(**{WRITE_OPTION: True})
 
 
 class HistoryStore:
@@ -97,7 +111,8 @@ class HistoryStore:
         self.engine = create_engine(url, future=True, pool_pre_ping=True)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
-        metadata.create_all(self.engine)
+        self.writer = writer(self.engine)
+        metadata.create_all(self.writer)
         _add_missing_columns(self.engine)
         # Within one process, writers queue here rather than in SQLite's busy loop.
         self._write_lock = threading.Lock()
@@ -125,7 +140,7 @@ class HistoryStore:
             for r in records
         ]
         if rows:
-            with self._write_lock, self.engine.begin() as conn:
+            with self._write_lock, self.writer.begin() as conn:
                 conn.execute(insert(recognitions), rows)
         return batch_id
 
@@ -168,7 +183,7 @@ def _add_missing_columns(engine: Engine) -> None:
     if not missing:
         return
     quote = engine.dialect.identifier_preparer.quote
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         for col in missing:
             kind = col.type.compile(dialect=engine.dialect)
             conn.exec_driver_sql(f"ALTER TABLE recognitions ADD COLUMN {quote(col.name)} {kind}")

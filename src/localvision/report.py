@@ -1,5 +1,10 @@
 """Results as CSV, shared by the CLI, the HTTP API and the history export: one row per image,
-top-k flattened into label_N, index_N, probability_N columns, then the error if any."""
+top-k flattened into label_N, index_N, probability_N columns, then the error if any.
+
+Every text cell that a spreadsheet would read as a formula (it starts with =, +, -, @, a tab
+or a carriage return) is prefixed with a single quote, as OWASP's CSV-injection guidance says:
+file names and ZIP member names are chosen by whoever sends them, and `=HYPERLINK(...)` in a
+name must stay text when someone opens the export."""
 
 from __future__ import annotations
 
@@ -31,6 +36,18 @@ def widest(rows: Iterable[dict]) -> int:
     return max((len(r["predictions"]) for r in rows), default=1) or 1
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A cell as text a spreadsheet will not evaluate (numbers pass unchanged)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def rows_to_csv(rows: list[dict], lead: Sequence[str], tail: Sequence[str] = (), k: int | None = None) -> str:
     """rows: dicts with the `lead` and `tail` keys, "predictions" and "error"."""
     k = k or widest(rows)
@@ -38,10 +55,11 @@ def rows_to_csv(rows: list[dict], lead: Sequence[str], tail: Sequence[str] = (),
     writer = csv.writer(buf)
     writer.writerow([*lead, *prediction_columns(k), *tail, "error_code", "error_message"])
     for row in rows:
-        writer.writerow(
-            [row[c] if row[c] is not None else "" for c in lead]
+        cells = (
+            [row[c] for c in lead]
             + prediction_cells(row["predictions"], k)
-            + [row[c] if row[c] is not None else "" for c in tail]
+            + [row[c] for c in tail]
             + error_cells(row["error"])
         )
+        writer.writerow([safe_cell(c) for c in cells])
     return buf.getvalue()

@@ -1,4 +1,4 @@
-"""HTTP API routes: classify (multipart, ZIP), the classic /predict, history, health, models."""
+"""HTTP API routes: classify (multipart, ZIP), the classic /predict, health, models."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..archive import read_zip
 from ..errors import EmptyFile, FileTooLarge
 from ..imaging import MB
 from ..report import rows_to_csv
-from .gate import history_scope, user_of
+from .gate import user_of
 from ..road import Item
 from .state import Service
 
@@ -113,30 +113,6 @@ async def predict(request: Request, file: UploadFile = File(..., description="On
     return [
         {**p.to_dict(), "confidence": round(p.probability * 100, 2)} for p in result.predictions
     ]
-
-
-@router.get("/api/v1/history", tags=["history"])
-async def history(
-    request: Request,
-    limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
-):
-    """Every recognition made through the service, newest first (images are not stored).
-    With auth on, a user sees their own; an admin sees everyone's."""
-    store, user = service(request).history, history_scope(request)
-    total = await run_in_threadpool(store.count, user)
-    items = await run_in_threadpool(store.page, limit, offset, user)
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
-
-
-@router.get("/api/v1/history.csv", tags=["history"])
-async def history_csv(request: Request):
-    text = await run_in_threadpool(service(request).history.to_csv, history_scope(request))
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="localvision-history.csv"'},
-    )
 
 
 @router.get("/healthz", tags=["health"])

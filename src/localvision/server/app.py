@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from typing import Callable
 
 from fastapi import FastAPI
 
@@ -18,13 +19,17 @@ from ..classifier import Classifier, from_settings
 from ..config import Settings
 from ..errors import LocalVisionError
 from ..history import HistoryStore
-from . import accounts, api, body, errors, gate, login, logs, metrics, openapi, ratelimit, ui
+from . import (
+    accounts, api, body, errors, gate, history_routes, login, logs, metrics, openapi, ratelimit, ui,
+)  # fmt: skip
 from .state import ModelState, Service
 
 log = logging.getLogger("localvision.server")
 
 
-async def _load_model(svc: Service, classifier: Classifier | None) -> None:
+async def _load_model(
+    svc: Service, classifier: Classifier | None, on_ready: Callable[[Service], None] | None
+) -> None:
     try:
         clf = classifier or await asyncio.to_thread(from_settings, svc.settings)
         if classifier is None:
@@ -40,19 +45,28 @@ async def _load_model(svc: Service, classifier: Classifier | None) -> None:
     if clf.notice:
         log.warning(clf.notice)
     svc.attach(clf)
-    log.info("model %s ready (%s, %s)", clf.name, clf.backend.name, clf.weights_origin)
+    b = clf.backend
+    log.info("model %s ready (%s %s on %s, weights: %s)", clf.name, b.name, b.precision, b.device,
+             clf.weights_origin)  # fmt: skip
+    if on_ready is not None:
+        on_ready(svc)
 
 
-def create_app(settings: Settings | None = None, classifier: Classifier | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    classifier: Classifier | None = None,
+    on_ready: Callable[[Service], None] | None = None,
+) -> FastAPI:
     """classifier: an already-loaded Classifier to serve (tests and embedding); else the app
-    loads the one the settings describe."""
+    loads the one the settings describe. on_ready: called once the model is ready to answer
+    (`localvision serve` prints the address then, not before)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         svc = Service(settings, HistoryStore(settings.db))
         app.state.service = svc
-        loader = asyncio.create_task(_load_model(svc, classifier))
+        loader = asyncio.create_task(_load_model(svc, classifier, on_ready))
         if classifier is not None:
             await loader
         try:
@@ -78,6 +92,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.include_router(login.router)
     app.include_router(accounts.router)
     app.include_router(api.router)
+    app.include_router(history_routes.router)
     ui.install(app)
     ratelimit.install(app, settings)  # inside the observer, so refusals are logged and counted
     logs.install(app, settings, metrics.install(app))  # added last: outermost, sees every request
