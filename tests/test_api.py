@@ -240,3 +240,62 @@ def test_degraded_mode_says_why(degraded, photos):
     models = degraded.get("/api/v1/models").json()
     assert models["ready"] is False and "corrupt" in models["reason"]
     assert degraded.get("/").status_code == 200  # the UI still loads, to show the banner
+
+
+# --- defects from the review (issue 10), each pinned ----------------------------------------------
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_predict_with_several_files_says_where_to_send_them(api, photos):
+    """It used to answer for the last file only, silently."""
+    files = [("file", ("a.jpg", photos["coffee"])), ("file", ("b.jpg", photos["rocket"]))]
+    r = api.post("/predict", files=files)
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "too_many_files" and "/api/v1/classify" in error["message"]
+
+
+def test_a_zip_sent_to_classify_is_classified_member_by_member(api, photos):
+    """It used to come back as "not an image"."""
+    archive = _zip({"coffee.jpg": photos["coffee"], "notes.txt": b"not an image"})
+    files = [("file", ("photos.zip", archive)), ("file", ("rocket.jpg", photos["rocket"]))]
+    r = api.post("/api/v1/classify", files=files)
+    assert r.status_code == 200
+    rows = r.json()["results"]
+    assert [x["filename"] for x in rows] == ["photos.zip/coffee.jpg", "photos.zip/notes.txt",
+                                             "rocket.jpg"]  # fmt: skip
+    assert rows[0]["predictions"][0]["label"] == "espresso"
+    assert rows[1]["error"]["code"] == "unsupported_format"
+    assert rows[2]["predictions"][0]["label"] == "missile"
+    broken = api.post("/api/v1/classify", files={"file": ("x.zip", b"PK\x03\x04broken")})
+    assert broken.json()["results"][0]["error"]["code"] == "invalid_archive"
+
+
+def test_a_zip_with_more_images_than_the_queue_is_classified_in_chunks(api, photos):
+    """300 images > queue_size (256): the whole ZIP used to be submitted at once, and an idle
+    server answered 503 overloaded. The road takes it a chunk at a time."""
+    from PIL import Image
+
+    small = io.BytesIO()
+    Image.open(io.BytesIO(photos["coffee"])).resize((96, 64)).save(small, "JPEG")
+    archive = _zip({f"{i:03d}.jpg": small.getvalue() for i in range(300)})
+    r = api.post("/api/v1/classify/zip", files={"file": ("many.zip", archive)}, timeout=300)
+    assert r.status_code == 200, r.text
+    rows = r.json()["results"]
+    assert len(rows) == 300 and all(row["error"] is None for row in rows)
+    assert [row["filename"] for row in rows] == [f"{i:03d}.jpg" for i in range(300)]
+
+
+def test_a_file_name_that_looks_like_a_formula_stays_text_in_the_csv(api, photos):
+    name = "=HYPERLINK(A1)&.jpg"  # (httpx would percent-encode quotes in a part's name)
+    r = api.post("/api/v1/classify", files={"file": (name, photos["coffee"])},
+                 params={"format": "csv"})  # fmt: skip
+    (row,) = list(csv.DictReader(io.StringIO(r.text)))
+    assert row["filename"] == "'" + name
+    exported = api.get("/api/v1/history.csv").text
+    assert "'=HYPERLINK" in exported and ',=HYPERLINK' not in exported

@@ -17,6 +17,8 @@ from conftest import LiveServer
 from corpus import _encode, photo, photo_variants
 from localvision import load_classifier
 from localvision.config import Settings
+
+MP = Settings().max_pixels
 from localvision.imaging import decode, decode_picture
 from localvision.server.app import create_app
 from localvision.transforms import Preprocess, resize_crop, to_array
@@ -79,9 +81,9 @@ def test_reduced_decode_keeps_geometry_for_every_exif_orientation(fast, orientat
     exif[0x0112] = orientation
     data = _encode(stored, "JPEG", quality=92, exif=exif)
 
-    pic = decode_picture(data, draft_min_side=fast.spec.preprocess.draft_side)
+    pic = decode_picture(data, max_pixels=MP, draft_min_side=fast.spec.preprocess.draft_side)
     assert pic.reduced and pic.image.size[0] < ODD_SIZE[0] // 1.9  # a 1/4 scale decode
-    assert decode(data).size == ODD_SIZE  # upright
+    assert decode(data, max_pixels=MP).size == ODD_SIZE  # upright
     quick = fast.prepare(data)
     full = fast.prepare(data, exact=True)
     diff = np.abs(quick - full) / LEVEL
@@ -105,7 +107,7 @@ def test_fast_path_agrees_with_full_decode_on_real_photos(fast, variants):
     checked = [r.predictions for r in _predict(fast, variants, exact=False, recheck=0.05)]
 
     side = fast.spec.preprocess.draft_side
-    reduced = sum(decode_picture(d, draft_min_side=side).reduced for d in variants)
+    reduced = sum(decode_picture(d, max_pixels=MP, draft_min_side=side).reduced for d in variants)
     assert reduced == len(variants)  # every one of them took the fast decode
     agree = np.mean([e[0].index == c[0].index for e, c in zip(exact, checked)])
     assert agree >= 0.99, agree

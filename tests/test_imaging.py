@@ -11,7 +11,10 @@ from PIL import Image
 
 from corpus import bad_input_cases, exif_rotated_pair, huge_dimensions_png, photo, real_photo_bytes
 from localvision.errors import ImageTooLarge
+from localvision.config import Settings
 from localvision.imaging import decode
+
+MP = Settings().max_pixels  # the service's pixel limit
 
 CASES = bad_input_cases()
 
@@ -38,7 +41,7 @@ def test_whole_corpus_in_one_call_fails_only_the_bad_rows(lite0, photos):
 
 def test_exif_orientation_is_applied(lite0):
     upright, rotated = exif_rotated_pair()
-    a, b = decode(upright), decode(rotated)
+    a, b = decode(upright, max_pixels=MP), decode(rotated, max_pixels=MP)
     assert a.size == b.size
     diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).mean()
     assert diff < 5  # same picture, only JPEG noise apart
@@ -51,7 +54,7 @@ def test_16_bit_grayscale_is_scaled_not_clipped(lite0):
     gray = np.asarray(photo("camera"), np.uint16) * 257
     buf = io.BytesIO()
     Image.fromarray(gray).save(buf, "PNG")  # uint16 -> mode I;16
-    img = decode(buf.getvalue())
+    img = decode(buf.getvalue(), max_pixels=MP)
     np.testing.assert_allclose(np.asarray(img)[..., 0], np.asarray(photo("camera")), atol=1)
     r16, r8 = lite0.predict([buf.getvalue(), real_photo_bytes("camera", "PNG")], top_k=1)
     assert r16.predictions[0].label == r8.predictions[0].label == "tripod"
@@ -61,7 +64,7 @@ def test_transparent_areas_become_white():
     rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
     buf = io.BytesIO()
     rgba.save(buf, "PNG")
-    assert decode(buf.getvalue()).getpixel((0, 0)) == (255, 255, 255)
+    assert decode(buf.getvalue(), max_pixels=MP).getpixel((0, 0)) == (255, 255, 255)
 
 
 def test_pixel_limit_is_read_from_the_header_and_configurable(photos):
@@ -72,7 +75,7 @@ def test_pixel_limit_is_read_from_the_header_and_configurable(photos):
 
 def test_huge_declared_size_is_refused_before_decoding():
     with pytest.raises(ImageTooLarge):
-        decode(huge_dimensions_png(20_000, 20_000))  # 400 MP declared in a 74-byte file
+        decode(huge_dimensions_png(20_000, 20_000), max_pixels=MP)  # 400 MP declared in a 74-byte file
 
 
 def test_python_api_accepts_paths_bytes_file_objects_and_pil_images(lite0, photos, photo_dir):
@@ -93,3 +96,20 @@ def test_python_api_accepts_paths_bytes_file_objects_and_pil_images(lite0, photo
 def test_single_input_is_accepted_without_a_list(lite0, photos):
     (result,) = lite0.predict(photos["coffee"])
     assert result.predictions[0].label == "espresso"
+
+
+def test_decoding_in_many_threads_leaves_the_warning_filters_alone(photos):
+    """Decodes run in thread pools (CLI, server). `warnings.catch_warnings` swaps the process's
+    filter list, so in threads they interleave and leave filters behind (an "error" filter for
+    Pillow's bomb warning stuck in place for the whole process). Decoding must not touch them."""
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from localvision.imaging import decode_picture
+
+    before = list(warnings.filters)
+    data = [photos[name] for name in photos] * 40
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sizes = list(pool.map(lambda d: decode_picture(d, max_pixels=MP, draft_min_side=384).image.size, data))
+    assert len(sizes) == len(data)
+    assert warnings.filters == before

@@ -390,3 +390,32 @@ def test_a_model_that_is_not_there_gets_503_with_retry_after(tmp_path_factory, p
         for r in (ready, classify):
             assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
         assert classify.json()["error"]["code"] == "model_not_ready"
+
+
+# --- an early refusal is read, not reset (lingering close) --------------------------------------
+def test_an_early_refusal_reaches_a_client_that_sends_its_whole_body_first(server, tmp_path):
+    """Python's http.client and `curl -H 'Expect:'` send the whole body before reading: a 413
+    sent before the body was read used to close the socket with unread data (the kernel sends
+    RST) and they saw "connection reset" instead of the answer, 20 times out of 20."""
+    import http.client
+    import json
+    import subprocess
+
+    body = multipart(part("file", b"\xff" * (12 * MB), "big.jpg"))
+    for _ in range(5):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("POST", "/predict", body=body, headers={"Content-Type": MULTIPART})
+        response = conn.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["error"]["code"] == "payload_too_large"
+        conn.close()
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff" * (12 * MB))
+    out = subprocess.run(
+        ["curl", "-sS", "-H", "Expect:", "-F", f"file=@{big}", "-w", "\n%{http_code}",
+         f"{server.url}/predict"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text, status = out.stdout.rsplit("\n", 1)
+    assert status == "413" and json.loads(text)["error"]["code"] == "payload_too_large"

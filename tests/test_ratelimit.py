@@ -1,8 +1,10 @@
-"""Rate limiting: each client (API key, else address) has its own window; over it, 429 with
-Retry-After; nobody else is slowed; health checks, metrics and the UI are never limited.
+"""Rate limiting: each client (the verified user behind a key, else the address) has its own
+window; over it, 429 with Retry-After; nobody else is slowed; health checks, metrics and the UI
+are never limited; a token that does not verify buys no window of its own.
 
-A real server on loopback with a limit of 3 a minute. Each test uses its own clients (its own
-bearer tokens, or its own 127.0.0.x source address), so the tests do not share windows.
+Real servers on loopback with a limit of 3 a minute, one with auth off and one with auth on
+(real users and keys in its database). Each test uses its own clients (its own users, or its own
+127.0.0.x source address), so the tests do not share windows.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ import httpx
 import pytest
 
 from conftest import LiveServer, wait_ready
+from localvision.auth import AuthStore
 from localvision.config import Settings
 from localvision.server.app import create_app
+from localvision.server.gate import PRINCIPAL
 from localvision.server.ratelimit import client_key, parse_rate
 
 LIMIT = 3
+USERS = ("alpha", "mixed", "busy", "calm", "health", "counted", "twokeys")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, lite0):
+    """Auth off: every request counts against its address, whatever it sends."""
     db = tmp_path_factory.mktemp("ratelimit") / "history.db"
     settings = Settings(
         model="efficientnet_lite0", offline=True, db=f"sqlite:///{db}", rate_limit=f"{LIMIT}/minute"
@@ -27,6 +33,24 @@ def server(tmp_path_factory, lite0):
     with LiveServer(create_app(settings, classifier=lite0)) as live:
         wait_ready(live.url)  # /api/v1/models: from 127.0.0.1 without a key, so never used below
         yield live.url
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory, lite0):
+    """Auth on: (url, {user: key}); user twokeys has a second key under "twokeys-2"."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ratelimit-auth') / 'db.sqlite'}"
+    store = AuthStore.open(url)
+    keys = {}
+    for user in USERS:
+        store.add_user(user, None)
+        keys[user] = store.create_key(user, "tests")[1]
+    keys["twokeys-2"] = store.create_key("twokeys", "second")[1]
+    store.close()
+    settings = Settings(
+        model="efficientnet_lite0", offline=True, db=url, auth="on", rate_limit=f"{LIMIT}/minute"
+    )
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        yield live.url, keys
 
 
 def client(url: str, *, token: str | None = None, source: str = "127.0.0.1") -> httpx.Client:
@@ -39,8 +63,9 @@ def classify(c: httpx.Client, photo: bytes) -> httpx.Response:
     return c.post("/api/v1/classify", files={"file": ("coffee.jpg", photo, "image/jpeg")})
 
 
-def test_the_request_over_the_limit_gets_429_with_retry_after(server, photos):
-    with client(server, token="key-alpha") as c:
+def test_the_request_over_the_limit_gets_429_with_retry_after(keyed, photos):
+    url, keys = keyed
+    with client(url, token=keys["alpha"]) as c:
         for _ in range(LIMIT):
             assert classify(c, photos["coffee"]).status_code == 200
         r = classify(c, photos["coffee"])
@@ -51,8 +76,9 @@ def test_the_request_over_the_limit_gets_429_with_retry_after(server, photos):
     assert r.json()["error"]["retry_after"] == wait
 
 
-def test_predict_zip_and_the_rest_of_the_api_share_the_clients_window(server, photos):
-    with client(server, token="key-mixed") as c:
+def test_predict_zip_and_the_rest_of_the_api_share_the_clients_window(keyed, photos):
+    url, keys = keyed
+    with client(url, token=keys["mixed"]) as c:
         assert c.post("/predict", files={"file": ("c.jpg", photos["coffee"])}).status_code == 200
         assert c.get("/api/v1/history", params={"limit": 1}).status_code == 200
         assert c.get("/api/v1/models").status_code == 200
@@ -60,13 +86,46 @@ def test_predict_zip_and_the_rest_of_the_api_share_the_clients_window(server, ph
         assert c.post("/predict", files={"file": ("c.jpg", photos["coffee"])}).status_code == 429
 
 
-def test_another_api_key_is_not_affected(server, photos):
-    with client(server, token="key-busy") as busy, client(server, token="key-calm") as calm:
+def test_another_user_is_not_affected(keyed, photos):
+    url, keys = keyed
+    with client(url, token=keys["busy"]) as busy, client(url, token=keys["calm"]) as calm:
         for _ in range(LIMIT):
             classify(busy, photos["coffee"])
         assert classify(busy, photos["coffee"]).status_code == 429
         for _ in range(LIMIT):
             assert classify(calm, photos["coffee"]).status_code == 200
+
+
+def test_a_users_keys_share_the_users_window(keyed, photos):
+    url, keys = keyed
+    with client(url, token=keys["twokeys"]) as first, client(url, token=keys["twokeys-2"]) as second:
+        for _ in range(LIMIT):
+            assert classify(first, photos["coffee"]).status_code == 200
+        assert classify(second, photos["coffee"]).status_code == 429
+
+
+def test_a_new_random_token_on_each_request_buys_no_window(keyed, photos):
+    """Tokens that do not verify are answered 401 and counted against the address: after the
+    limit, that address gets 429 whatever token it sends next."""
+    import secrets
+
+    url, _ = keyed
+    statuses = []
+    for _ in range(LIMIT + 2):
+        with client(url, token=secrets.token_urlsafe(24), source="127.0.0.5") as c:
+            statuses.append(classify(c, photos["coffee"]).status_code)
+    assert statuses == [401] * LIMIT + [429, 429]
+
+
+def test_with_auth_off_a_bearer_token_changes_nothing(server, photos):
+    """Auth off: nothing verifies a token, so it is no identity; the address's window counts."""
+    import secrets
+
+    statuses = []
+    for _ in range(LIMIT + 1):
+        with client(server, token=secrets.token_urlsafe(24), source="127.0.0.6") as c:
+            statuses.append(classify(c, photos["coffee"]).status_code)
+    assert statuses == [200] * LIMIT + [429]
 
 
 def test_without_a_key_each_address_has_its_own_window(server, photos):
@@ -89,8 +148,9 @@ def test_a_forwarded_for_header_does_not_buy_a_new_window(server, photos):
     assert spoofed.status_code == 429
 
 
-def test_health_metrics_and_ui_are_never_limited(server, photos):
-    with client(server, token="key-health") as c:
+def test_health_metrics_and_ui_are_never_limited(keyed, photos):
+    url, keys = keyed
+    with client(url, token=keys["health"]) as c:
         for _ in range(LIMIT + 1):
             classify(c, photos["coffee"])
         assert classify(c, photos["coffee"]).status_code == 429
@@ -102,8 +162,9 @@ def test_health_metrics_and_ui_are_never_limited(server, photos):
             assert c.get("/static/app.js").status_code == 200
 
 
-def test_a_refused_request_still_gets_a_request_id_and_is_counted(server, photos):
-    with client(server, token="key-counted") as c:
+def test_a_refused_request_still_gets_a_request_id_and_is_counted(keyed, photos):
+    url, keys = keyed
+    with client(url, token=keys["counted"]) as c:
         for _ in range(LIMIT):
             classify(c, photos["coffee"])
         r = c.post(
@@ -113,14 +174,14 @@ def test_a_refused_request_still_gets_a_request_id_and_is_counted(server, photos
         assert 'localvision_rejects_total{reason="rate_limited"}' in c.get("/metrics").text
 
 
-def test_the_key_is_kept_as_a_hash_never_as_sent():
-    scope = {"headers": [(b"authorization", b"Bearer s3cret-token")], "client": ("10.0.0.1", 5)}
-    key = client_key(scope)
-    assert "s3cret" not in key and key.startswith("key:") and len(key) == 4 + 64
-    assert client_key({"headers": [], "client": ("10.0.0.1", 5)}) == "addr:10.0.0.1"
-    # A scheme other than Bearer is not an API key: the address counts.
-    basic = {"headers": [(b"authorization", b"Basic eDp5")], "client": ("10.0.0.1", 5)}
-    assert client_key(basic) == "addr:10.0.0.1"
+def test_the_window_is_the_verified_user_or_the_address_never_a_token():
+    from localvision.auth import Principal
+
+    sent = [(b"authorization", b"Bearer s3cret-token")]
+    assert client_key({"headers": sent, "client": ("10.0.0.1", 5)}) == "addr:10.0.0.1"
+    p = Principal(user="bob", role="user", via="key")
+    verified = {"headers": sent, "client": ("10.0.0.1", 5), PRINCIPAL: p}
+    assert client_key(verified) == "user:bob"
 
 
 @pytest.mark.parametrize("off", ["off", "OFF", "", "none"])

@@ -45,6 +45,12 @@ MAX_RATIO = 100
 ARCHIVE_MAGICS = (b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh")
 
 
+def is_zip(data: bytes | None) -> bool:
+    """Whether these bytes are a ZIP archive, by content (a local file header, or the end record
+    of an empty archive), never by name."""
+    return bool(data) and data[:4] in (b"PK\x03\x04", b"PK\x05\x06")
+
+
 @dataclass
 class Member:
     name: str
@@ -55,9 +61,9 @@ class Member:
 def read_zip(
     data: bytes,
     *,
-    max_members: int = 1000,
-    max_total_bytes: int = 200 * 1024 * 1024,
-    max_member_bytes: int = 10 * 1024 * 1024,
+    max_members: int,
+    max_total_bytes: int,
+    max_member_bytes: int,
 ) -> list[Member]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))

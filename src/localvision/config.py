@@ -126,17 +126,32 @@ class Settings(BaseSettings):
     )
     session_days: float = Field(7.0, gt=0, description="How long a web sign-in lasts, in days.")
 
+    # --- which sites may talk to the service (server/origin.py) ---
+    allowed_hosts: str = Field(
+        "",
+        description="More host names the service answers to, comma-separated (* for any). "
+        "Loopback names and the bound address are always allowed.",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Web origins (e.g. https://app.example) allowed to call the API from their "
+        "pages, comma-separated. Other sites' pages may not post to it.",
+    )
+
     # --- rate limits and logs ---
     # 600/minute is ten a second, sustained, from one client: a person using the UI never gets
     # near it; a script classifying a folder one request at a time should batch (ZIP or several
     # files per request) or be given its own, higher limit.
     rate_limit: str = Field(
         "600/minute",
-        description="Requests per client (API key, else address) to /api and /predict, e.g. "
-        "60/minute or 10/second;600/minute; off for no limit.",
+        description="Requests per client (the signed-in user or key owner, else the address) to "
+        "/api and /predict, e.g. 60/minute or 10/second;600/minute; off for no limit.",
     )
-    log_format: Literal["json", "text"] = Field(
-        "json", description="Server log lines: json (one object per line) or text."
+    # auto: a person at a terminal reads text; a pipe, a file or a log collector gets JSON.
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="Server log lines: auto (text when stderr is a terminal, else json), json "
+        "(one object per line) or text.",
     )
     access_log: bool = Field(True, description="Log one line per HTTP request.")
 
@@ -150,6 +165,14 @@ class Settings(BaseSettings):
             return "off"
         parse_many(value)  # ValueError: couldn't parse rate limit string '...'
         return value
+
+    @property
+    def allowed_host_names(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def decodes_on_device(self) -> bool:

@@ -81,6 +81,13 @@ class InvalidArgument(LocalVisionError):
     status = 422
 
 
+class TooManyFiles(InvalidArgument):
+    """Several files sent where one is taken (the classic /predict)."""
+
+    code = "too_many_files"
+    status = 400
+
+
 # --- models and weights -------------------------------------------------------------------------
 class ModelError(LocalVisionError):
     """The model cannot be used; the CLI exits 2, the server answers 503."""
@@ -189,6 +196,14 @@ class HeadersTooLarge(RequestError):
     status = 431
 
 
+class HostNotAllowed(RequestError):
+    """The Host header names no name this server answers to (a DNS-rebinding page, a
+    misconfigured proxy)."""
+
+    code = "host_not_allowed"
+    status = 400
+
+
 class RateLimited(LocalVisionError):
     """One client (API key or address) sent more requests than `rate_limit` allows."""
 
@@ -221,6 +236,12 @@ class Forbidden(LocalVisionError):
 
 class CsrfFailed(Forbidden):
     code = "csrf_failed"
+
+
+class CrossOrigin(Forbidden):
+    """A state-changing request a browser sent from another web site."""
+
+    code = "cross_origin"
 
 
 class TooManyAttempts(LocalVisionError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -92,14 +91,14 @@ class Decoded:
 
 
 def decode(
-    data: bytes | Image.Image, *, max_pixels: int = 50_000_000, draft_min_side: int | None = None
+    data: bytes | Image.Image, *, max_pixels: int, draft_min_side: int | None = None
 ) -> Image.Image:
     """Decode image bytes into an upright RGB image (see decode_picture)."""
     return decode_picture(data, max_pixels=max_pixels, draft_min_side=draft_min_side).image
 
 
 def decode_picture(
-    data: bytes | Image.Image, *, max_pixels: int = 50_000_000, draft_min_side: int | None = None
+    data: bytes | Image.Image, *, max_pixels: int, draft_min_side: int | None = None
 ) -> Decoded:
     """Decode image bytes into an upright RGB image and the area the picture covers in it.
 
@@ -110,46 +109,46 @@ def decode_picture(
         return Decoded(to_rgb(data))
     if not data:
         raise EmptyFile("The file is empty.")
-    with warnings.catch_warnings():
-        # Pillow warns (rather than fails) between MAX_IMAGE_PIXELS and twice that: refuse.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data), formats=FORMATS)
-        except UnidentifiedImageError:
-            if (fmt := _signature(data)) is not None:  # Pillow refused a damaged header
-                raise CorruptImage(f"This {fmt} file's header is damaged or cut off.") from None
-            raise UnsupportedFormat(
-                f"This file is not an image localvision can read ({FORMAT_NAMES})."
-            ) from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageTooLarge(
-                "The image declares more pixels than can be decoded safely "
-                f"(the limit is {max_pixels / 1e6:g} MP)."
-            ) from None
-        except Exception as exc:  # a header Pillow recognised but could not parse
-            raise CorruptImage(f"The image header is damaged ({_reason(exc)}).") from None
+    # Our own limit is the pixel check below, made from the header before any pixel is decoded.
+    # (No warnings.catch_warnings here: it swaps process-wide state, and decodes run in many
+    # threads at once. Pillow's own bomb error, past twice its limit, is still caught.)
+    try:
+        img = Image.open(io.BytesIO(data), formats=FORMATS)
+    except UnidentifiedImageError:
+        if (fmt := _signature(data)) is not None:  # Pillow refused a damaged header
+            raise CorruptImage(f"This {fmt} file's header is damaged or cut off.") from None
+        raise UnsupportedFormat(
+            f"This file is not an image localvision can read ({FORMAT_NAMES})."
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(
+            "The image declares more pixels than can be decoded safely "
+            f"(the limit is {max_pixels / 1e6:g} MP)."
+        ) from None
+    except Exception as exc:  # a header Pillow recognised but could not parse
+        raise CorruptImage(f"The image header is damaged ({_reason(exc)}).") from None
 
-        width, height = img.size
-        if width < 1 or height < 1:
-            raise CorruptImage("The image has no pixels.")
-        if width * height > max_pixels:
-            raise ImageTooLarge(
-                f"The image is {width}×{height} pixels ({width * height / 1e6:.1f} MP); "
-                f"the limit is {max_pixels / 1e6:g} MP."
-            )
-        box: Box | None = None
-        if draft_min_side and img.format in ("JPEG", "MPO"):
-            scale = min(width, height) / draft_min_side
-            if scale >= 2:
-                drafted = img.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
-                if drafted is not None and img.size != (width, height):
-                    box = tuple(float(v) for v in drafted[1])
-        try:
-            img.load()
-        except Exception as exc:
-            raise CorruptImage(
-                f"The image is truncated or corrupt and cannot be decoded ({_reason(exc)})."
-            ) from None
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise CorruptImage("The image has no pixels.")
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"The image is {width}×{height} pixels ({width * height / 1e6:.1f} MP); "
+            f"the limit is {max_pixels / 1e6:g} MP."
+        )
+    box: Box | None = None
+    if draft_min_side and img.format in ("JPEG", "MPO"):
+        scale = min(width, height) / draft_min_side
+        if scale >= 2:
+            drafted = img.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
+            if drafted is not None and img.size != (width, height):
+                box = tuple(float(v) for v in drafted[1])
+    try:
+        img.load()
+    except Exception as exc:
+        raise CorruptImage(
+            f"The image is truncated or corrupt and cannot be decoded ({_reason(exc)})."
+        ) from None
     img, box = _upright(img, box)
     return Decoded(to_rgb(img), box)
 

@@ -9,12 +9,12 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..archive import read_zip
-from ..errors import EmptyFile, FileTooLarge
+from ..archive import is_zip, read_zip
+from ..errors import EmptyFile, FileTooLarge, LocalVisionError, TooManyFiles, UnsupportedFormat
 from ..imaging import MB
 from ..report import rows_to_csv
-from .gate import user_of
 from ..road import Item
+from .gate import user_of
 from .state import Service
 
 router = APIRouter()
@@ -44,6 +44,30 @@ async def _read_upload(upload: UploadFile, max_bytes: int) -> Item:
     return Item(name, data)
 
 
+async def _zip_members(data: bytes, svc: Service, limit: int, prefix: str = "") -> list[Item]:
+    """A ZIP's members as items (named `prefix` + member name); raises for a ZIP that cannot be
+    read as a whole."""
+    s = svc.settings
+    members = await run_in_threadpool(
+        read_zip, data, max_members=s.max_zip_members, max_total_bytes=limit,
+        max_member_bytes=s.max_upload_bytes,
+    )  # fmt: skip
+    return [Item(prefix + m.name, m.data, m.error) for m in members]
+
+
+async def _expand(item: Item, svc: Service) -> list[Item]:
+    """An uploaded file, or the members of an uploaded ZIP (recognised by its content, whatever
+    its name): a ZIP sent to /api/v1/classify is classified member by member, named
+    `archive.zip/member.jpg`. A ZIP that cannot be read fails only its own row."""
+    if item.error is not None or not is_zip(item.source):
+        return [item]
+    try:
+        members = await _zip_members(item.source, svc, svc.settings.max_upload_bytes, f"{item.name}/")
+    except LocalVisionError as exc:
+        return [Item(item.name, None, exc)]
+    return members or [Item(item.name, None, EmptyFile("The ZIP holds no files."))]
+
+
 def _respond(svc: Service, results, started: float, k: int, fmt: str) -> Response:
     rows = [{"filename": r.source, **r.to_dict()} for r in results]
     if fmt == "csv":
@@ -69,8 +93,10 @@ async def classify(
     started = time.perf_counter()
     svc = service(request)
     k = _k(svc, top_k)
-    uploads = [await _read_upload(f, svc.settings.max_upload_bytes) for f in file]
-    results = await svc.recognize(uploads, k, client_of(request), user_of(request))
+    items = []
+    for upload in file:
+        items += await _expand(await _read_upload(upload, svc.settings.max_upload_bytes), svc)
+    results = await svc.recognize(items, k, client_of(request), user_of(request))
     return _respond(svc, results, started, k, format)
 
 
@@ -81,32 +107,41 @@ async def classify_zip(
     top_k: int | None = TopK,
     format: Literal["json", "csv"] = Fmt,
 ):
-    """Classify every image in a ZIP, read in memory. Non-images become error rows."""
+    """Classify every image in a ZIP, read in memory, in chunks of the batch size (up to
+    max_zip_members images). Non-images become error rows."""
     started = time.perf_counter()
     svc = service(request)
     k = _k(svc, top_k)
     s = svc.settings
-    limit = int(s.max_zip_mb * 1024 * 1024)
+    limit = int(s.max_zip_mb * MB)
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise FileTooLarge(f"The ZIP is larger than {s.max_zip_mb:g} MB.")
-    members = await run_in_threadpool(
-        read_zip, data, max_members=s.max_zip_members, max_total_bytes=limit,
-        max_member_bytes=s.max_upload_bytes,
-    )  # fmt: skip
+    members = await _zip_members(data, svc, limit)
     if not members:
         raise EmptyFile("The ZIP holds no files.")
-    uploads = [Item(m.name, m.data, m.error) for m in members]
-    results = await svc.recognize(uploads, k, client_of(request), user_of(request))
+    results = await svc.recognize(members, k, client_of(request), user_of(request))
     return _respond(svc, results, started, k, format)
 
 
 @router.post("/predict", tags=["classic"])
 async def predict(request: Request, file: UploadFile = File(..., description="One image.")):
-    """The classic recipe's endpoint: the top 3 as a JSON array, `confidence` in percent."""
+    """The classic recipe's endpoint: the top 3 as a JSON array, `confidence` in percent. One
+    image per request: several are refused (400 `too_many_files`) rather than answered for the
+    last one only; /api/v1/classify takes several."""
     svc = service(request)
     svc.model.require()
+    if len((await request.form()).getlist("file")) > 1:
+        raise TooManyFiles(
+            "/predict classifies one image per request; send several to /api/v1/classify "
+            "(one row each) or a ZIP to /api/v1/classify/zip."
+        )
     upload = await _read_upload(file, svc.settings.max_upload_bytes)
+    if is_zip(upload.source):
+        raise UnsupportedFormat(
+            "This is a ZIP archive; /predict classifies one image. Send ZIPs to "
+            "/api/v1/classify/zip or /api/v1/classify."
+        )
     (result,) = await svc.recognize([upload], 3, client_of(request), user_of(request))
     if result.error:
         raise result.error

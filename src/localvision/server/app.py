@@ -20,7 +20,8 @@ from ..config import Settings
 from ..errors import LocalVisionError
 from ..history import HistoryStore
 from . import (
-    accounts, api, body, errors, gate, history_routes, login, logs, metrics, openapi, ratelimit, ui,
+    accounts, api, body, errors, gate, history_routes, login, logs, metrics, observer, openapi,
+    origin, ratelimit, ui,
 )  # fmt: skip
 from .state import ModelState, Service
 
@@ -86,14 +87,18 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    # Middleware runs outermost-last-added: observer -> origin guard (and CORS) -> auth gate ->
+    # rate limiter (keyed on who the gate verified) -> body limits -> the routes.
+    body.install(app, settings)  # body size, multipart shape, slow bodies: as bytes arrive
+    ratelimit.install(app, settings)
     if gate.install(app, settings).enabled:  # every path but health and /login needs a key
         openapi.document_bearer(app)  # or a sign-in: /docs gets an Authorize button
-    body.install(app, settings)  # body size, multipart shape, slow bodies: as bytes arrive
+    origin.install(app, settings)  # Host names this server, no cross-site writes
     app.include_router(login.router)
     app.include_router(accounts.router)
     app.include_router(api.router)
     app.include_router(history_routes.router)
     ui.install(app)
-    ratelimit.install(app, settings)  # inside the observer, so refusals are logged and counted
-    logs.install(app, settings, metrics.install(app))  # added last: outermost, sees every request
+    sinks = [metrics.install(app)] + ([logs.AccessLog()] if settings.access_log else [])
+    observer.install(app, sinks)  # added last: outermost, sees every request
     return app

@@ -293,11 +293,11 @@ class _BodyGuard:
         await self._send(message)
 
     async def refuse(self, error: LocalVisionError) -> None:
-        from .errors import error_response  # the one renderer
+        from .errors import render  # the one renderer
 
         self.error = error
         self.responded = True
-        response = error_response(error.status, error.code, error.message)
+        response = render(error)
         if self.pending:
             response.headers["connection"] = "close"
         await response(self.scope, self._receive, self._send)

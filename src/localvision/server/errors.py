@@ -1,5 +1,6 @@
-"""One renderer for errors over HTTP: `{"error": {"code", "message"}}` with the error's status.
-No traceback ever reaches a client; unexpected exceptions are logged and answered with 500."""
+"""One renderer for errors over HTTP: `{"error": {"code", "message", "hint"?}}` with the error's
+status (`render`), used by the routes' exception handlers and by every middleware that refuses a
+request. No traceback ever reaches a client; unexpected exceptions are logged and answered 500."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import LocalVisionError
-from .logs import note_error
+from ..errors import LocalVisionError, Unauthorized
+from .observer import note_error
 
 log = logging.getLogger("localvision.server")
 
@@ -37,13 +38,24 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def render(exc: LocalVisionError) -> JSONResponse:
+    """A typed error as the API answers it, wherever it is raised (a route, a middleware, the
+    gate): its status, code, message and hint, Retry-After when it says how long to wait (else
+    1 s on 429/503), and WWW-Authenticate for a 401."""
+    extra = {"hint": exc.hint} if exc.hint else {}
+    wait = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(wait)} if wait else {}
+    if wait:
+        extra["retry_after"] = wait
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="localvision"'
+    return error_response(exc.status, exc.code, exc.message, headers=headers or None, **extra)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(LocalVisionError)
     async def _typed(_request: Request, exc: LocalVisionError):
-        extra = {"hint": exc.hint} if exc.hint else {}
-        wait = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(wait)} if wait else None
-        return error_response(exc.status, exc.code, exc.message, headers=headers, **extra)
+        return render(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError):

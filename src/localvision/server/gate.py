@@ -29,7 +29,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
@@ -37,8 +37,8 @@ from starlette.requests import cookie_parser
 
 from ..auth import AuthStore, Principal, auth_enabled
 from ..config import Settings
-from ..errors import CsrfFailed, Forbidden, LocalVisionError, TooManyAttempts, Unauthorized
-from .errors import error_response
+from ..errors import CsrfFailed, Forbidden, LocalVisionError, Unauthorized
+from .errors import render
 
 log = logging.getLogger("localvision.server")
 
@@ -192,17 +192,6 @@ def wants_html(headers: Headers) -> bool:
     return "text/html" in headers.get("accept", "")
 
 
-def auth_error(exc: LocalVisionError) -> JSONResponse:
-    """The one JSON error renderer, plus the headers these errors need."""
-    extra = {"hint": exc.hint} if exc.hint else {}
-    response = error_response(exc.status, exc.code, exc.message, **extra)
-    if isinstance(exc, Unauthorized):
-        response.headers["WWW-Authenticate"] = 'Bearer realm="localvision"'
-    if isinstance(exc, TooManyAttempts):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
-
-
 class AuthMiddleware:
     """Pure ASGI, so a refused request is answered before its body is read."""
 
@@ -221,7 +210,11 @@ class AuthMiddleware:
                     hint="localvision keys create",
                 )
         except (Unauthorized, Forbidden) as exc:
-            return await self._refuse(exc, scope, headers)(scope, receive, send)
+            # Credentials that do not verify are no identity: the request counts against its
+            # address's rate-limit window (server/ratelimit.py), and over it gets 429, not 401.
+            over_limit = getattr(scope["app"].state, "unverified_over_limit", None)
+            response = over_limit(scope) if over_limit else None
+            return await (response or self._refuse(exc, scope, headers))(scope, receive, send)
         scope[PRINCIPAL] = principal
 
         async def send_private(message):
@@ -243,7 +236,7 @@ class AuthMiddleware:
             target = scope["path"] + (f"?{query}" if query else "")
             response = RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
         else:
-            response = auth_error(exc)
+            response = render(exc)
         by_cookie = "authorization" not in headers and SESSION_COOKIE in headers.get("cookie", "")
         if isinstance(exc, Unauthorized) and by_cookie:
             forget_session(response)  # a dead session: the browser may as well drop it
@@ -253,7 +246,6 @@ class AuthMiddleware:
 def forget_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     response.delete_cookie(CSRF_COOKIE, path="/", samesite="lax")
-
 
 
 # --- what routes use ----------------------------------------------------------------------------

@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import CsrfFailed, InvalidCredentials, LocalVisionError, NotFound, TooManyAttempts
+from .errors import render
 from .gate import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
     Gate,
-    auth_error,
     forget_session,
     gate_of,
     same_secret,
@@ -114,7 +114,7 @@ async def login(request: Request):
                 request, gate, status=exc.status, message=exc.message, username=username,
                 next_url=target, **kw,
             )  # fmt: skip
-        return auth_error(exc)
+        return render(exc)
 
     token, cookie = field("csrf_token"), request.cookies.get(LOGIN_COOKIE)
     valid = same_secret(token, cookie) and (
@@ -165,7 +165,7 @@ async def logout(request: Request):
         form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
         given = request.headers.get(CSRF_HEADER) or form.get("csrf_token")
         if not same_secret(given if isinstance(given, str) else None, principal.csrf):
-            return auth_error(CsrfFailed("Sign-out needs the page's security token."))
+            return render(CsrfFailed("Sign-out needs the page's security token."))
         token = await gate.unsign(request.app, signed, gate.session_lifetime.total_seconds())
         await run_in_threadpool((await gate.store(request.app)).end_session, token)
     response = RedirectResponse("/login", status_code=303, headers=_NO_STORE)

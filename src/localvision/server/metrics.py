@@ -1,6 +1,6 @@
 """Prometheus metrics at /metrics (text exposition format), one registry per app.
 
-Per request (recorded by the request observer in logs.py): requests by route template, method
+Per request (a sink of the request observer, server/observer.py): requests by route template, method
 and status; latency histograms per route; requests in progress; rejects by error code. Read from
 the running service at scrape time (no hooks in the hot path): the batcher's queue depth and
 batch sizes, the model's load state, and the images classified, ok or not.
@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .logs import AccessRecord
+    from .observer import AccessRecord
 
 MODEL_STATES = ("loading", "ready", "failed")
 # Request latency: a cached single image answers in milliseconds, a 1,000-image ZIP in a minute.
@@ -120,7 +120,12 @@ class Metrics:
         )
         r.register(ServiceCollector(app))
 
-    def observe_request(self, record: AccessRecord) -> None:
+    # the observer's sink
+    def started(self) -> None:
+        self.in_progress.inc()
+
+    def finished(self, record: AccessRecord) -> None:
+        self.in_progress.dec()
         self.requests.labels(record.route, record.method, str(record.status)).inc()
         self.latency.labels(record.route, record.method).observe(record.duration_ms / 1000)
         if record.error:

@@ -4,6 +4,13 @@ cannot parse, and a lingering close after an early refusal.
 A request can misbehave before the app ever sees it: classic slowloris trickles its headers and
 uvicorn has no deadline for them; uvicorn answers an oversize head with a bare 400. Use it
 through `uvicorn_options(settings)`, which `localvision serve` and the tests share.
+
+Lingering close (nginx's lingering_close): a refusal sent before the body was read (413 from the
+Content-Length, say) ends the connection. Closing a socket with unread data makes the kernel send
+RST, and a client that sends its whole body before reading (no `Expect: 100-continue`: Python's
+http.client, `curl -H 'Expect:'`) then sees "connection reset" instead of the answer. So the
+connection is half-closed after the answer (FIN), and what the client still sends is read and
+thrown away, for at most LINGER_S seconds and LINGER_BYTES bytes, before it is closed.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..config import Settings
@@ -33,6 +41,32 @@ def _raw_json_response(error: LocalVisionError) -> bytes:
     return head.encode("ascii") + body
 
 
+# A client that keeps sending after our answer gets this long, and this much, to finish: enough
+# for any upload the limits allow to drain over loopback or a LAN; a stream without end is cut.
+LINGER_S = 5.0
+LINGER_BYTES = 256 * 1024 * 1024
+
+
+class _LingeringTransport:
+    """The connection's transport, with close() turned into a lingering close while the client
+    is still sending a body nobody read."""
+
+    def __init__(self, transport, protocol: "GuardedH11Protocol"):
+        self._transport = transport
+        self._protocol = protocol
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        if self._protocol.lingering or self._transport.is_closing():
+            self._transport.close()
+        elif self._protocol.conn.their_state is h11.SEND_BODY:
+            self._protocol.linger(self._transport)
+        else:
+            self._transport.close()
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for the request head, and JSON for the requests
     h11 cannot parse (431 when the head is over h11_max_incomplete_event_size).
@@ -44,23 +78,48 @@ class GuardedH11Protocol(H11Protocol):
     header_timeout: float = 10.0  # set per server by `protocol_class`
 
     _head_timer: asyncio.TimerHandle | None = None
+    lingering = False
+    _linger_left = 0
+    _linger_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(_LingeringTransport(transport, self))
         self._arm_head_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:  # the rest of a refused body: read and dropped
+            self._linger_left -= len(data)
+            if self._linger_left < 0:
+                self.transport._transport.close()
+            return
         super().data_received(data)
         if self._in_request():
             self._disarm_head_timer()
 
+    def linger(self, raw_transport) -> None:
+        """Half-close after the answer, then drain for a bounded time and size."""
+        self.lingering = True
+        self._linger_left = LINGER_BYTES
+        self._disarm_head_timer()
+        if raw_transport.can_write_eof():
+            raw_transport.write_eof()  # the answer, then FIN; reading goes on
+        raw_transport.resume_reading()
+        self._linger_timer = self.loop.call_later(LINGER_S, raw_transport.close)
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.lingering:  # no keep-alive or head deadline for a connection being drained
+            if self.timeout_keep_alive_task is not None:
+                self.timeout_keep_alive_task.cancel()
+                self.timeout_keep_alive_task = None
+            return
         if not self.transport.is_closing() and not self._in_request():
             self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:

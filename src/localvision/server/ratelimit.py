@@ -1,5 +1,12 @@
-"""Rate limiting per client: each API key, or each address when no key is sent, gets its own
-moving window (the `limits` package, in memory), so one busy client never slows another.
+"""Rate limiting per client: each verified identity (the user behind a valid API key or web
+session), or else each client address, gets its own moving window (the `limits` package, in
+memory), so one busy client never slows another.
+
+Who is counted is decided after the auth gate (server/gate.py), never from what a request claims:
+a bearer token that does not verify is no identity, so it counts against the address it came
+from (the gate asks `RateLimits.check` before answering 401), and with auth off every request is
+its address's. A client therefore cannot buy a fresh window by sending a new random token, nor
+by an X-Forwarded-For header (uvicorn trusts that only from its configured proxies).
 
 Limited: the API (/api/...) and the classic /predict. Never limited: /healthz and /readyz
 (orchestrators poll them), /metrics (the scraper), the UI pages and static files.
@@ -11,7 +18,6 @@ between worker processes.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from typing import TYPE_CHECKING
@@ -21,7 +27,8 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from ..errors import RateLimited
-from .errors import error_response
+from .errors import render
+from .gate import PRINCIPAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import FastAPI
@@ -42,24 +49,24 @@ def is_limited(path: str) -> bool:
     return path == "/predict" or path.startswith("/api/")
 
 
-def client_key(scope: dict) -> str:
-    """The bearer token's SHA-256 when one is sent (the token itself is never kept), else the
-    client's address (as uvicorn reports it: X-Forwarded-For only from its trusted proxies)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            token = token.strip()
-            if scheme.lower() == b"bearer" and token:
-                return "key:" + hashlib.sha256(token).hexdigest()
+def address_key(scope: dict) -> str:
+    """The client's address, as uvicorn reports it (X-Forwarded-For only from trusted proxies)."""
     client = scope.get("client")
     return "addr:" + (client[0] if client else "unknown")
 
 
-class RateLimiter:
-    """Pure ASGI middleware; a refused request's body is never read."""
+def client_key(scope: dict) -> str:
+    """The verified user the gate left in the scope, else the address."""
+    principal = scope.get(PRINCIPAL)
+    if principal is not None:
+        return "user:" + principal.user
+    return address_key(scope)
 
-    def __init__(self, app, *, limits: list[RateLimitItem]):
-        self.app = app
+
+class RateLimits:
+    """The windows, shared by the middleware and the gate."""
+
+    def __init__(self, limits: list[RateLimitItem]):
         self.limits = limits
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -78,23 +85,38 @@ class RateLimiter:
             self.limiter.hit(item, who)
         return None
 
+
+class RateLimiter:
+    """Pure ASGI middleware, inside the gate; a refused request's body is never read."""
+
+    def __init__(self, app, *, limits: RateLimits):
+        self.app = app
+        self.limits = limits
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not is_limited(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
-        refused = self.check(client_key(scope))
+        refused = self.limits.check(client_key(scope))
         if refused is None:
             await self.app(scope, receive, send)
             return
-        wait = refused.retry_after
-        response = error_response(
-            refused.status, refused.code, refused.message,
-            headers={"Retry-After": str(wait)}, retry_after=wait,
-        )  # fmt: skip
-        await response(scope, receive, send)
+        await render(refused)(scope, receive, send)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    limits = parse_rate(settings.rate_limit)
-    if limits:
-        app.add_middleware(RateLimiter, limits=limits)
+    """Add the middleware (install it before the gate, so that it runs after it), and give the
+    gate the check for requests whose credentials did not verify."""
+    items = parse_rate(settings.rate_limit)
+    if not items:
+        return
+    limits = RateLimits(items)
+
+    def unverified_over_limit(scope):
+        if not is_limited(scope.get("path", "")):
+            return None
+        refused = limits.check(address_key(scope))
+        return render(refused) if refused else None
+
+    app.state.unverified_over_limit = unverified_over_limit
+    app.add_middleware(RateLimiter, limits=limits)
