@@ -3,9 +3,9 @@
 - model only: ResNet-18 fp16 channels_last (the package's torch backend on cuda) at
   batch 256, input already on the GPU, img/s with ``torch.cuda.synchronize``;
   also ``backend.infer`` from a host float32 array (includes the copies);
-- end to end: JPEG bytes -> labels with ``localvision.engine.cuda_pipeline.CudaPipeline``
-  (nvJPEG decode, GPU resize/crop, model), img/s for the small and large photo,
-  reported "not available" if that module cannot be imported.
+- end to end: JPEG bytes -> labels through the road with the device decoder
+  (``engine/gpu_decode.DevicePreparer``: nvJPEG decode, GPU resize/crop, then the model),
+  img/s for the small and large photo.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def _model_only(weights: Path, calls: int) -> dict:
 
     from localvision import load_classifier
 
-    clf = load_classifier("resnet18", weights, offline=True, backend="torch", device="cuda")
+    clf = load_classifier(
+        "resnet18", weights, offline=True, backend="torch", device="cuda", precision="fp16"
+    )
     model = clf.backend.model
     x = torch.randn(MODEL_BATCH, 3, 224, 224, device="cuda", dtype=torch.float16)
     x = x.contiguous(memory_format=torch.channels_last)
@@ -65,19 +67,18 @@ def _model_only(weights: Path, calls: int) -> dict:
 def _end_to_end(weights: Path, calls: int) -> dict:
     import torch
 
-    try:
-        from localvision.engine.cuda_pipeline import CudaPipeline
-    except ImportError as exc:
-        return {"available": False, "reason": f"not available ({exc})"}
     from bench.images import large_jpeg, small_jpeg
-    from localvision.models import get_spec
+    from localvision import load_classifier
 
-    pipeline = CudaPipeline(get_spec("resnet18"), weights)
+    clf = load_classifier(
+        "resnet18", weights, offline=True, backend="torch", device="cuda", precision="fp16",
+        batch_size=E2E_BATCH,
+    )  # fmt: skip
     out = {"available": True, "batch": E2E_BATCH}
     for name, jpeg in (("small", small_jpeg()), ("large", large_jpeg())):
         jpegs = [jpeg] * E2E_BATCH
         out[f"{name}_img_s"] = _rate(
-            lambda j=jpegs: pipeline.classify(j), E2E_BATCH, calls, torch.cuda.synchronize, warmup=2
+            lambda j=jpegs: clf.predict(j), E2E_BATCH, calls, torch.cuda.synchronize, warmup=2
         )
     return out
 

@@ -36,7 +36,9 @@ def agreement(per_size: int, margin: float) -> dict:
 
     from localvision import load_classifier
 
-    clf = load_classifier("efficientnet_lite0", offline=True, backend="openvino")
+    from localvision.road import near_ties
+
+    clf = load_classifier("efficientnet_lite0", offline=True, backend="openvino", precision="fp32")
     data = [
         d
         for i, side in enumerate(SIZES)
@@ -44,14 +46,14 @@ def agreement(per_size: int, margin: float) -> dict:
     ]
 
     def top1(exact: bool, recheck: float) -> np.ndarray:
-        clf.exact_decode, clf.recheck_margin = exact, recheck
+        clf.preparer.exact_decode, clf.road.recheck_margin = exact, recheck
         return np.array([r.predictions[0].index for r in clf.predict(data, top_k=2)])
 
     exact, reduced, served = top1(True, 0), top1(False, 0), top1(False, margin)
-    clf.exact_decode, clf.recheck_margin = False, margin
-    prepared = [clf.try_prepare(d) for d in data]
+    clf.preparer.exact_decode, clf.road.recheck_margin = False, margin
+    prepared = [clf.preparer.prepare(d) for d in data]
     probs = clf.probabilities(np.stack([p.array for p in prepared]))
-    rechecked = len(clf.near_ties(probs, prepared))
+    rechecked = len(near_ties(probs, prepared, margin))
     return {
         "model": "efficientnet_lite0",
         "photos": len(data),

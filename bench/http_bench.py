@@ -223,16 +223,19 @@ def bench_http(
     log: Callable[[str], None] = print,
     retries: int = 0,
 ) -> list[dict]:
-    """classic, localvision fp32, localvision int8, one after another."""
-    starters = {
-        "classic": lambda: classic(weights, logs / "classic.log"),
-        "localvision-fp32": lambda: localvision_server(
-            weights, "fp32", f"sqlite:///{tmp / 'history-fp32.db'}", logs / "localvision-fp32.log"
-        ),
-        "localvision-int8": lambda: localvision_server(
-            weights, "int8", f"sqlite:///{tmp / 'history-int8.db'}", logs / "localvision-int8.log"
-        ),
-    }
+    """classic, then localvision at fp32, bf16 (on a CPU with native bf16) and int8, one after
+    another."""
+    from localvision.engine.precision import native_bf16
+
+    def served(precision: str):
+        db = f"sqlite:///{tmp / f'history-{precision}.db'}"
+        return lambda: localvision_server(
+            weights, precision, db, logs / f"localvision-{precision}.log"
+        )
+
+    starters = {"classic": lambda: classic(weights, logs / "classic.log")}
+    for precision in ("fp32", "bf16", "int8") if native_bf16() else ("fp32", "int8"):
+        starters[f"localvision-{precision}"] = served(precision)
     return [
         bench_server(name, start, duration_s, warmup_s, quiet_timeout_s, log, retries)
         for name, start in starters.items()

@@ -11,48 +11,21 @@ import math
 # (label, server, image, clients, metric, op, threshold): metric "rps_x" is req/s / classic's,
 # "p50_x" is p50 / classic's; the localvision servers are named localvision-<precision>.
 HTTP_TARGETS = (
-    (
-        "HTTP, <=1 MP JPEG, 8 clients, req/s (int8)",
-        "localvision-int8",
-        "small",
-        8,
-        "rps_x",
-        ">=",
-        3.0,
-    ),
-    (
-        "HTTP, <=1 MP JPEG, 8 clients, req/s (fp32)",
-        "localvision-fp32",
-        "small",
-        8,
-        "rps_x",
-        ">=",
-        1.8,
-    ),
-    (
-        "HTTP, >=4 MP JPEG, 8 clients, req/s (int8)",
-        "localvision-int8",
-        "large",
-        8,
-        "rps_x",
-        ">=",
-        4.0,
-    ),
-    (
-        "HTTP, >=4 MP JPEG, 8 clients, req/s (fp32)",
-        "localvision-fp32",
-        "large",
-        8,
-        "rps_x",
-        ">=",
-        4.0,
-    ),
+    # issue 9: >= 4x with int8, >= 2x with bf16, >= 1.2x with fp32 (the model alone is ~6x, 3.6x
+    # and 1.9x the classic's req/s on these cores); >= 5x with int8 for the >= 4 MP JPEG
+    ("HTTP, <=1 MP JPEG, 8 clients, req/s (int8)", "localvision-int8", "small", 8, "rps_x", ">=", 4.0),
+    ("HTTP, <=1 MP JPEG, 8 clients, req/s (bf16)", "localvision-bf16", "small", 8, "rps_x", ">=", 2.0),
+    ("HTTP, <=1 MP JPEG, 8 clients, req/s (fp32)", "localvision-fp32", "small", 8, "rps_x", ">=", 1.2),
+    ("HTTP, >=4 MP JPEG, 8 clients, req/s (int8)", "localvision-int8", "large", 8, "rps_x", ">=", 5.0),
     ("1 client, p50 latency, <=1 MP (int8)", "localvision-int8", "small", 1, "p50_x", "<=", 0.25),
+    ("1 client, p50 latency, <=1 MP (bf16)", "localvision-bf16", "small", 1, "p50_x", "<=", 0.25),
     ("1 client, p50 latency, <=1 MP (fp32)", "localvision-fp32", "small", 1, "p50_x", "<=", 0.25),
     ("1 client, p50 latency, >=4 MP (int8)", "localvision-int8", "large", 1, "p50_x", "<=", 0.25),
-    ("1 client, p50 latency, >=4 MP (fp32)", "localvision-fp32", "large", 1, "p50_x", "<=", 0.25),
-)
-RSS_LIMIT_MB = 400.0
+)  # fmt: skip
+# HTTP req/s at 8 clients against the model alone at the same precision (img/s at batch 8, the
+# server's max batch): what the serving path keeps of the model's speed. Goal: >= 0.6.
+SERVING_SHARE = 0.6
+RSS_LIMIT_MB = 300.0
 # (label, backend, precision, field, op, threshold)
 ENGINE_TARGETS = (
     ("model only, int8, batch 1, p50 (ms)", "openvino", "int8", "bs1_p50_ms", "<=", 12.0),
@@ -123,9 +96,19 @@ def targets(results: dict) -> list[dict]:
         noisy = bool((c and c["noisy"]) or (base and base["noisy"]))
         out.append(_target(label, op, threshold, "x classic", c and c.get(metric), noisy))
     for srv in http:
-        if srv["name"].startswith("localvision"):
-            label = f"server RSS, peak over the run ({srv['name']})"
-            out.append(_target(label, "<=", RSS_LIMIT_MB, "MiB", srv.get("peak_rss_mb"), False))
+        if not srv["name"].startswith("localvision"):
+            continue
+        label = f"server RSS, peak over the run ({srv['name']})"
+        out.append(_target(label, "<=", RSS_LIMIT_MB, "MiB", srv.get("peak_rss_mb"), False))
+        precision = srv["name"].split("-", 1)[1]
+        c = _cell(http, srv["name"], "small", 8)
+        model = next(
+            (r for r in engine if r["backend"] == "openvino" and r["precision"] == precision), {}
+        )
+        share = _div(c and c.get("rps"), model.get("bs8_img_s") or model.get("bs16_img_s"))
+        label = f"HTTP <=1 MP req/s at 8 clients / model-only img/s ({precision})"
+        noisy = bool(c and c["noisy"]) or (model.get("foreign_cores") or 0) > 0.2
+        out.append(_target(label, ">=", SERVING_SHARE, "", share, noisy))
     for label, backend, precision, field, op, threshold in ENGINE_TARGETS:
         row = next(
             (r for r in engine if r["backend"] == backend and r["precision"] == precision), {}
@@ -306,7 +289,7 @@ def cuda_section(cuda: dict) -> str:
         lines.append(f"- end to end JPEG → labels: {e2e.get('reason', 'not available')}")
     else:
         lines.append(
-            f"- end to end JPEG → labels (CudaPipeline, batch {e2e['batch']}): small "
+            f"- end to end JPEG → labels (the road with the device decoder, batch {e2e['batch']}): small "
             f"{_f(e2e['small_img_s'], 0)} img/s, large {_f(e2e['large_img_s'], 0)} img/s"
         )
     return "\n".join(lines)
@@ -334,7 +317,7 @@ def decode_section(decode: dict | None) -> str:
 def markdown(results: dict) -> str:
     """The whole report: header, engine, HTTP, start-up, targets, CUDA."""
     m = results["meta"]
-    calib = (results.get("exports", {}).get("openvino-int8") or {}).get("calibration") or {}
+    calib = (results.get("exports", {}).get("openvino-int8") or {}).get("check") or {}
     head = (
         f"# localvision benchmark {m['timestamp']}\n\n"
         f"{m['machine']}, {m['cpus']} CPUs; torch {m['versions'].get('torch')}, openvino "

@@ -331,3 +331,30 @@ def test_the_bf16_check_refuses_a_model_that_drifts(calibration_dir):
     with pytest.raises((ExportRefused, PrecisionUnavailable), match=why):
         export(spec, weights, target("openvino", "bf16"), calibration_dir=calibration_dir,
                rebuild=True)  # fmt: skip
+
+
+# --- defects from the review (issue 10) -----------------------------------------------------------
+def test_one_classifier_shared_by_threads_answers_each_caller_right(photos):
+    """The Python API's Classifier may be used from several threads: its OpenVINO backend used to
+    share one infer request between them unguarded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clf = load_classifier("efficientnet_lite0", offline=True, precision="fp32")
+    names = ["coffee", "camera", "rocket"] * 8
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        labels = list(pool.map(lambda n: clf.predict(photos[n])[0].predictions[0].label, names))
+    assert labels == [GOLDEN[n] for n in names]
+
+
+def test_the_cache_dir_given_is_the_one_used(tmp_path):
+    """Artifacts used to look up their own Settings(), so a cache_dir passed in was ignored."""
+    load_classifier("efficientnet_lite0", offline=True, precision="fp32", cache_dir=tmp_path)
+    assert list(tmp_path.glob("artifacts/efficientnet_lite0-*/openvino-fp32/model.xml"))
+
+
+def test_an_export_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="took longer than 0.5 s") as stopped:
+        load_classifier("efficientnet_lite0", offline=True, precision="fp32",
+                        cache_dir=tmp_path, export_timeout_s=0.5)  # fmt: skip
+    assert "LOCALVISION_EXPORT_TIMEOUT_S" in stopped.value.hint
+    assert not list(tmp_path.glob("artifacts/*/openvino-fp32/model.xml"))
