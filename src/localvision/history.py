@@ -6,6 +6,10 @@ concurrent requests queue instead of failing with "database is locked"; reads ta
 (a deferred BEGIN: in WAL mode a reader sees a snapshot and never blocks a writer), so a long
 history export holds up no classification and no key check. A batch is written in one
 transaction: whole or not at all.
+
+Rows are searched with a `Filter` (top label and file name containing some text, a time range)
+and deleted one by one or by filter, always within a user scope: `user=None` is every user's
+rows, a name only that user's (the HTTP layer picks the scope from the caller's permissions).
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (
@@ -27,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -35,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
+from .errors import InvalidArgument, NotFound
 from .report import rows_to_csv
 
 metadata = MetaData()
@@ -72,6 +78,78 @@ class Record:
     client: str | None
     error: dict | None = None
     user: str | None = None
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which rows to search or delete; every condition given must hold, none given: every row.
+
+    label: the top label contains it; filename: the file name contains it (both ignore case);
+    start: made at or after this moment; end: made before it (timezone-aware datetimes)."""
+
+    label: str | None = None
+    filename: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether any condition is given (an empty filter matches every row)."""
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+    @classmethod
+    def parse(
+        cls,
+        label: str | None = None,
+        filename: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> "Filter":
+        """From text as a person or a query string gives it. Blank text is no condition. `start`
+        and `end` are ISO 8601 dates or date-times (no offset: UTC); a date means a whole UTC
+        day: `start=2026-01-31` from its first moment, `end=2026-01-31` through its last."""
+        since, until = _moment(start, "from", False), _moment(end, "to", True)
+        if since and until and since >= until:
+            raise InvalidArgument("The time range is empty: `from` must be before `to`.")
+        return cls(_text(label), _text(filename), since, until)
+
+    def conditions(self) -> list:
+        c, out = recognitions.c, []
+        if self.label is not None:
+            out.append(c.top_label.icontains(self.label, autoescape=True))
+        if self.filename is not None:
+            out.append(c.filename.icontains(self.filename, autoescape=True))
+        # Stored as UTC (naive on SQLite, which compares the text): compare in UTC too.
+        if self.start is not None:
+            out.append(c.created_at >= self.start.astimezone(timezone.utc))
+        if self.end is not None:
+            out.append(c.created_at < self.end.astimezone(timezone.utc))
+        return out
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _moment(value: str | None, name: str, end: bool) -> datetime | None:
+    """A bound of the time range. A date alone is a day: its start, or for `to` the next day's
+    start (the range ends before it, so the whole day is in)."""
+    value = _text(value)
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:  # YYYY-MM-DD
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time(), timezone.utc)
+            return moment + timedelta(days=1) if end else moment
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(
+            f"`{name}` must be a date like 2026-01-31 or a date and time like "
+            f"2026-01-31T18:30:00Z (in a URL, write a + in an offset as %2B); got {value!r}."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -144,15 +222,21 @@ class HistoryStore:
                 conn.execute(insert(recognitions), rows)
         return batch_id
 
-    # `user`: only that user's rows; None: everyone's.
-    def count(self, user: str | None = None) -> int:
-        query = _only(select(func.count()).select_from(recognitions), user)
+    # `user`: only that user's rows; None: everyone's. `where`: a search within them.
+    def count(self, user: str | None = None, where: Filter | None = None) -> int:
+        query = _only(select(func.count()).select_from(recognitions), user, where)
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
 
-    def page(self, limit: int | None = 50, offset: int = 0, user: str | None = None) -> list[dict]:
+    def page(
+        self,
+        limit: int | None = 50,
+        offset: int = 0,
+        user: str | None = None,
+        where: Filter | None = None,
+    ) -> list[dict]:
         query = (
-            _only(select(recognitions), user)
+            _only(select(recognitions), user, where)
             .order_by(recognitions.c.created_at.desc(), recognitions.c.id.desc())
             .limit(limit)
             .offset(offset)
@@ -160,19 +244,50 @@ class HistoryStore:
         with self.engine.connect() as conn:
             return [_to_item(row) for row in conn.execute(query).mappings()]
 
-    def to_csv(self, user: str | None = None) -> str:
+    def to_csv(self, user: str | None = None, where: Filter | None = None) -> str:
         return rows_to_csv(
-            self.page(limit=None, user=user),
+            self.page(limit=None, user=user, where=where),
             lead=("created_at", "filename", "sha256", "model"),
             tail=("latency_ms", "client", "user"),
         )
+
+    def delete_row(self, row_id: int, user: str | None = None) -> None:
+        """Delete one row; NotFound when there is none with that id in the user's scope (another
+        user's row is answered exactly like a missing one)."""
+        query = _only(delete(recognitions).where(recognitions.c.id == row_id), user)
+        with self._write_lock, self.writer.begin() as conn:
+            deleted = conn.execute(query).rowcount
+        if not deleted:
+            whose = "" if user is None else "of yours "
+            raise NotFound(f"There is no history row {whose}with id {row_id}.")
+
+    def delete_matching(
+        self, where: Filter, user: str | None = None, *, everything: bool = False
+    ) -> int:
+        """Delete the user's rows that match `where`, in one transaction; returns how many.
+        An empty filter matches every row, so it needs `everything=True`, and a filter with
+        `everything=True` is refused: the caller meant one or the other."""
+        if where.narrows and everything:
+            raise InvalidArgument(
+                "Give either a filter or all=true (delete everything), not both."
+            )
+        if not where.narrows and not everything:
+            raise InvalidArgument(
+                "No filter was given, which would delete every row: to do that, confirm with "
+                "all=true."
+            )
+        query = _only(delete(recognitions), user, where)
+        with self._write_lock, self.writer.begin() as conn:
+            return conn.execute(query).rowcount
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def _only(query, user: str | None):
-    return query if user is None else query.where(recognitions.c.user == user)
+def _only(query, user: str | None, where: Filter | None = None):
+    if user is not None:
+        query = query.where(recognitions.c.user == user)
+    return query.where(*where.conditions()) if where is not None and where.narrows else query
 
 
 def _add_missing_columns(engine: Engine) -> None:
