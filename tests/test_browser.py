@@ -13,6 +13,7 @@ import csv
 import io
 import zipfile
 from pathlib import Path
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -210,7 +211,6 @@ def test_zip_gives_one_row_per_member_and_a_csv(page, live_server, photo_zip):
     table = page.locator("#results-table")
     expect(table.locator("tbody tr")).to_have_count(len(names), timeout=SLOW)
     assert table.locator("tbody tr").evaluate_all("rs => rs.map(r => r.dataset.filename)") == names
-    expect(table.locator("tbody img")).to_have_count(0)  # ZIP members have no thumbnails
     errors = table.locator("tbody tr.error-row")
     expect(errors).to_have_count(1)
     expect(errors).to_contain_text("notes.txt")
@@ -503,3 +503,348 @@ def test_controls_are_labelled(page, live_server):
     assert ".zip" in page.locator("#file-input").get_attribute("accept")
     expect(page.locator("#results")).to_have_attribute("aria-live", "polite")
     expect(page.get_by_role("link", name="History")).to_have_attribute("href", "/history")
+
+
+# --- ZIP members' thumbnails --------------------------------------------------------------------
+def _signature_in_page(img) -> list[int]:
+    """A 4x4 RGB thumbnail of what an <img> really shows, read back from a canvas."""
+    return img.evaluate(
+        """img => {
+            const c = document.createElement("canvas");
+            c.width = c.height = 4;
+            const ctx = c.getContext("2d");
+            ctx.imageSmoothingQuality = "high";
+            ctx.drawImage(img, 0, 0, 4, 4);
+            return Array.from(ctx.getImageData(0, 0, 4, 4).data).filter((_, i) => i % 4 !== 3);
+        }"""
+    )
+
+
+def _signature(path: Path) -> list[int]:
+    """The same 4x4 RGB of a photo's centre square (what the row thumbnail crops to)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        square = image.crop((left, top, left + side, top + side))
+        return list(square.resize((4, 4), Image.Resampling.BOX).tobytes())
+
+
+def test_zip_members_get_thumbnails_read_from_the_zip_itself(page, live_server, photo_dir, tmp_path):
+    """The browser already holds the ZIP: each member the server read gets its own thumbnail
+    (deflated and stored members, a UTF-8 name in a folder), drawn from that member's bytes;
+    a member the server could not read keeps the placeholder."""
+    members = {"coffee.jpg": photo_dir / "coffee.jpg",
+               "Fotos/Chelsea café.png": photo_dir / "chelsea.png",
+               "rocket.jpg": photo_dir / "rocket.jpg"}  # fmt: skip
+    path = tmp_path / "holiday.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("Fotos/"), b"")  # a folder entry: no row
+        zf.write(members["coffee.jpg"], "coffee.jpg", compress_type=zipfile.ZIP_DEFLATED)
+        zf.write(members["Fotos/Chelsea café.png"], "Fotos/Chelsea café.png")  # stored
+        zf.writestr("notes.txt", "not a photo\n", compress_type=zipfile.ZIP_DEFLATED)
+        zf.write(members["rocket.jpg"], "rocket.jpg", compress_type=zipfile.ZIP_DEFLATED)
+    page.goto(live_server + "/")
+    page.set_input_files("#file-input", path)
+    page.click("#recognize")
+
+    table = page.locator("#results-table")
+    expect(table.locator("tbody tr")).to_have_count(4, timeout=SLOW)
+    wanted = {name: _signature(src) for name, src in members.items()}
+    for name in members:
+        row = table.locator("tbody tr", has=page.get_by_text(name, exact=True))
+        row.scroll_into_view_if_needed()  # thumbnails are made for rows near the view
+        thumb = row.locator("img.row-thumb")
+        expect(thumb).to_have_count(1)
+        expect(thumb).to_have_js_property("complete", True)
+        assert thumb.evaluate("img => img.naturalWidth") > 0
+        # ... and it is this member's picture, not another's
+        shown = _signature_in_page(thumb)
+        distance = {other: sum(abs(a - b) for a, b in zip(shown, sig)) / len(sig)
+                    for other, sig in wanted.items()}  # fmt: skip
+        assert min(distance, key=distance.get) == name, distance
+        assert distance[name] < 20, distance
+    failed = table.locator("tbody tr.error-row")
+    expect(failed).to_contain_text("notes.txt")
+    expect(failed.locator(".row-thumb-empty")).to_have_count(1)
+    expect(failed.locator("img")).to_have_count(0)
+    expect(table.locator("tbody tr").first.locator(".label")).to_have_text("espresso")
+
+
+# --- example photos -----------------------------------------------------------------------------
+def test_clicking_the_coffee_example_recognizes_it(page, live_server):
+    page.goto(live_server + "/")
+    expect(page.locator("#banner-model")).to_be_visible()
+    examples = page.locator("#example-list button.example")
+    expect(examples).to_have_count(5)
+    for img in examples.locator("img").all():  # every bundled photo is there and drawn
+        expect(img).to_have_js_property("complete", True)
+        assert img.evaluate("img => img.naturalWidth") > 0
+    page.get_by_role("button", name="Recognize the example photo: Coffee").click()
+
+    rows = page.locator("#results .prediction")
+    expect(rows).to_have_count(3, timeout=SLOW)
+    expect(rows.first.locator(".label")).to_have_text("espresso")
+    width = rows.first.locator(".bar").evaluate("el => parseFloat(el.style.width)")
+    assert width > 50
+    expect(rows.first.locator(".percent")).to_have_text(f"{width:.1f}%")
+    expect(page.locator("#results .result-file")).to_have_text("coffee.jpg")
+    expect(page.locator("#previews")).to_contain_text("coffee.jpg")
+    assert page.watch.api_calls("/static/examples/coffee.jpg")
+    assert len(page.watch.api_calls("/api/v1/classify")) == 1
+
+    # another example replaces it, like a new photo would
+    page.locator("button.example[data-example='rocket']").click()
+    expect(page.locator("#results .result-file")).to_have_text("rocket.jpg", timeout=SLOW)
+    expect(page.locator("#previews li")).to_have_count(1)
+
+
+# --- the API docs -------------------------------------------------------------------------------
+def _operation(page, method: str, path: str):
+    return page.locator(f".opblock-{method} .opblock-summary-path[data-path='{path}']")
+
+
+def test_api_docs_render_the_openapi_31_schema(page, live_server):
+    """FastAPI writes OpenAPI 3.1, which Swagger UI renders only from 5.0 on (4.x said "Unable
+    to render this definition"). The page draws the operations, from files served here."""
+    assert page.request.get(live_server + "/openapi.json").json()["openapi"].startswith("3.1")
+    page.goto(live_server + "/docs")
+    classify = _operation(page, "post", "/api/v1/classify")
+    expect(classify).to_be_visible(timeout=SLOW)
+    expect(_operation(page, "get", "/api/v1/history")).to_be_visible()
+    expect(_operation(page, "delete", "/api/v1/history/{row_id}")).to_be_visible()
+    expect(page.get_by_text("Unable to render this definition")).to_have_count(0)
+    classify.click()  # open it: its multipart body and the `file` field are described
+    opened = page.locator(".opblock-post.is-open")
+    expect(opened).to_contain_text("multipart/form-data")
+    expect(opened).to_contain_text("file")
+    assert {urlsplit(u).path for u in page.watch.requests} >= {
+        "/docs", "/swagger/swagger-ui-bundle.js", "/swagger/swagger-ui.css", "/openapi.json"}
+
+
+# --- history: search and delete -----------------------------------------------------------------
+def _classify(url: str, names: list[str], photo: bytes) -> None:
+    import httpx
+
+    files = [("file", (name, photo, "image/jpeg")) for name in names]
+    r = httpx.post(url + "/api/v1/classify", files=files, timeout=120)
+    assert r.status_code == 200, r.text
+
+
+def _history(url: str, **params) -> list[str]:
+    import httpx
+
+    items = httpx.get(url + "/api/v1/history", params={"limit": 1000, **params}).json()["items"]
+    return [i["filename"] for i in items]
+
+
+def test_history_search_and_delete_a_row(page, live_server, coffee, photo_dir):
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]  # this test's rows, among whatever else the shared server holds
+    names = [f"find-{tag}-{n}.jpg" for n in ("a", "b", "c")]
+    _classify(live_server, names, coffee.read_bytes())
+    _classify(live_server, [f"find-{tag}-cat.png"], (photo_dir / "chelsea.png").read_bytes())
+
+    page.goto(live_server + "/history")
+    expect(page.locator("#history-table tbody tr").first).to_be_visible()
+    page.get_by_label("File name contains").fill(f"find-{tag}")
+    page.get_by_label("Top label contains").fill("ESPRESSO")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("#history-table tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator("#history-count")).to_contain_text("of 3 recognitions matching")
+    assert sorted(rows.locator(".cell-file").all_inner_texts()) == names
+    assert f"filename=find-{tag}" in page.url and "label=ESPRESSO" in page.url
+    csv_link = page.locator("#history-csv").get_attribute("href")
+    assert csv_link.startswith("/api/v1/history.csv?") and f"find-{tag}" in csv_link
+
+    # the dates: today (local) holds them all; a range that ended yesterday holds none
+    today = page.evaluate("() => new Date().toLocaleDateString('en-CA')")  # YYYY-MM-DD, local
+    page.get_by_label("From", exact=True).fill(today)
+    page.get_by_label("To", exact=True).fill(today)
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#history-count")).to_contain_text("of 3 recognitions matching")
+    page.get_by_label("From", exact=True).fill("2000-01-01")
+    page.get_by_label("To", exact=True).fill("2000-12-31")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#history-none")).to_be_visible()
+    expect(page.locator("#history-count")).to_have_text("Nothing matches this search.")
+    page.go_back()  # the previous search, from the address
+    expect(rows).to_have_count(3)
+    expect(page.get_by_label("From", exact=True)).to_have_value(today)
+
+    # delete one row: gone from the table and from the server
+    victim = names[1]
+    page.get_by_role("button", name=f"Delete {victim} from the history").click()
+    expect(rows).to_have_count(2)
+    expect(page.locator("#notice")).to_contain_text(victim)
+    assert victim not in rows.locator(".cell-file").all_inner_texts()
+    assert sorted(_history(live_server, filename=f"find-{tag}")) == sorted(
+        [names[0], names[2], f"find-{tag}-cat.png"])  # fmt: skip
+
+    # a reload keeps the search
+    page.reload()
+    expect(rows).to_have_count(2)
+    expect(page.get_by_label("Top label contains")).to_have_value("ESPRESSO")
+
+
+def test_history_delete_all_shown_asks_first(page, live_server, coffee):
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    _classify(live_server, [f"bulk-{tag}-{i}.jpg" for i in range(3)], coffee.read_bytes())
+    _classify(live_server, [f"keep-{tag}.jpg"], coffee.read_bytes())
+    page.goto(f"{live_server}/history?filename=bulk-{tag}")
+    rows = page.locator("#history-table tbody tr")
+    expect(rows).to_have_count(3)
+    button = page.locator("#delete-shown")
+    expect(button).to_have_text("Delete all shown")
+
+    button.click()
+    dialog = page.locator("#confirm-delete")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Delete the 3 recognitions that match this search")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(rows).to_have_count(3)  # nothing happened
+    assert len(_history(live_server, filename=f"bulk-{tag}")) == 3
+
+    button.click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page.locator("#history-none")).to_be_visible()
+    expect(page.locator("#notice")).to_have_text("Deleted 3 recognitions.")
+    expect(button).to_be_disabled()
+    assert _history(live_server, filename=f"bulk-{tag}") == []
+    assert _history(live_server, filename=f"keep-{tag}") == [f"keep-{tag}.jpg"]  # not shown: kept
+    deletes = [u for u in page.watch.requests if urlsplit(u).path == "/api/v1/history"]
+    assert any("all=true" not in u and f"filename=bulk-{tag}" in u for u in deletes)
+
+
+# --- with auth on: /docs and deleting with a session (the CSRF header) --------------------------
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, lite0):
+    from conftest import LiveServer
+    from localvision.auth import AuthStore
+    from localvision.config import Settings
+    from localvision.server.app import create_app
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('guarded_ui')}/localvision.db"
+    store = AuthStore.open(db)
+    store.add_user("bob", "bob-password-1", role="user")
+    key = store.create_key("bob", "tests")[1]
+    store.close()
+    settings = Settings(model="efficientnet_lite0", offline=True, db=db, auth="on")
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        yield live.url, key
+
+
+def test_with_auth_on_docs_and_deleting_work_after_signing_in(browser, guarded, coffee):
+    import httpx
+
+    url, key = guarded
+    bearer = {"Authorization": f"Bearer {key}"}
+    r = httpx.post(url + "/api/v1/classify", headers=bearer, timeout=60,
+                   files=[("file", (n, coffee.read_bytes(), "image/jpeg")) for n in ("x1.jpg", "x2.jpg")])  # fmt: skip
+    assert r.status_code == 200
+    context, page = _open(browser, 1200, 900)
+    try:
+        page.goto(url + "/docs")  # not signed in: the sign-in page, then back
+        expect(page).to_have_url(re.compile(r"/login\?next=%2Fdocs$"))
+        page.fill("#username", "bob")
+        page.fill("#password", "bob-password-1")
+        page.click("[data-testid=sign-in]")
+        expect(_operation(page, "post", "/api/v1/classify")).to_be_visible(timeout=SLOW)
+        expect(page.locator(".btn.authorize")).to_be_visible()  # for trying requests with a key
+
+        page.goto(url + "/history")
+        rows = page.locator("#history-table tbody tr")
+        expect(rows).to_have_count(2)
+        page.get_by_role("button", name="Delete x1.jpg from the history").click()
+        expect(rows).to_have_count(1)  # the DELETE carried X-CSRF-Token, or the gate says 403
+        expect(page.locator("#message")).to_be_hidden()
+        items = httpx.get(url + "/api/v1/history", headers=bearer).json()["items"]
+        assert [i["filename"] for i in items] == ["x2.jpg"]
+    finally:
+        context.close()
+    assert page.watch.external == [] and page.watch.errors == []
+
+
+# --- every string from the page's dictionary ----------------------------------------------------
+PSEUDO = """
+window.localvisionLocalize = (english) => {
+  const wrap = (v) => typeof v === "function" ? (...a) => `\u27e6${v(...a)}\u27e7`
+    : typeof v === "string" ? `\u27e6${v}\u27e7`
+    : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, wrap(x)]));
+  return wrap(english);
+};
+"""
+# Every visible text node, and the text of aria-label, title and alt attributes.
+TEXTS = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest("script, style") || !el.checkVisibility()) continue;
+    if (n.textContent.trim()) out.push(n.textContent.trim());
+  }
+  for (const el of document.querySelectorAll("[aria-label], [title], img[alt]")) {
+    for (const a of ["aria-label", "title", "alt"]) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+  }
+  out.push(document.title);
+  return out;
+}"""
+# What may be left once the dictionary's strings and the data are taken out: numbers and marks.
+LEFTOVER_OK = re.compile(r"^[\s\d.,:;%<>()\[\]/\u00b7\u00d7\u2013\u2014\u2026\u2190\u2192+-]*$")
+
+
+def _english_left(page, data: set[str]) -> list[str]:
+    """Texts that hold something neither from the (pseudo-translated) dictionary nor data."""
+    left = []
+    for text in page.evaluate(TEXTS):
+        rest = text
+        while True:  # strings built from strings nest: take the innermost first
+            inner = re.sub("\u27e6[^\u27e6\u27e7]*\u27e7", " ", rest)
+            if inner == rest:
+                break
+            rest = inner
+        for item in sorted(data | {"localvision"}, key=len, reverse=True):
+            rest = rest.replace(item, " ")
+        if not LEFTOVER_OK.match(rest):
+            left.append(text)
+    return left
+
+
+def test_every_string_on_the_pages_comes_from_their_dictionary(page, live_server, coffee):
+    """Pseudo-translate each page's dictionary (every string wrapped in ⟦⟧), the way a
+    translation will be dropped in: no English may be left on the pages, before and after a
+    recognition; only data (names, labels, the model, times) and numbers."""
+    import httpx
+
+    page.add_init_script(PSEUDO)
+    page.goto(live_server + "/")
+    expect(page.locator("#banner-model")).to_be_visible()
+    model = httpx.get(live_server + "/api/v1/models").json()["model"]
+    data = {v for v in model.values() if isinstance(v, str)}
+    assert _english_left(page, data) == []
+    page.set_input_files("#file-input", coffee)
+    page.click("#recognize")
+    expect(page.locator("#results .prediction")).to_have_count(3, timeout=SLOW)
+    labels = set(page.locator("#results .label").all_inner_texts())
+    assert _english_left(page, data | labels | {"coffee.jpg"}) == []
+    # a message built here (a file of the wrong type)
+    page.set_input_files("#file-input", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"x"})
+    expect(page.locator("#message")).to_be_visible()
+    assert _english_left(page, data | labels | {"notes.txt"}) == []
+
+    page.goto(live_server + "/history")
+    expect(page.locator("#history-table tbody tr").first).to_be_visible()
+    items = httpx.get(live_server + "/api/v1/history", params={"limit": 25}).json()["items"]
+    data = {i["filename"] for i in items} | {i["model"] for i in items}
+    data |= {i["predictions"][0]["label"] for i in items if i["predictions"]}
+    data |= {i["error"]["message"] for i in items if i["error"]}  # the server's own sentences
+    times = page.locator("#history-table tbody time")
+    data |= set(times.all_inner_texts()) | set(times.evaluate_all("ts => ts.map(t => t.title)"))
+    assert _english_left(page, data) == []

@@ -1,4 +1,10 @@
-"""The browser UI (static HTML/JS/CSS, no CDN) and the OpenAPI docs page with local assets."""
+"""The browser UI (static HTML/JS/CSS, no CDN) and the OpenAPI docs page with local assets.
+
+/docs is Swagger UI 5.x from the PyPI package fastapi-offline (its `static/` folder: the
+swagger-ui-dist bundle and stylesheet), served under /swagger. FastAPI writes OpenAPI 3.1, which
+Swagger UI renders only from 5.0 on; swagger-ui-bundle (Swagger UI 4.15.5) said "Unable to render
+this definition". With auth on, the gate asks for a key or a session here like everywhere else.
+"""
 
 from __future__ import annotations
 
@@ -32,14 +38,16 @@ async def docs():
         title="localvision API",
         swagger_js_url="/swagger/swagger-ui-bundle.js",
         swagger_css_url="/swagger/swagger-ui.css",
-        swagger_favicon_url="/swagger/favicon-32x32.png",
+        swagger_favicon_url="/swagger/favicon.png",
     )
+
+
+# The assets fastapi-offline ships: swagger-ui-bundle.js, swagger-ui.css, favicon.png (and ReDoc).
+SWAGGER = Path(str(resources.files("fastapi_offline").joinpath("static")))
 
 
 def install(app: FastAPI) -> None:
     # FastAPI's default docs page pulls Swagger UI from a CDN; serve the packaged copy instead.
-    from swagger_ui_bundle import swagger_ui_path
-
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.mount("/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    app.mount("/swagger", StaticFiles(directory=SWAGGER), name="swagger")
     app.include_router(router)

@@ -1,21 +1,172 @@
 /* localvision: the Recognize page.
  *
- * Files arrive by drop, file chooser, camera or paste; each is checked here (type, size) before
- * any upload, so the common mistakes get an answer at once. Photos go to /api/v1/classify in
- * chunks, each ZIP to /api/v1/classify/zip; one photo shows its labels as bars, anything more a
- * table that can be saved as CSV. Every failure becomes one sentence in #message: the server's own
- * `message` where it sent one, never raw JSON.
+ * Files arrive by drop, file chooser, camera, paste or a click on an example photo; each is
+ * checked here (type, size) before any upload, so the common mistakes get an answer at once.
+ * Photos go to /api/v1/classify in chunks, each ZIP to /api/v1/classify/zip; one photo shows its
+ * labels as bars, anything more a table that can be saved as CSV. ZIP members get thumbnails read
+ * from the ZIP the browser already holds (zip.js). Every failure becomes one sentence in #message:
+ * the server's own `message` where it sent one, never raw JSON.
+ *
+ * Every string this page shows is in STRINGS below (the HTML's own text is replaced from it at
+ * start, by data-i18n keys): translating the page means translating that one object. A script
+ * loaded before this one may define window.localvisionLocalize(english) -> {key: translation}.
  *
  * Text from files and the server is only ever set with textContent (never innerHTML).
  */
 "use strict";
 
 (function () {
+  const FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF";
+  const ENGLISH = {
+    // the page itself (index.html, by data-i18n key)
+    pageTitle: "localvision: recognize a photo",
+    skipLink: "Skip to content",
+    navPages: "Pages",
+    navRecognize: "Recognize",
+    navHistory: "History",
+    signOut: "Sign out",
+    heading: "What is in this photo?",
+    lede: "Your photos stay on this computer: a model running here labels them.",
+    dropTitle: "Drop photos or a ZIP here",
+    dropSub: "or paste an image (Ctrl+V / \u2318V)",
+    chooseFiles: "Choose files",
+    takePhoto: "Take photo",
+    chosenFiles: "Chosen files",
+    clearAll: "Clear all",
+    resultsRegion: "Results",
+    footer: "localvision runs offline: nothing you upload leaves this machine.",
+    apiDocs: "API docs",
+    // example photos
+    examplesTitle: "No photo at hand? Try one of these:",
+    exampleTry: (caption) => `Recognize the example photo: ${caption}`,
+    examples: {
+      coffee: "Coffee",
+      chelsea: "Cat",
+      astronaut: "Astronaut",
+      rocket: "Rocket",
+      grace_hopper: "Grace Hopper",
+    },
+    exampleFailed: "The example photo could not be loaded from the server. Reload the page and try again.",
+    // sizes
+    bytes: (n) => `${n} B`,
+    kb: (n) => `${n} KB`,
+    mb: (n) => `${n} MB`,
+    // limits, choosing files
+    limits: (mb) => `${FORMAT_NAMES} photos up to ${mb} each, or a ZIP of them.`,
+    tooBig: (name, size, mb) => `${name} is too large (${size}): the server accepts photos up ` +
+      `to ${mb}. Try a smaller copy of it.`,
+    wrongTypeHint: `Choose ${FORMAT_NAMES} images, or a ZIP of them.`,
+    wrongTypeOne: (name, hint) => `${name} is not a photo or a ZIP. ${hint}`,
+    wrongTypeMany: (n, names, hint) =>
+      `${n} files are not photos or ZIPs and were left out (${names}). ${hint}`,
+    remove: (name) => `Remove ${name}`,
+    removeTitle: "Remove",
+    zipTile: "ZIP",
+    zipSize: (size) => `ZIP \u00b7 ${size}`,
+    photos: (n) => (n === 1 ? "1 photo" : `${n} photos`),
+    zips: (n) => (n === 1 ? "1 ZIP" : `${n} ZIPs`),
+    files: (n) => (n === 1 ? "1 file" : `${n} files`),
+    and: (a, b) => `${a} and ${b}`,
+    chosen: (what) => `${what} chosen`,
+    // the Recognize button
+    recognize: "Recognize",
+    recognizing: "Recognizing\u2026",
+    notReadyTitle: "The model is not ready (see the banner above).",
+    chooseFirst: "Choose a photo first.",
+    // progress and results
+    recognizingFiles: (files) => `Recognizing ${files}\u2026`,
+    sent: (done, files) => `Recognizing\u2026 ${done} of ${files} sent`,
+    partial: "The files before it were recognized; their results are below.",
+    done: (files) => `Done: ${files} recognized.`,
+    doneSome: (files, failed) => `Done: ${files} recognized, ${failed} could not be read.`,
+    nothing: "Nothing could be recognized.",
+    resultTitle: "Result",
+    resultsTitle: "Results",
+    yourPhoto: (name) => `Your photo, ${name}`,
+    mostLikely: "Most likely",
+    topLabels: (n, name) => `Top ${n} labels for ${name}`,
+    answeredBy: (model) => `Answered by ${model}`,
+    ms: (ms) => `${ms} ms`,
+    couldNotRecognize: (name, why) => `Could not recognize ${name}: ${why}`,
+    notRecognized: "Not recognized",
+    summary: (files, ok) => `${files}: ${ok} recognized`,
+    summaryFailed: (text, failed) => `${text}, ${failed} could not be read`,
+    tableCaption: (summary) => `Recognition results, ${summary}`,
+    colPhoto: "Photo",
+    colFile: "File",
+    colLabel: "Top label",
+    colConfidence: "Confidence",
+    colOther: "Other labels",
+    downloadCsv: "Download CSV",
+    // banners
+    modelLabel: "Model",
+    modelNotReadyLabel: "Model (not ready)",
+    labelsCount: (n) => `${n} labels`,
+    unavailable: "Recognition is unavailable: ",
+    fixIt: "To fix it, run: ",
+    copy: "Copy",
+    copied: "Copied",
+    checksAgain: "This page checks again every few seconds.",
+    loading: "The model is loading. ",
+    loadingSoon: "Recognize will be ready in a few seconds.",
+    notLoaded: "The model has not been loaded.",
+    // errors, when the server sent no sentence of its own
+    unreachable: "Could not reach the localvision server. Check that it is still running, then try again.",
+    unreadable: "The server sent an answer this page cannot read. Try again.",
+    tryAgainSoon: "Try again in a few seconds.",
+    serverProblem: (status) => `The server ran into a problem (HTTP ${status}). Try again; if it ` +
+      "keeps happening, look at the server's log.",
+    refused: (status) => `The server refused the request (HTTP ${status}).`,
+    notRecognizable: "This file could not be recognized.",
+    codes: {
+      model_not_ready:
+        "The model is not ready yet, so nothing can be recognized. See the banner at the top.",
+      overloaded: "The server is busy right now. Try again in a few seconds.",
+      file_too_large: (mb) => `That file is too large: the server accepts at most ${mb} per photo.`,
+      image_too_large: "That image has too many pixels for the server to open safely.",
+      unsupported_format: `That file is not an image localvision can read (${FORMAT_NAMES}).`,
+      corrupt_image: "That image is damaged and could not be opened.",
+      empty_file: "That file is empty.",
+      invalid_archive: "That ZIP could not be read; it may be damaged.",
+    },
+  };
+  const T = localize(ENGLISH);
+
+  /** The page's strings: English, or what a translation script loaded before this one gives. */
+  function localize(english) {
+    const translate = window.localvisionLocalize;
+    return typeof translate === "function" ? { ...english, ...translate(english) } : english;
+  }
+
+  /** Put the dictionary's text into the HTML (data-i18n, data-i18n-aria-label, data-i18n-title). */
+  function applyStrings(root) {
+    const text = (key) => {
+      if (typeof T[key] === "string") return T[key];
+      console.error(`localvision: no string named ${key}`);
+      return null;
+    };
+    for (const node of root.querySelectorAll("[data-i18n]")) {
+      const value = text(node.dataset.i18n);
+      if (value !== null) node.textContent = value;
+    }
+    for (const attr of ["aria-label", "title"]) {
+      for (const node of root.querySelectorAll(`[data-i18n-${attr}]`)) {
+        const value = text(node.getAttribute(`data-i18n-${attr}`));
+        if (value !== null) node.setAttribute(attr, value);
+      }
+    }
+    document.title = T.pageTitle;
+  }
+
   const API = {
     models: "/api/v1/models",
     classify: "/api/v1/classify",
     classifyZip: "/api/v1/classify/zip",
   };
+  // The one-click examples (static/examples/, see its README.md for sources and licences); their
+  // captions are in STRINGS.examples.
+  const EXAMPLES = ["coffee", "chelsea", "astronaut", "rocket", "grace_hopper"];
+  const EXAMPLE_URL = (name) => `/static/examples/${name}.jpg`;
   // Formats the server decodes (localvision.imaging.FORMATS), by MIME type and by extension:
   // some systems hand the browser an empty type, so the extension is the fallback.
   const IMAGE_TYPES = new Set([
@@ -25,13 +176,16 @@
   const IMAGE_EXT = /\.(jpe?g|jfif|png|webp|bmp|gif|tiff?)$/i;
   const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
   const ZIP_EXT = /\.zip$/i;
-  const FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF";
   const MB = 1024 * 1024; // the server counts max_upload_mb in MiB
   // Photos per request: small enough for steady progress and modest memory on both sides,
   // large enough to fill one model batch (the server's default batch is 16).
   const CHUNK = 16;
   const POLL_MS = 5000; // how often a page whose model is not ready asks again
   const LOADING_POLL_MS = 1000; // ... and while the model is still loading
+  // ZIP member thumbnails: drawn this many device pixels square (the cell shows 48 CSS px), two
+  // members read at a time, only for rows near the viewport.
+  const THUMB_PX = 96;
+  const THUMB_WORKERS = 2;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -50,6 +204,7 @@
     status: $("status"),
     message: $("message"),
     results: $("results"),
+    examples: $("example-list"),
   };
 
   const state = {
@@ -61,6 +216,7 @@
     pasteCount: 0,
     pollTimer: null,
     bannerKey: null, // what the error banner shows now, so a poll does not re-announce it
+    thumbs: null, // the ZIP thumbnails of the results shown: {observer, queue, urls, running}
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -84,13 +240,13 @@
   }
 
   function formatBytes(bytes) {
-    if (bytes < 1024) return `${bytes} B`;
-    if (bytes < MB) return `${(bytes / 1024).toFixed(0)} KB`;
-    return `${(bytes / MB).toFixed(1)} MB`;
+    if (bytes < 1024) return T.bytes(bytes);
+    if (bytes < MB) return T.kb((bytes / 1024).toFixed(0));
+    return T.mb((bytes / MB).toFixed(1));
   }
 
   function formatMb(mb) {
-    return `${Number(Number(mb).toFixed(1))} MB`;
+    return T.mb(Number(Number(mb).toFixed(1)));
   }
 
   /** 0.8734 -> "87.3%"; tiny values say so rather than rounding to a misleading 0.0%. */
@@ -102,10 +258,6 @@
 
   function barWidth(p) {
     return `${Math.max(0, Math.min(100, p * 100)).toFixed(1)}%`;
-  }
-
-  function plural(n, one, many) {
-    return `${n} ${n === 1 ? one : many || one + "s"}`;
   }
 
   function quoted(name) {
@@ -158,32 +310,17 @@
     }
   }
 
-  // Sentences for when the server sent none of its own (a proxy's HTML page, an empty body).
-  const CODE_MESSAGES = {
-    model_not_ready:
-      "The model is not ready yet, so nothing can be recognized. See the banner at the top.",
-    overloaded: "The server is busy right now. Try again in a few seconds.",
-    file_too_large: () =>
-      "That file is too large: the server accepts at most " +
-      `${formatMb(state.limits.max_upload_mb)} per photo.`,
-    image_too_large: "That image has too many pixels for the server to open safely.",
-    unsupported_format: `That file is not an image localvision can read (${FORMAT_NAMES}).`,
-    corrupt_image: "That image is damaged and could not be opened.",
-    empty_file: "That file is empty.",
-    invalid_archive: "That ZIP could not be read; it may be damaged.",
-  };
+  // Sentences for when the server sent none of its own (a proxy's HTML page, an empty body) are
+  // T.codes; a status without a code is read as the code it most likely means.
   const STATUS_CODES = { 503: "model_not_ready", 429: "overloaded", 413: "file_too_large",
     415: "unsupported_format" };
 
   function fallbackMessage(status, code) {
-    const known = CODE_MESSAGES[code] || CODE_MESSAGES[STATUS_CODES[status]];
-    if (known) return typeof known === "function" ? known() : known;
-    if (status >= 500) {
-      return `The server ran into a problem (HTTP ${status}). Try again; if it keeps ` +
-        "happening, look at the server's log.";
-    }
-    if (status) return `The server refused the request (HTTP ${status}).`;
-    return "This file could not be recognized.";
+    const known = T.codes[code] || T.codes[STATUS_CODES[status]];
+    if (known) return typeof known === "function" ? known(formatMb(state.limits.max_upload_mb)) : known;
+    if (status >= 500) return T.serverProblem(status);
+    if (status) return T.refused(status);
+    return T.notRecognizable;
   }
 
   /** The sentence for a JSON error object {code, message}, or a fallback for its code. */
@@ -191,9 +328,7 @@
     const code = error && typeof error.code === "string" ? error.code : null;
     const message = error && typeof error.message === "string" ? error.message.trim() : "";
     if (!message) return fallbackMessage(status || 0, code);
-    if (code === "overloaded" && !/again/i.test(message)) {
-      return `${message} Try again in a few seconds.`;
-    }
+    if (code === "overloaded" && !/again/i.test(message)) return `${message} ${T.tryAgainSoon}`;
     return message;
   }
 
@@ -203,11 +338,7 @@
       const auth = window.localvisionAuth ? window.localvisionAuth.headers() : {};
       response = await fetch(url, { headers: { Accept: "application/json", ...auth }, ...options });
     } catch (err) {
-      throw new ApiError(
-        "Could not reach the localvision server. Check that it is still running, then try again.",
-        "network_error",
-        0,
-      );
+      throw new ApiError(T.unreachable, "network_error", 0);
     }
     let body = null;
     try {
@@ -222,8 +353,7 @@
       throw new ApiError(errorSentence(error, response.status), code, response.status);
     }
     if (body === null || typeof body !== "object") {
-      throw new ApiError("The server sent an answer this page cannot read. Try again.",
-        "bad_response", response.status);
+      throw new ApiError(T.unreadable, "bad_response", response.status);
     }
     return body;
   }
@@ -256,7 +386,7 @@
       renderLoading();
       schedulePoll(LOADING_POLL_MS);
     } else {
-      renderNotReady(info.reason || "The model has not been loaded.", info.hint);
+      renderNotReady(info.reason || T.notLoaded, info.hint);
       schedulePoll(POLL_MS);
     }
     updateButton();
@@ -267,12 +397,12 @@
     ui.bannerModel.hidden = !model;
     if (!model) return;
     const stats = [
-      model.num_labels ? `${Number(model.num_labels).toLocaleString("en")} labels` : null,
+      model.num_labels ? T.labelsCount(Number(model.num_labels).toLocaleString("en")) : null,
       [model.backend, model.device, model.precision].filter(Boolean).join(" \u00b7 "),
     ].filter(Boolean);
     const title = model.title && model.title !== model.name ? model.title : null;
     ui.bannerModel.append(
-      el("span", { className: "banner-label" }, state.ready ? "Model" : "Model (not ready)"),
+      el("span", { className: "banner-label" }, state.ready ? T.modelLabel : T.modelNotReadyLabel),
       " ",
       el("strong", { className: "model-name" }, model.name),
       title ? el("span", { className: "model-title" }, ` \u2014 ${title}`) : null,
@@ -303,14 +433,14 @@
 
   function renderNotReady(reason, hint) {
     const body = el("div", { className: "banner-body" },
-      el("p", {}, el("strong", {}, "Recognition is unavailable: "), sentence(reason)));
+      el("p", {}, el("strong", {}, T.unavailable), sentence(reason)));
     if (hint) {
       const code = el("code", { className: "hint-command" }, hint);
-      const copy = el("button", { type: "button", className: "link-button copy-hint" }, "Copy");
+      const copy = el("button", { type: "button", className: "link-button copy-hint" }, T.copy);
       copy.addEventListener("click", () => copyText(hint, code, copy));
-      body.append(el("p", { className: "hint" }, "To fix it, run: ", code, " ", copy));
+      body.append(el("p", { className: "hint" }, T.fixIt, code, " ", copy));
     }
-    body.append(el("p", { className: "banner-small" }, "This page checks again every few seconds."));
+    body.append(el("p", { className: "banner-small" }, T.checksAgain));
     setErrorBanner(`failed\n${reason}\n${hint}`, false,
       [el("span", { className: "banner-icon", "aria-hidden": "true" }, "!"), body]);
   }
@@ -319,14 +449,14 @@
     setErrorBanner("loading", true, [
       el("span", { className: "banner-icon", "aria-hidden": "true" }, "\u2026"),
       el("div", { className: "banner-body" }, el("p", {},
-        el("strong", {}, "The model is loading. "), "Recognize will be ready in a few seconds.")),
+        el("strong", {}, T.loading), T.loadingSoon)),
     ]);
   }
 
   async function copyText(text, node, button) {
     try {
       await navigator.clipboard.writeText(text);
-      button.textContent = "Copied";
+      button.textContent = T.copied;
     } catch (err) {
       // No clipboard here (an insecure origin): select the command so Ctrl+C works.
       const range = document.createRange();
@@ -346,8 +476,7 @@
   }
 
   function renderLimits() {
-    ui.limitsText.textContent = `${FORMAT_NAMES} photos up to ` +
-      `${formatMb(state.limits.max_upload_mb)} each, or a ZIP of them.`;
+    ui.limitsText.textContent = T.limits(formatMb(state.limits.max_upload_mb));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -387,8 +516,8 @@
     const problems = [];
     if (wrongType.length) problems.push(wrongTypeMessage(wrongType));
     for (const file of tooBig) {
-      problems.push(`${quoted(file.name)} is too large (${formatBytes(file.size)}): the server ` +
-        `accepts photos up to ${formatMb(state.limits.max_upload_mb)}. Try a smaller copy of it.`);
+      problems.push(T.tooBig(quoted(file.name), formatBytes(file.size),
+        formatMb(state.limits.max_upload_mb)));
     }
     if (problems.length) showMessage(problems, "error");
     renderPreviews();
@@ -400,10 +529,8 @@
   }
 
   function wrongTypeMessage(files) {
-    const what = `Choose ${FORMAT_NAMES} images, or a ZIP of them.`;
-    if (files.length === 1) return `${quoted(files[0].name)} is not a photo or a ZIP. ${what}`;
-    const names = files.map((f) => f.name).join(", ");
-    return `${files.length} files are not photos or ZIPs and were left out (${names}). ${what}`;
+    if (files.length === 1) return T.wrongTypeOne(quoted(files[0].name), T.wrongTypeHint);
+    return T.wrongTypeMany(files.length, files.map((f) => f.name).join(", "), T.wrongTypeHint);
   }
 
   function removeItem(item) {
@@ -427,14 +554,14 @@
       const { file } = item;
       const thumb = item.kind === "image"
         ? el("img", { className: "preview-thumb", src: item.url, alt: "", decoding: "async" })
-        : el("span", { className: "preview-thumb preview-zip", "aria-hidden": "true" }, "ZIP");
+        : el("span", { className: "preview-thumb preview-zip", "aria-hidden": "true" }, T.zipTile);
       // This browser cannot draw it (not an image after all, or a TIFF): show a plain tile; the
       // server, which reads the bytes, has the last word.
       if (item.kind === "image") thumb.addEventListener("error", () => thumb.replaceWith(noPreview()));
       const remove = el("button", { type: "button", className: "preview-remove",
-        "aria-label": `Remove ${file.name}`, title: "Remove" }, "\u00d7");
+        "aria-label": T.remove(file.name), title: T.removeTitle }, "\u00d7");
       remove.addEventListener("click", () => removeItem(item));
-      const size = item.kind === "zip" ? `ZIP \u00b7 ${formatBytes(file.size)}` : formatBytes(file.size);
+      const size = item.kind === "zip" ? T.zipSize(formatBytes(file.size)) : formatBytes(file.size);
       ui.previews.append(el("li", { className: "preview" },
         thumb,
         el("span", { className: "preview-name", title: file.name }, file.name),
@@ -445,9 +572,9 @@
     const photos = state.items.filter((it) => it.kind === "image").length;
     const zips = state.items.length - photos;
     const parts = [];
-    if (photos) parts.push(plural(photos, "photo"));
-    if (zips) parts.push(plural(zips, "ZIP"));
-    setStatus(parts.length ? `${parts.join(" and ")} chosen` : "");
+    if (photos) parts.push(T.photos(photos));
+    if (zips) parts.push(T.zips(zips));
+    setStatus(parts.length ? T.chosen(parts.length === 2 ? T.and(...parts) : parts[0]) : "");
   }
 
   function noPreview() {
@@ -459,9 +586,9 @@
     button.disabled = !state.ready || state.busy || state.items.length === 0;
     button.classList.toggle("is-busy", state.busy);
     button.setAttribute("aria-busy", String(state.busy));
-    button.querySelector(".button-text").textContent = state.busy ? "Recognizing\u2026" : "Recognize";
-    if (!state.ready) button.title = "The model is not ready (see the banner above).";
-    else if (!state.items.length) button.title = "Choose a photo first.";
+    button.querySelector(".button-text").textContent = state.busy ? T.recognizing : T.recognize;
+    if (!state.ready) button.title = T.notReadyTitle;
+    else if (!state.items.length) button.title = T.chooseFirst;
     else button.removeAttribute("title");
   }
 
@@ -496,13 +623,15 @@
         const results = take(await postFiles(API.classify, chunk.map((it) => it.file)));
         results.forEach((row, i) => out.rows.push({ ...row, thumb: chunk[i] ? chunk[i].url : null }));
         done += chunk.length;
-        if (total > 1) setStatus(`Recognizing\u2026 ${done} of ${plural(total, "file")} sent`);
+        if (total > 1) setStatus(T.sent(done, T.files(total)));
       }
       for (const zip of zips) {
         const results = take(await postFiles(API.classifyZip, [zip.file]));
-        for (const row of results) out.rows.push({ ...row, thumb: null });
+        const rows = results.map((row) => ({ ...row, thumb: null, zip: zip.file }));
+        await matchMembers(zip.file, rows);
+        out.rows.push(...rows);
         done += 1;
-        if (total > 1) setStatus(`Recognizing\u2026 ${done} of ${plural(total, "file")} sent`);
+        if (total > 1) setStatus(T.sent(done, T.files(total)));
       }
     } catch (err) {
       out.failure = err;
@@ -518,7 +647,7 @@
     updateButton();
     clearMessage();
     ui.results.setAttribute("aria-busy", "true");
-    setStatus(`Recognizing ${plural(state.items.length, "file")}\u2026`);
+    setStatus(T.recognizingFiles(T.files(state.items.length)));
 
     const { rows, model, elapsed, failure } = await send(images, zips);
 
@@ -529,7 +658,7 @@
     clearResults();
     if (failure) {
       const lines = [failure.message];
-      if (rows.length) lines.push("The files before it were recognized; their results are below.");
+      if (rows.length) lines.push(T.partial);
       showMessage(lines, "error");
       setStatus("");
       if (failure.code === "model_not_ready") loadModel();
@@ -537,17 +666,18 @@
     if (!rows.length) return;
     if (rows.length === 1 && zips.length === 0) renderSingle(rows[0], model, elapsed);
     else renderTable(rows, model, elapsed);
-    if (!failure) setStatus(summaryText(rows, "Done: "));
+    if (!failure) setStatus(summaryText(rows));
   }
 
-  function summaryText(rows, prefix) {
+  function summaryText(rows) {
     const failed = rows.filter((r) => r.error).length;
-    if (failed === rows.length) return rows.length === 1 ? "" : "Nothing could be recognized.";
-    return `${prefix}${plural(rows.length - failed, "file")} recognized` +
-      (failed ? `, ${failed} could not be read.` : ".");
+    if (failed === rows.length) return rows.length === 1 ? "" : T.nothing;
+    const ok = T.files(rows.length - failed);
+    return failed ? T.doneSome(ok, failed) : T.done(ok);
   }
 
   function clearResults() {
+    stopThumbs();
     ui.results.textContent = "";
   }
 
@@ -558,15 +688,15 @@
 
   function metaLine(model, elapsed) {
     const parts = [];
-    if (model) parts.push(`Answered by ${model}`);
-    if (elapsed) parts.push(`${Math.round(elapsed)} ms`);
+    if (model) parts.push(T.answeredBy(model));
+    if (elapsed) parts.push(T.ms(Math.round(elapsed)));
     return parts.length ? el("p", { className: "result-meta" }, parts.join(" \u00b7 ")) : null;
   }
 
   function renderSingle(row, model, elapsed) {
     const preds = row.predictions || [];
     if (row.error || !preds.length) {
-      showMessage(`Could not recognize ${quoted(row.filename)}: ${errorSentence(row.error)}`);
+      showMessage(T.couldNotRecognize(quoted(row.filename), errorSentence(row.error)));
       return;
     }
     const top = preds[0];
@@ -575,18 +705,18 @@
       bar(p.probability),
       el("span", { className: "percent" }, percentText(p.probability))));
     ui.results.append(
-      el("h2", { className: "results-title" }, "Result"),
+      el("h2", { className: "results-title" }, T.resultTitle),
       el("article", { className: "card single" },
         row.thumb
-          ? el("img", { className: "single-thumb", src: row.thumb, alt: `Your photo, ${row.filename}` })
+          ? el("img", { className: "single-thumb", src: row.thumb, alt: T.yourPhoto(row.filename) })
           : null,
         el("div", { className: "single-body" },
-          el("p", { className: "eyebrow" }, "Most likely"),
+          el("p", { className: "eyebrow" }, T.mostLikely),
           el("p", { className: "top-label" },
             el("span", { className: "top-label-text" }, top.label), " ",
             el("span", { className: "top-percent" }, percentText(top.probability))),
           el("ol", { className: "predictions",
-            "aria-label": `Top ${preds.length} labels for ${row.filename}` }, items),
+            "aria-label": T.topLabels(preds.length, row.filename) }, items),
           el("p", { className: "result-file" }, row.filename),
           metaLine(model, elapsed))),
     );
@@ -596,6 +726,8 @@
     const empty = () => el("span", { className: "row-thumb row-thumb-empty", "aria-hidden": "true" });
     const thumb = row.thumb ? el("img", { className: "row-thumb", src: row.thumb, alt: "" }) : empty();
     if (row.thumb) thumb.addEventListener("error", () => thumb.replaceWith(empty()));
+    // A ZIP member the server read: its thumbnail comes from the ZIP here, once it is in view.
+    if (row.zip && row.member && !row.error) watchThumb(thumb, row);
     const cells = [
       el("td", { className: "cell-thumb" }, thumb),
       el("td", { className: "cell-file" },
@@ -604,7 +736,7 @@
     const preds = row.predictions || [];
     if (row.error || !preds.length) {
       cells.push(el("td", { className: "cell-error", colSpan: 3 },
-        el("span", { className: "error-badge" }, "Not recognized"), " ", errorSentence(row.error)));
+        el("span", { className: "error-badge" }, T.notRecognized), " ", errorSentence(row.error)));
     } else {
       const top = preds[0];
       cells.push(
@@ -621,28 +753,174 @@
 
   function renderTable(rows, model, elapsed) {
     const failed = rows.filter((r) => r.error).length;
-    const summary = `${plural(rows.length, "file")}: ${rows.length - failed} recognized` +
-      (failed ? `, ${failed} could not be read` : "");
+    const recognized = T.summary(T.files(rows.length), rows.length - failed);
+    const summary = failed ? T.summaryFailed(recognized, failed) : recognized;
     const download = el("button", { type: "button", id: "download-csv",
-      className: "button button-secondary", dataset: { testid: "download-csv" } }, "Download CSV");
+      className: "button button-secondary", dataset: { testid: "download-csv" } }, T.downloadCsv);
     download.addEventListener("click", () => downloadCsv(rows));
     const th = (text, className) => el("th", { scope: "col", className }, text);
     ui.results.append(
       el("div", { className: "results-head" },
         el("div", {},
-          el("h2", { className: "results-title" }, "Results"),
+          el("h2", { className: "results-title" }, T.resultsTitle),
           el("p", { className: "results-summary" }, summary)),
         download),
       el("div", { className: "table-wrap card" },
         el("table", { id: "results-table", className: "data-table",
           dataset: { testid: "results-table" } },
-          el("caption", { className: "visually-hidden" }, `Recognition results, ${summary}`),
+          el("caption", { className: "visually-hidden" }, T.tableCaption(summary)),
           el("thead", {}, el("tr", {},
-            th(el("span", { className: "visually-hidden" }, "Photo"), "cell-thumb"),
-            th("File"), th("Top label"), th("Confidence"), th("Other labels", "cell-more"))),
+            th(el("span", { className: "visually-hidden" }, T.colPhoto), "cell-thumb"),
+            th(T.colFile), th(T.colLabel), th(T.colConfidence), th(T.colOther, "cell-more"))),
           el("tbody", {}, rows.map(tableRow)))),
       metaLine(model, elapsed),
     );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ZIP member thumbnails, read from the ZIP the browser already holds (zip.js)
+
+  /** Pair the server's rows for one ZIP with the ZIP's entries: by name, in directory order (the
+   * server reads the members in that order and reports each under its name). */
+  async function matchMembers(file, rows) {
+    if (!window.localvisionZip) return;
+    let entries;
+    try {
+      entries = await window.localvisionZip.entries(file);
+    } catch (err) {
+      return; // not a ZIP this page can read: the rows keep their placeholders
+    }
+    const byName = new Map();
+    for (const entry of entries) {
+      if (entry.directory) continue;
+      if (!byName.has(entry.name)) byName.set(entry.name, []);
+      byName.get(entry.name).push(entry);
+    }
+    for (const row of rows) {
+      const same = byName.get(row.filename);
+      if (same && same.length) row.member = same.shift();
+    }
+  }
+
+  /** The thumbnail work of the results shown now, made on first use. */
+  function thumbWork() {
+    if (state.thumbs) return state.thumbs;
+    const work = { queue: [], pending: new Map(), urls: [], running: 0, observer: null };
+    if ("IntersectionObserver" in window) {
+      work.observer = new IntersectionObserver((seen) => {
+        for (const entry of seen) {
+          if (!entry.isIntersecting) continue;
+          work.observer.unobserve(entry.target);
+          enqueueThumb(work, entry.target);
+        }
+      }, { rootMargin: "400px" });
+    }
+    state.thumbs = work;
+    return work;
+  }
+
+  /** Give `placeholder` (a row's striped tile) its member's thumbnail once it is near the view. */
+  function watchThumb(placeholder, row) {
+    const work = thumbWork();
+    work.pending.set(placeholder, row);
+    if (work.observer) work.observer.observe(placeholder);
+    else enqueueThumb(work, placeholder);
+  }
+
+  function enqueueThumb(work, placeholder) {
+    work.queue.push(placeholder);
+    pumpThumbs(work);
+  }
+
+  function pumpThumbs(work) {
+    while (work.running < THUMB_WORKERS && work.queue.length) {
+      const placeholder = work.queue.shift();
+      const row = work.pending.get(placeholder);
+      work.pending.delete(placeholder);
+      work.running += 1;
+      zipThumb(row)
+        .then((url) => {
+          if (!url) return;
+          if (state.thumbs !== work) {
+            URL.revokeObjectURL(url); // the results were replaced meanwhile
+            return;
+          }
+          work.urls.push(url);
+          placeholder.replaceWith(el("img", { className: "row-thumb", src: url, alt: "" }));
+        })
+        .finally(() => {
+          work.running -= 1;
+          if (state.thumbs === work) pumpThumbs(work);
+        });
+    }
+  }
+
+  /** A small square JPEG of one ZIP member, as an object URL; null when this browser cannot
+   * read or draw it (another compression method, a TIFF...). Only the small copy is kept, so a
+   * large ZIP costs a few KB per row, not its photos' size. */
+  async function zipThumb(row) {
+    try {
+      const blob = await window.localvisionZip.read(row.zip, row.member);
+      const bitmap = await createImageBitmap(blob); // EXIF orientation applied
+      const side = Math.min(bitmap.width, bitmap.height);
+      const canvas = el("canvas", { width: THUMB_PX, height: THUMB_PX });
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#fff"; // under a transparent PNG
+      ctx.fillRect(0, 0, THUMB_PX, THUMB_PX);
+      ctx.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side,
+        0, 0, THUMB_PX, THUMB_PX);
+      bitmap.close();
+      const small = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+      return small ? URL.createObjectURL(small) : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function stopThumbs() {
+    const work = state.thumbs;
+    if (!work) return;
+    state.thumbs = null;
+    if (work.observer) work.observer.disconnect();
+    for (const url of work.urls) URL.revokeObjectURL(url);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Example photos: one click recognizes one, like a photo of one's own
+
+  function renderExamples() {
+    if (!ui.examples) return;
+    ui.examples.textContent = "";
+    for (const name of EXAMPLES) {
+      const caption = T.examples[name];
+      const button = el("button", { type: "button", className: "example",
+        dataset: { example: name }, "aria-label": T.exampleTry(caption), title: caption },
+        el("img", { className: "example-thumb", src: EXAMPLE_URL(name), alt: "", decoding: "async" }),
+        el("span", { className: "example-caption" }, caption));
+      button.addEventListener("click", () => tryExample(name));
+      ui.examples.append(el("li", { className: "example-item" }, button));
+    }
+  }
+
+  async function tryExample(name) {
+    if (state.busy) return;
+    let file;
+    try {
+      const response = await fetch(EXAMPLE_URL(name));
+      if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      file = new File([await response.blob()], `${name}.jpg`, { type: "image/jpeg" });
+    } catch (err) {
+      showMessage(T.exampleFailed);
+      return;
+    }
+    clearResults();
+    resetSelection();
+    clearMessage();
+    state.items.push({ file, kind: "image", url: URL.createObjectURL(file) });
+    renderPreviews();
+    updateButton();
+    await recognize();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -763,6 +1041,8 @@
     });
   }
 
+  applyStrings(document);
+  renderExamples();
   renderLimits();
   wire();
   updateButton();

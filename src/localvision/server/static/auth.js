@@ -4,10 +4,19 @@
  * session cookie). Requests that change something send it back in X-CSRF-Token; another site can
  * neither read the cookie nor set that header, so it cannot make those requests in the user's
  * name. With auth off there is no such cookie and this script does nothing (it asks nothing).
+ *
+ * Its one string is in STRINGS (each page's own strings are in its script); a translation script
+ * loaded before it may define window.localvisionLocalize(english) -> {key: translation}.
  */
 "use strict";
 
 (function () {
+  const ENGLISH = {
+    admin: (user) => `${user} (admin)`,
+  };
+  const translate = window.localvisionLocalize;
+  const T = typeof translate === "function" ? { ...ENGLISH, ...translate(ENGLISH) } : ENGLISH;
+
   function cookie(name) {
     const match = document.cookie.match(new RegExp("(?:^|;\\s*)" + name + "=([^;]*)"));
     return match ? decodeURIComponent(match[1]) : null;
@@ -33,7 +42,7 @@
     .then((response) => (response.ok ? response.json() : null))
     .then((me) => {
       if (!me || !me.user) return;
-      box.querySelector(".auth-name").textContent = me.role === "admin" ? `${me.user} (admin)` : me.user;
+      box.querySelector(".auth-name").textContent = me.role === "admin" ? T.admin(me.user) : me.user;
       box.querySelector("input[name=csrf_token]").value = token;
       box.hidden = false;
     })

@@ -1,28 +1,142 @@
 /* localvision: the History page. A paged table over GET /api/v1/history (newest first), 25 rows a
- * page; the page number lives in the address (?page=N) so Back and reload keep it.
- * Text from the server is only ever set with textContent. */
+ * page, searched by top label, file name and a date range; each row can be deleted, and so can
+ * everything the search matches (after a confirmation). The search and the page number live in
+ * the address (?label=&filename=&from=&to=&page=N) so Back and reload keep them; the CSV link
+ * exports what the search matches.
+ *
+ * Dates are the user's local days: "from" is that day's first moment here, "to" the end of that
+ * day here, sent to the server as UTC instants.
+ *
+ * Every string this page shows is in STRINGS below (the HTML's own text is replaced from it at
+ * start, by data-i18n keys). A script loaded before this one may define
+ * window.localvisionLocalize(english) -> {key: translation}.
+ *
+ * Text from the server is only ever set with textContent.
+ */
 "use strict";
 
 (function () {
+  const ENGLISH = {
+    // the page itself (history.html, by data-i18n key)
+    pageTitle: "localvision: history",
+    skipLink: "Skip to content",
+    navPages: "Pages",
+    navRecognize: "Recognize",
+    navHistory: "History",
+    signOut: "Sign out",
+    heading: "History",
+    loading: "Loading\u2026",
+    downloadCsv: "Download CSV",
+    filterRegion: "Search the history",
+    filterLabel: "Top label contains",
+    filterFile: "File name contains",
+    filterFrom: "From",
+    filterTo: "To",
+    search: "Search",
+    showAll: "Show all",
+    tableCaption: "Recognitions, newest first",
+    colTime: "Time",
+    colFile: "File",
+    colLabel: "Top label",
+    colModel: "Model",
+    colLatency: "Latency",
+    colActions: "Actions",
+    empty: "No recognitions yet.",
+    emptyLink: "Recognize a photo",
+    emptyAfter: "and it will show up here.",
+    noMatch: "Nothing matches this search.",
+    pagerRegion: "History pages",
+    prev: "\u2190 Previous",
+    next: "Next \u2192",
+    confirmTitle: "Delete from the history?",
+    cancel: "Cancel",
+    confirmDelete: "Delete",
+    footer: "localvision runs offline: nothing you upload leaves this machine.",
+    // counts and pages
+    recognitions: (n) => (n === 1 ? "1 recognition" : `${n.toLocaleString("en")} recognitions`),
+    showing: (first, last, of) => `Showing ${first}\u2013${last} of ${of}, newest first.`,
+    showingMatching: (first, last, of) =>
+      `Showing ${first}\u2013${last} of ${of} matching this search, newest first.`,
+    nothingYet: "Nothing recognized yet.",
+    nothingMatches: "Nothing matches this search.",
+    pageOf: (page, pages) => `Page ${page} of ${pages}`,
+    // rows
+    notRecognized: "Not recognized",
+    notRecognizedText: "Not recognized.",
+    ms: (ms) => `${ms} ms`,
+    deleteRow: "Delete",
+    deleteRowLabel: (name) => `Delete ${name} from the history`,
+    // deleting
+    deleteAll: "Delete all",
+    deleteMatching: "Delete all shown",
+    confirmAll: (what) => `Delete all ${what}? This cannot be undone.`,
+    confirmMatching: (what) =>
+      `Delete the ${what} that match this search (on every page)? This cannot be undone.`,
+    deleted: (name) => `Deleted \u201c${name}\u201d from the history.`,
+    deletedMany: (what) => `Deleted ${what}.`,
+    // errors, when the server sent no sentence of its own
+    unreachable: "Could not reach the localvision server. Check that it is still running, " +
+      "then reload this page.",
+    loadFailed: (status) => `The history could not be loaded (HTTP ${status}). Try reloading the page.`,
+    deleteFailed: (status) => `That could not be deleted (HTTP ${status}). Try again.`,
+  };
+  const T = localize(ENGLISH);
+
   const PAGE_SIZE = 25;
+  const FIELDS = ["label", "filename", "from", "to"]; // the search, as the address holds it
   const $ = (id) => document.getElementById(id);
   const ui = {
     body: $("history-body"),
     count: $("history-count"),
     empty: $("history-empty"),
+    none: $("history-none"),
     message: $("message"),
+    notice: $("notice"),
     prev: $("prev"),
     next: $("next"),
     pageInfo: $("page-info"),
     table: $("history-table"),
+    csv: $("history-csv"),
+    form: $("history-filter"),
+    reset: $("filter-reset"),
+    inputs: { label: $("filter-label"), filename: $("filter-filename"), from: $("filter-from"),
+      to: $("filter-to") },
+    deleteShown: $("delete-shown"),
+    dialog: $("confirm-delete"),
+    dialogText: $("confirm-text"),
   };
-  const state = { page: pageFromUrl(), total: 0, loading: false };
+  const state = { page: 1, search: {}, total: 0, loading: false };
+
+  /** The page's strings: English, or what a translation script loaded before this one gives. */
+  function localize(english) {
+    const translate = window.localvisionLocalize;
+    return typeof translate === "function" ? { ...english, ...translate(english) } : english;
+  }
+
+  /** Put the dictionary's text into the HTML (data-i18n, data-i18n-aria-label). */
+  function applyStrings(root) {
+    const text = (key) => {
+      if (typeof T[key] === "string") return T[key];
+      console.error(`localvision: no string named ${key}`);
+      return null;
+    };
+    for (const node of root.querySelectorAll("[data-i18n]")) {
+      const value = text(node.dataset.i18n);
+      if (value !== null) node.textContent = value;
+    }
+    for (const node of root.querySelectorAll("[data-i18n-aria-label]")) {
+      const value = text(node.getAttribute("data-i18n-aria-label"));
+      if (value !== null) node.setAttribute("aria-label", value);
+    }
+    document.title = T.pageTitle;
+  }
 
   function el(tag, props, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(props || {})) {
       if (value === null || value === undefined || value === false) continue;
       if (key === "style") node.style.cssText = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
       else if (key in node) node[key] = value;
       else node.setAttribute(key, value === true ? "" : value);
     }
@@ -33,10 +147,103 @@
     return node;
   }
 
-  function pageFromUrl() {
-    const n = parseInt(new URLSearchParams(location.search).get("page") || "1", 10);
-    return Number.isFinite(n) && n > 0 ? n : 1;
+  // ---------------------------------------------------------------------------------------------
+  // The search and the page, in the address
+
+  const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+  function fromUrl() {
+    const params = new URLSearchParams(location.search);
+    const search = {};
+    for (const name of FIELDS) {
+      const value = (params.get(name) || "").trim();
+      if (value && (!["from", "to"].includes(name) || DAY.test(value))) search[name] = value;
+    }
+    const n = parseInt(params.get("page") || "1", 10);
+    return { search, page: Number.isFinite(n) && n > 0 ? n : 1 };
   }
+
+  function toUrl(search, page) {
+    const params = new URLSearchParams();
+    for (const name of FIELDS) if (search[name]) params.set(name, search[name]);
+    if (page > 1) params.set("page", String(page));
+    const query = params.toString();
+    return query ? `?${query}` : location.pathname;
+  }
+
+  function isFiltered(search) {
+    return FIELDS.some((name) => search[name]);
+  }
+
+  /** A local day's first moment, `days` later, as a UTC instant for the server. */
+  function localDayStart(day, days) {
+    const [y, m, d] = day.split("-").map(Number);
+    return new Date(y, m - 1, d + days).toISOString();
+  }
+
+  /** The search as the API's query parameters (the end of a "to" day is the next day's start). */
+  function apiParams(search) {
+    const params = new URLSearchParams();
+    if (search.label) params.set("label", search.label);
+    if (search.filename) params.set("filename", search.filename);
+    if (search.from) params.set("from", localDayStart(search.from, 0));
+    if (search.to) params.set("to", localDayStart(search.to, 1));
+    return params;
+  }
+
+  function readForm() {
+    const search = {};
+    for (const name of FIELDS) {
+      const value = ui.inputs[name].value.trim();
+      if (value) search[name] = value;
+    }
+    return search;
+  }
+
+  function fillForm(search) {
+    for (const name of FIELDS) ui.inputs[name].value = search[name] || "";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Talking to the server
+
+  /** A JSON request; throws an Error whose message is a sentence for people. */
+  async function request(method, url, fallback) {
+    let response;
+    try {
+      const auth = method !== "GET" && window.localvisionAuth ? window.localvisionAuth.headers() : {};
+      response = await fetch(url, { method, headers: { Accept: "application/json", ...auth } });
+    } catch (err) {
+      throw new Error(T.unreachable);
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (err) {
+      body = null;
+    }
+    if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
+    if (!response.ok || !body || typeof body !== "object") {
+      const error = body && typeof body.error === "object" && body.error ? body.error : {};
+      const message = typeof error.message === "string" && error.message.trim();
+      const failure = new Error(message || fallback(response.status));
+      failure.status = response.status;
+      throw failure;
+    }
+    return body;
+  }
+
+  async function fetchPage(search, page) {
+    const params = apiParams(search);
+    params.set("limit", String(PAGE_SIZE));
+    params.set("offset", String((page - 1) * PAGE_SIZE));
+    const body = await request("GET", `/api/v1/history?${params}`, T.loadFailed);
+    if (!Array.isArray(body.items)) throw new Error(T.loadFailed(200));
+    return body;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Showing it
 
   function percentText(p) {
     const v = p * 100;
@@ -67,40 +274,18 @@
     ui.message.hidden = false;
   }
 
-  async function fetchPage(page) {
-    const offset = (page - 1) * PAGE_SIZE;
-    let response;
-    try {
-      response = await fetch(`/api/v1/history?limit=${PAGE_SIZE}&offset=${offset}`, {
-        headers: { Accept: "application/json" },
-      });
-    } catch (err) {
-      throw new Error("Could not reach the localvision server. Check that it is still running, " +
-        "then reload this page.");
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (err) {
-      body = null;
-    }
-    if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
-    if (!response.ok || !body || !Array.isArray(body.items)) {
-      const error = body && typeof body.error === "object" && body.error ? body.error : {};
-      const message = typeof error.message === "string" && error.message.trim();
-      throw new Error(message || `The history could not be loaded (HTTP ${response.status}). ` +
-        "Try reloading the page.");
-    }
-    return body;
+  function showNotice(text) {
+    ui.notice.textContent = text || "";
+    ui.notice.hidden = !text;
   }
 
   function row(item) {
     const preds = Array.isArray(item.predictions) ? item.predictions : [];
     let labelCell;
     if (item.error || !preds.length) {
-      const message = item.error && item.error.message ? item.error.message : "Not recognized.";
+      const message = item.error && item.error.message ? item.error.message : T.notRecognizedText;
       labelCell = el("td", { className: "cell-error" },
-        el("span", { className: "error-badge" }, "Not recognized"), " ", message);
+        el("span", { className: "error-badge" }, T.notRecognized), " ", message);
     } else {
       const top = preds[0];
       const width = `${Math.max(0, Math.min(100, top.probability * 100)).toFixed(1)}%`;
@@ -111,17 +296,49 @@
             el("span", { className: "bar", style: `width: ${width}` })),
           el("span", { className: "percent" }, percentText(top.probability))));
     }
-    const latency = typeof item.latency_ms === "number" ? `${Math.round(item.latency_ms)} ms` : "\u2014";
-    return el("tr", { className: item.error ? "history-row error-row" : "history-row" },
+    const latency = typeof item.latency_ms === "number" ? T.ms(Math.round(item.latency_ms)) : "\u2014";
+    const name = item.filename || "\u2014";
+    const remove = el("button", { type: "button", className: "link-button row-delete",
+      "aria-label": T.deleteRowLabel(name), title: T.deleteRowLabel(name) }, T.deleteRow);
+    remove.addEventListener("click", () => deleteRow(item, remove));
+    return el("tr", { className: item.error ? "history-row error-row" : "history-row",
+      dataset: { id: String(item.id) } },
       timeCell(item.created_at),
       el("td", { className: "cell-file" },
-        el("span", { className: "file-name", title: item.filename || "" }, item.filename || "\u2014")),
+        el("span", { className: "file-name", title: item.filename || "" }, name)),
       labelCell,
       el("td", { className: "cell-model" }, item.model || "\u2014"),
-      el("td", { className: "cell-latency" }, latency));
+      el("td", { className: "cell-latency" }, latency),
+      el("td", { className: "cell-actions" }, remove));
   }
 
-  async function load(page, push) {
+  function render(data, search, page) {
+    const total = Number(data.total) || 0;
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const filtered = isFiltered(search);
+    ui.body.textContent = "";
+    for (const item of data.items) ui.body.append(row(item));
+    ui.table.hidden = total === 0;
+    ui.empty.hidden = total > 0 || filtered;
+    ui.none.hidden = total > 0 || !filtered;
+
+    const first = total ? (page - 1) * PAGE_SIZE + 1 : 0;
+    const last = (page - 1) * PAGE_SIZE + data.items.length;
+    const of = T.recognitions(total);
+    if (total) ui.count.textContent = (filtered ? T.showingMatching : T.showing)(first, last, of);
+    else ui.count.textContent = filtered ? T.nothingMatches : T.nothingYet;
+    ui.pageInfo.textContent = total ? T.pageOf(page, pages) : "";
+    ui.prev.disabled = page <= 1;
+    ui.next.disabled = page >= pages;
+
+    const params = apiParams(search).toString();
+    ui.csv.setAttribute("href", params ? `/api/v1/history.csv?${params}` : "/api/v1/history.csv");
+    ui.deleteShown.textContent = filtered ? T.deleteMatching : T.deleteAll;
+    ui.deleteShown.disabled = total === 0;
+  }
+
+  /** Show `page` of `search`; `push`: a new entry in the browser's history. */
+  async function load(search, page, push) {
     if (state.loading) return;
     state.loading = true;
     ui.prev.disabled = true;
@@ -129,7 +346,7 @@
     ui.table.setAttribute("aria-busy", "true");
     let data;
     try {
-      data = await fetchPage(page);
+      data = await fetchPage(search, page);
     } catch (err) {
       showMessage(err.message);
       ui.count.textContent = "";
@@ -143,31 +360,85 @@
     const total = Number(data.total) || 0;
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     if (!data.items.length && total > 0 && page > pages) {
-      load(pages, false); // an old link past the end: show the last page instead
+      load(search, pages, push); // an old link past the end (or rows deleted): the last page
       return;
     }
     state.page = page;
+    state.search = search;
     state.total = total;
-    if (push) history.pushState({ page }, "", page === 1 ? location.pathname : `?page=${page}`);
-
-    ui.body.textContent = "";
-    for (const item of data.items) ui.body.append(row(item));
-    ui.empty.hidden = total > 0;
-    ui.table.hidden = total === 0;
-
-    const first = total ? (page - 1) * PAGE_SIZE + 1 : 0;
-    const last = (page - 1) * PAGE_SIZE + data.items.length;
-    const noun = total === 1 ? "recognition" : "recognitions";
-    ui.count.textContent = total
-      ? `Showing ${first}\u2013${last} of ${total.toLocaleString("en")} ${noun}, newest first.`
-      : "Nothing recognized yet.";
-    ui.pageInfo.textContent = total ? `Page ${page} of ${pages}` : "";
-    ui.prev.disabled = page <= 1;
-    ui.next.disabled = page >= pages;
+    if (push) history.pushState({ page }, "", toUrl(search, page));
+    else history.replaceState(history.state, "", toUrl(search, page));
+    render(data, search, page);
   }
 
-  ui.prev.addEventListener("click", () => load(state.page - 1, true));
-  ui.next.addEventListener("click", () => load(state.page + 1, true));
-  window.addEventListener("popstate", () => load(pageFromUrl(), false));
-  load(state.page, false);
+  // ---------------------------------------------------------------------------------------------
+  // Deleting
+
+  async function deleteRow(item, button) {
+    button.disabled = true;
+    showNotice("");
+    try {
+      await request("DELETE", `/api/v1/history/${encodeURIComponent(item.id)}`, T.deleteFailed);
+      showNotice(T.deleted(item.filename || ""));
+    } catch (err) {
+      showMessage(err.message); // e.g. someone else deleted it first: the reload shows that
+    }
+    await load(state.search, state.page, false);
+  }
+
+  /** Ask in the page's own dialog; resolves to true when the user chose Delete. */
+  function confirmDelete(text) {
+    ui.dialogText.textContent = text;
+    return new Promise((resolve) => {
+      ui.dialog.addEventListener("close", () => resolve(ui.dialog.returnValue === "delete"),
+        { once: true });
+      ui.dialog.returnValue = "";
+      ui.dialog.showModal();
+      $("confirm-no").focus(); // the safe choice is the default one
+    });
+  }
+
+  async function deleteShown() {
+    const search = state.search;
+    const filtered = isFiltered(search);
+    const what = T.recognitions(state.total);
+    if (!(await confirmDelete(filtered ? T.confirmMatching(what) : T.confirmAll(what)))) return;
+    const params = apiParams(search);
+    if (!filtered) params.set("all", "true"); // no filter means everything: say so explicitly
+    showNotice("");
+    try {
+      const body = await request("DELETE", `/api/v1/history?${params}`, T.deleteFailed);
+      showNotice(T.deletedMany(T.recognitions(Number(body.deleted) || 0)));
+    } catch (err) {
+      showMessage(err.message);
+    }
+    await load(search, 1, false);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Wiring
+
+  ui.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    showNotice("");
+    load(readForm(), 1, true);
+  });
+  ui.reset.addEventListener("click", () => {
+    fillForm({});
+    showNotice("");
+    load({}, 1, true);
+  });
+  ui.deleteShown.addEventListener("click", deleteShown);
+  ui.prev.addEventListener("click", () => load(state.search, state.page - 1, true));
+  ui.next.addEventListener("click", () => load(state.search, state.page + 1, true));
+  window.addEventListener("popstate", () => {
+    const { search, page } = fromUrl();
+    fillForm(search);
+    load(search, page, false);
+  });
+
+  applyStrings(document);
+  const start = fromUrl();
+  fillForm(start.search);
+  load(start.search, start.page, false);
 })();
