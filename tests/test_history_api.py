@@ -139,7 +139,7 @@ def test_delete_one_row(local):
 
 def test_delete_what_a_filter_matches_and_everything_only_when_confirmed(local):
     r = local.delete("/api/v1/history")  # no filter: that would be everything, so it is refused
-    assert r.status_code == 422 and code(r) == "invalid_argument"
+    assert r.status_code == 422 and code(r) == "confirmation_required"
     assert "all=true" in r.json()["error"]["message"]
     r = local.delete("/api/v1/history", params={"label": "  "})  # a blank field is no filter
     assert r.status_code == 422

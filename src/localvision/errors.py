@@ -81,6 +81,13 @@ class InvalidArgument(LocalVisionError):
     status = 422
 
 
+class ConfirmationRequired(InvalidArgument):
+    """A request that would delete everything, sent without saying so (all=true)."""
+
+    code = "confirmation_required"
+    status = 422
+
+
 class TooManyFiles(InvalidArgument):
     """Several files sent where one is taken (the classic /predict)."""
 

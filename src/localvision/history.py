@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
-from .errors import InvalidArgument, NotFound
+from .errors import ConfirmationRequired, InvalidArgument, NotFound
 from .report import rows_to_csv
 
 metadata = MetaData()
@@ -272,7 +272,7 @@ class HistoryStore:
                 "Give either a filter or all=true (delete everything), not both."
             )
         if not where.narrows and not everything:
-            raise InvalidArgument(
+            raise ConfirmationRequired(
                 "No filter was given, which would delete every row: to do that, confirm with "
                 "all=true."
             )

@@ -85,7 +85,7 @@ async def delete_matching(
 ):
     """Delete every row the search matches (the same filter as GET), in one transaction:
     `{"deleted": n}`. Without a filter this would delete everything, so it is refused (422
-    `invalid_argument`) unless `all=true` confirms that."""
+    `confirmation_required`) unless `all=true` confirms that."""
     store, user = _store(request), history_scope(request)
     deleted = await run_in_threadpool(store.delete_matching, where, user, everything=everything)
     return {"deleted": deleted}
