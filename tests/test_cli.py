@@ -13,18 +13,21 @@ import dataclasses
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
+from conftest import GOLDEN, free_port
 from rich.console import Console
 from typer.testing import CliRunner
 
-from conftest import GOLDEN, free_port
-from localvision import cli
+from localvision import cli, cli_render
 from localvision.cli import app
+from localvision.config import Settings
 from localvision.models import get_spec, registry
 
 runner = CliRunner()
@@ -35,9 +38,10 @@ IMPORT_HINT = "localvision weights import resnet18 FILE"
 pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
-def invoke(*args: str, env: dict | None = None):
+def invoke(*args: str, env: dict | None = None, input: str | None = None):
     """Run the CLI in-process; a wide terminal so table cells are not folded."""
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "400", **(env or {})})
+    env = {"COLUMNS": "400", **(env or {})}
+    return runner.invoke(app, [str(a) for a in args], env=env, input=input, prog_name="localvision")
 
 
 def assert_exit(result, code: int):
@@ -203,7 +207,8 @@ def test_a_directory_means_its_images(tree, recursive, expected):
 )
 def test_globs_expand_to_files(tree, pattern, recursive, expected):
     found = cli.expand_paths([str(tree / pattern)], recursive)
-    assert [Path(p).relative_to(tree).as_posix() for p in found] == expected
+    assert [Path(p).relative_to(tree).as_posix() for p in found.paths] == expected
+    assert not found.skipped  # a glob's matches, like files named directly, are never skipped
 
 
 def test_a_glob_on_the_command_line_is_expanded(tree):
@@ -215,6 +220,103 @@ def test_a_glob_on_the_command_line_is_expanded(tree):
     assert rows[0]["error"] is None and rows[1]["error"]["code"] == "file_not_found"
 
 
+@pytest.fixture
+def folder_with_others(tmp_path, photos) -> Path:
+    """Two photos among files that are not images: notes.txt, scan.pdf and README (no suffix)."""
+    d = tmp_path / "others"
+    d.mkdir()
+    (d / "coffee.jpg").write_bytes(photos["coffee"])
+    shutil.copyfile(chelsea_png(photos, tmp_path), d / "chelsea.png")
+    (d / "notes.txt").write_text("not an image")
+    (d / "scan.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    (d / "README").write_text("photos from the trip")
+    return d
+
+
+def test_a_directory_says_how_many_files_it_skipped_and_why(folder_with_others):
+    result = invoke("classify", folder_with_others, "-m", "efficientnet_lite0", "-f", "json")
+    assert_exit(result, 0)  # the images all succeeded; the others were not inputs
+    rows = json.loads(result.stdout)
+    assert sorted(Path(r["path"]).name for r in rows) == ["chelsea.png", "coffee.jpg"]
+    assert stderr_lines(result) == [
+        "note: skipped 3 files that are not images (.pdf, .txt, no extension); "
+        "--strict reports each as an error"
+    ]
+
+
+def test_strict_reports_each_skipped_file_as_its_own_error_row(folder_with_others):
+    result = invoke("classify", folder_with_others, "-m", "efficientnet_lite0", "-f", "json",
+                    "--strict")  # fmt: skip
+    assert_exit(result, 1)
+    rows = json.loads(result.stdout)
+    names = [Path(r["path"]).name for r in rows]
+    assert names == ["README", "chelsea.png", "coffee.jpg", "notes.txt", "scan.pdf"]  # in order
+    by_name = dict(zip(names, rows))
+    for name in ("README", "notes.txt", "scan.pdf"):
+        assert by_name[name]["predictions"] == []
+        assert by_name[name]["error"]["code"] == "unsupported_format"
+    assert "'.txt' is not an image file extension" in by_name["notes.txt"]["error"]["message"]
+    assert "no file extension" in by_name["README"]["error"]["message"]
+    assert by_name["coffee.jpg"]["predictions"][0]["label"] == "espresso"
+    assert result.stderr == ""  # every skipped file is in the results instead
+
+
+def test_strict_error_rows_are_in_the_table_too(folder_with_others):
+    result = invoke("classify", folder_with_others, "-m", "efficientnet_lite0", "--strict")
+    assert_exit(result, 1)
+    assert "unsupported_format: Skipped: '.pdf' is not an image file extension" in result.stdout
+
+
+def test_a_file_named_directly_is_read_whatever_its_name(tmp_path, photos):
+    """Only a directory's files are skipped by name; a file given by name is decoded by content."""
+    named = tmp_path / "holiday.photo"
+    named.write_bytes(photos["coffee"])
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    result = invoke("classify", named, text, "-m", "efficientnet_lite0", "-f", "json")
+    assert_exit(result, 1)
+    photo_row, text_row = json.loads(result.stdout)
+    assert photo_row["predictions"][0]["label"] == "espresso"
+    assert text_row["error"]["code"] == "unsupported_format"
+    assert result.stderr == ""  # nothing skipped
+
+
+def test_a_directory_of_no_images_says_what_it_skipped(tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    result = invoke("classify", tmp_path, "-m", "efficientnet_lite0")
+    assert_exit(result, 2)
+    lines = stderr_lines(result)
+    assert lines[0].startswith("note: skipped 1 file that is not an image (.txt)")
+    assert lines[1] == "error: No images found in the given paths."
+    strict = invoke("classify", tmp_path, "-m", "efficientnet_lite0", "-f", "json", "--strict")
+    assert_exit(strict, 1)  # with --strict the file is a failed input, not a usage error
+    (row,) = json.loads(strict.stdout)
+    assert row["error"]["code"] == "unsupported_format"
+
+
+# --- local files: limited by pixels, not bytes ------------------------------------------------
+def test_a_local_photo_over_10_mb_is_classified_and_one_over_max_pixels_is_refused(tmp_path):
+    """max_upload_mb limits HTTP uploads; a local file is limited by its pixels (max_pixels)."""
+    from corpus import photo
+
+    im = photo("chelsea")
+    big = tmp_path / "chelsea-6x.png"
+    im.resize((im.width * 6, im.height * 6), 3).save(big, "PNG", compress_level=0)
+    assert big.stat().st_size > 10 * 1024 * 1024  # over the 10 MB upload limit
+    pixels = im.width * 6 * im.height * 6
+
+    result = invoke("classify", big, "-m", "efficientnet_lite0", "-f", "json")
+    assert_exit(result, 0)
+    (row,) = json.loads(result.stdout)
+    assert row["error"] is None and row["predictions"][0]["label"] == GOLDEN["chelsea"]
+
+    refused = invoke("classify", big, "-m", "efficientnet_lite0", "-f", "json",
+                     "--max-pixels", pixels - 1)  # fmt: skip
+    assert_exit(refused, 1)
+    (row,) = json.loads(refused.stdout)
+    assert row["predictions"] == [] and row["error"]["code"] == "image_too_large"
+
+
 # --- progress -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("count, shown", [(3, False), (5, True)])
 def test_progress_bar_goes_to_stderr_only_for_more_than_a_few_images(
@@ -222,7 +324,7 @@ def test_progress_bar_goes_to_stderr_only_for_more_than_a_few_images(
 ):
     """The bar is drawn on a terminal's stderr; stdout carries the results alone."""
     terminal = io.StringIO()
-    monkeypatch.setattr(cli, "err", Console(file=terminal, force_terminal=True, width=100))
+    monkeypatch.setattr(cli_render, "err", Console(file=terminal, force_terminal=True, width=100))
     files = sorted(photo_dir.glob("*.jpg"))[:count]
     assert len(files) == count
     result = invoke("classify", *files, "-m", "efficientnet_lite0", "-f", "json")
@@ -327,7 +429,7 @@ def test_models_lists_each_model_with_its_state_and_where(
         (["--model", "vgg99"], {}, "Unknown model 'vgg99'"),
         (["--top-k", "0"], {}, "--top-k"),
         (["--format", "xml"], {}, "--format"),
-        ([], {"LOCALVISION_TOP_K": "lots"}, "Invalid setting"),
+        ([], {"LOCALVISION_TOP_K": "lots"}, "Invalid value for LOCALVISION_TOP_K"),
     ],
     ids=["unknown_model", "top_k_zero", "bad_format", "bad_env_setting"],
 )
@@ -340,13 +442,233 @@ def test_usage_errors_exit_2(photo_dir, args, env, says):
 def test_no_paths_is_a_usage_error():
     result = invoke("classify")
     assert_exit(result, 2)
-    assert "Missing argument 'paths'" in result.stderr
+    assert "Missing argument 'PATHS'" in result.stderr
 
 
 def test_an_empty_directory_exits_2(tmp_path):
     result = invoke("classify", tmp_path)
     assert_exit(result, 2)
     assert "No images found" in result.stderr
+
+
+# --- help reads like click's ----------------------------------------------------------------------
+def _all_commands():
+    """Every command path, e.g. ("classify",), ("keys", "create"), with its click command."""
+    import typer.main
+
+    def walk(prefix, cmd):
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                yield from walk((*prefix, name), sub)
+        else:
+            yield prefix, cmd
+
+    return list(walk((), typer.main.get_command(app)))
+
+
+TYPER_TYPE_LABELS = re.compile(r"<(bool|str|int|float|file|dir|path|list\[\w+\])>|\{\w+\}")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [c for c, _ in _all_commands()] + [()],
+    ids=[" ".join(c) for c, _ in _all_commands()] + ["localvision"],
+)
+def test_help_shows_click_metavars_and_no_python_types(command):
+    result = invoke(*command, "--help")
+    assert_exit(result, 0)
+    assert not TYPER_TYPE_LABELS.search(result.stdout), result.stdout
+    assert re.search(r"--help +Show this message and exit\.", result.stdout)  # a flag: no type
+
+
+def _option_row(help_text: str, option: str) -> str:
+    (row,) = [line for line in help_text.splitlines() if re.search(rf"\s{option}\s", line)]
+    return row
+
+
+def test_classify_usage_and_option_metavars():
+    result = invoke("classify", "--help")
+    assert_exit(result, 0)
+    assert "Usage: localvision classify [OPTIONS] PATHS..." in result.stdout
+    rows = {o: _option_row(result.stdout, o) for o in (
+        "--format", "--backend", "--device", "--precision", "--top-k", "--weights", "--offline",
+    )}  # fmt: skip
+    assert "[table|json|csv]" in rows["--format"]
+    for name in ("backend", "device", "precision"):  # the choices are the setting's own
+        choices = "|".join(typing.get_args(Settings.model_fields[name].annotation))
+        assert f"[{choices}]" in rows[f"--{name}"]
+    assert "INTEGER [x>=1]" in rows["--top-k"] and "FILE" in rows["--weights"]
+    assert re.search(r"--offline\s+Never download", rows["--offline"])
+
+
+def test_serve_lists_the_choices_of_log_format_and_auth():
+    result = invoke("serve", "--help")
+    assert_exit(result, 0)
+    assert "[auto|json|text]" in _option_row(result.stdout, "--log-format")
+    assert "[auto|on|off]" in _option_row(result.stdout, "--auth")
+    assert "INTEGER [0<=x<=65535]" in _option_row(result.stdout, "--port")  # from the setting
+
+
+def test_usage_lines_follow_click_conventions():
+    assert "Usage: localvision weights fetch [OPTIONS] [MODEL]" in invoke(
+        "weights", "fetch", "--help").stdout  # fmt: skip
+    assert "Usage: localvision keys revoke [OPTIONS] KEY_ID" in invoke(
+        "keys", "revoke", "--help").stdout  # fmt: skip
+
+
+COMMANDS = _all_commands()
+
+
+@pytest.mark.parametrize("path, cmd", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_every_option_with_a_setting_shares_its_help_and_choices(path, cmd):
+    """tests/test_docs.py checks help against `click.Option`, which typer 0.29's own (vendored)
+    click classes are not; this checks the options typer really builds."""
+    for param in cmd.params:
+        field = Settings.model_fields.get(param.name)
+        if field is None or param.param_type_name != "option":
+            continue
+        assert param.help == field.description, (path, param.name)
+        if typing.get_origin(field.annotation) is typing.Literal:
+            assert param.type_descriptor.choices == typing.get_args(field.annotation)
+
+
+# --- a bad value says which option, the value and what is allowed ---------------------------------
+@pytest.mark.parametrize(
+    "args, env, says",
+    [
+        (["classify", "P", "--format", "xml"], {},
+         "error: Invalid value for '--format' / '-f': 'xml' is not one of 'table', 'json', 'csv'."),
+        (["classify", "P", "--backend", "tensorrt"], {},
+         "error: Invalid value for '--backend': 'tensorrt' is not one of 'auto', 'torch', "
+         "'openvino', 'onnxruntime'."),
+        (["classify", "P", "--device", "tpu"], {},
+         "error: Invalid value for '--device': 'tpu' is not one of 'cpu', 'cuda'."),
+        (["bench", "--precision", "int4"], {},
+         "error: Invalid value for '--precision': 'int4' is not one of 'auto', 'fp32', 'bf16', "
+         "'fp16', 'int8'."),
+        (["serve", "--log-format", "xml"], {},
+         "error: Invalid value for '--log-format': 'xml' is not one of 'auto', 'json', 'text'."),
+        (["serve", "--auth", "maybe"], {},
+         "error: Invalid value for '--auth': 'maybe' is not one of 'auto', 'on', 'off'."),
+        (["classify", "P", "--top-k", "0"], {},
+         "error: Invalid value for '--top-k' / '-k': 0 is not in the range x>=1."),
+        (["classify", "P", "--batch-size", "0"], {},
+         "error: Invalid value for '--batch-size': 0 is not in the range 1<=x<=1024."),
+        (["classify", "P", "--top-k", "lots"], {},
+         "error: Invalid value for '--top-k' / '-k': 'lots' is not a valid integer."),
+        (["classify", "P", "--max-pixels", "0"], {},
+         "error: Invalid value for '--max-pixels': 0 is not in the range x>=1."),
+        (["classify", "P"], {"LOCALVISION_BACKEND": "tensorrt"},
+         "error: Invalid value for LOCALVISION_BACKEND: 'tensorrt' is not one of 'auto', "
+         "'torch', 'openvino' or 'onnxruntime'."),
+        (["classify", "P"], {"LOCALVISION_BATCH_SIZE": "many"},
+         "error: Invalid value for LOCALVISION_BATCH_SIZE: 'many' is not a valid integer."),
+    ],
+    ids=["format", "backend", "device", "precision", "log_format", "auth", "top_k_range",
+         "batch_size_range", "top_k_type", "max_pixels_range", "env_backend", "env_batch_size"],
+)  # fmt: skip
+def test_a_bad_value_names_the_option_the_value_and_what_is_allowed(photo_dir, args, env, says):
+    args = [str(photo_dir / "coffee.jpg") if a == "P" else a for a in args]
+    result = invoke(*args, env=env)
+    assert_exit(result, 2)
+    assert result.stdout == ""
+    lines = stderr_lines(result)
+    assert says in lines, lines
+    assert "Value error" not in result.stderr and "pydantic" not in result.stderr
+    if not env:  # a command-line mistake: the usage line first, then where to read more
+        assert lines[0].startswith(f"Usage: localvision {args[0]} [OPTIONS]")
+        assert lines[-1] == f"  to fix: see 'localvision {args[0]} --help'"
+
+
+# --- one renderer: every error the CLI ends with looks the same -----------------------------------
+@pytest.mark.parametrize(
+    "args, env, hint",
+    [
+        (["classify", "P", "--format", "xml"], {}, True),
+        (["classify", "P", "--model", "resnet18"], {}, True),  # weights missing (offline)
+        (["classify", "P", "--model", "vgg99"], {}, False),
+        (["classify", "P"], {"LOCALVISION_TOP_K": "lots"}, True),
+        (["keys", "revoke", "999"], {"LOCALVISION_DB": "DB"}, True),
+        (["users", "add", "bad name!", "--password-stdin"], {"LOCALVISION_DB": "DB"}, False),
+        (["serve", "--host", "0.0.0.0", "--auth", "off"], {"LOCALVISION_DB": "DB"}, True),
+    ],
+    ids=["usage", "weights_missing", "unknown_model", "bad_env", "unknown_key", "bad_username",
+         "public_without_auth"],
+)  # fmt: skip
+def test_every_error_is_one_error_line_and_its_hint(photo_dir, tmp_path, args, env, hint):
+    args = [str(photo_dir / "coffee.jpg") if a == "P" else a for a in args]
+    env = {k: f"sqlite:///{tmp_path / 'auth.db'}" if v == "DB" else v for k, v in env.items()}
+    result = invoke(*args, env=env, input="a-long-enough-password\n")
+    assert_exit(result, 2)
+    lines = [line for line in stderr_lines(result) if not line.startswith("Usage: ")]
+    assert len(lines) == 1 + hint, lines
+    assert lines[0].startswith("error: ")
+    assert not hint or lines[1].startswith("  to fix: ")
+    assert not set("╭╰│") & set(result.stderr)  # no panels: lines a person and grep can read
+
+
+# --- a failing backend never prints a traceback ---------------------------------------------------
+class FailingBackend:
+    """A backend whose framework fails on every call, as a driver error or an out-of-memory does.
+    (A real backend cannot be made to fail on demand, so this one stands in for it; everything
+    around it, the Classifier, the road and the CLI, is the real code.)"""
+
+    name, device, precision = "torch", "cpu", "fp32"
+
+    def infer(self, batch):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+
+@pytest.fixture
+def failing_model(monkeypatch):
+    """The CLI loads a real efficientnet_lite0 Classifier around the failing backend."""
+    import localvision.classifier as classifier_module
+    from localvision.classifier import Classifier
+
+    def from_settings(settings):
+        return Classifier(get_spec("efficientnet_lite0"), FailingBackend(), settings)
+
+    monkeypatch.setattr(classifier_module, "from_settings", from_settings)
+
+
+def test_a_backend_failing_in_classify_is_one_error_line(failing_model, photo_dir):
+    result = invoke("classify", photo_dir / "coffee.jpg", "-f", "json")
+    assert_exit(result, 2)
+    assert result.stdout == ""
+    assert stderr_lines(result) == [
+        "error: The model failed on a batch of 1 (RuntimeError: CUDA error: an illegal memory "
+        "access was encountered)."
+    ]
+
+
+def test_a_backend_failing_in_bench_is_one_error_line(failing_model):
+    result = invoke("bench", "--iterations", "1")
+    assert_exit(result, 2)
+    assert result.stdout == ""
+    assert stderr_lines(result) == [
+        "error: The model failed while being timed (RuntimeError: CUDA error: an illegal memory "
+        "access was encountered)."
+    ]
+
+
+@pytest.mark.parametrize("command", [["classify", "P"], ["bench"]])
+def test_an_unexpected_error_is_one_readable_line(monkeypatch, photo_dir, command):
+    """Not a LocalVisionError (here: a backend's native library missing at load): one line that
+    names it, exit 2, no traceback."""
+    import localvision.classifier as classifier_module
+
+    def from_settings(settings):
+        raise ImportError("libopenvino.so.2540: cannot open shared object file")
+
+    monkeypatch.setattr(classifier_module, "from_settings", from_settings)
+    args = [str(photo_dir / "coffee.jpg") if a == "P" else a for a in command]
+    result = invoke(*args)
+    assert_exit(result, 2)
+    assert stderr_lines(result) == [
+        "error: unexpected ImportError: libopenvino.so.2540: cannot open shared object file",
+        "  to fix: this is a bug in localvision; please report it with the command that you ran",
+    ]
 
 
 # --- the installed command, for real -------------------------------------------------------------

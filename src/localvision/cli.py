@@ -1,42 +1,37 @@
 """The `localvision` command: a thin shell around the Classifier (Typer + rich).
 
 Exit codes: 0 every input succeeded, 1 some inputs failed, 2 a usage, model or weights error.
-Every option can also be set as a LOCALVISION_<NAME> environment variable.
+Every option that has a setting can also be set as a LOCALVISION_<NAME> environment variable.
+What it prints is rendered in cli_render.py; errors that end a command are rendered there once
+(cli_app.py routes them).
 """
 
 from __future__ import annotations
 
 import glob
-import io
-import json
 import sys
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from . import cli_render as render
 from .cli_admin import keys_app, serve_auth, users_app
+from .cli_app import App
 from .config import Settings
-from .errors import LocalVisionError
-from .report import rows_to_csv
+from .errors import InvalidArgument, UnsupportedFormat
+from .results import Result
 
-app = typer.Typer(
-    help="localvision: local, offline image recognition (ResNet-18, ImageNet-1k).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-weights_app = typer.Typer(help="Show, download or import model weights.", no_args_is_help=True)
+app = App(help="localvision: local, offline image recognition (ResNet-18, ImageNet-1k).")
+weights_app = App(help="Show, download or import model weights.")
 app.add_typer(weights_app, name="weights")
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
-
-out = Console()
-err = Console(stderr=True)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".jfif"}
 
@@ -46,19 +41,60 @@ def _help(name: str) -> str:
     return Settings.model_fields[name].description or ""
 
 
+def _option(name: str, *decls: str, **options):
+    """The option for setting `name`: its help and its bounds (ge/le) come from Settings."""
+    for rule in Settings.model_fields[name].metadata:
+        if getattr(rule, "ge", None) is not None:
+            options.setdefault("min", rule.ge)
+        if getattr(rule, "le", None) is not None:
+            options.setdefault("max", rule.le)
+    return typer.Option(None, *decls, help=_help(name), **options)
+
+
+def _choices(name: str):
+    """A setting's type (its Literal of choices), so the option lists and checks the same ones."""
+    return Settings.model_fields[name].annotation
+
+
+Backend = _choices("backend")
+Device = _choices("device")
+Precision = _choices("precision")
+Auth = _choices("auth")
+LogFormat = _choices("log_format")
+
+
 def settings_from(**given) -> Settings:
-    """Settings from the environment, overridden by the options given on the command line."""
+    """Settings from the environment, overridden by the options given on the command line. A
+    value Settings refuses is named as the option or LOCALVISION_* variable it came from."""
+    given = {k: v for k, v in given.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in given.items() if v is not None})
-    except Exception as exc:  # pydantic ValidationError: a bad LOCALVISION_* value
-        fail(LocalVisionError(f"Invalid setting: {exc}"))
+        return Settings(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error.get("loc") else None
+        reason = render.explain(error)
+        option = _option_named(name) if name in given else None
+        if option is not None:
+            raise typer.BadParameter(reason, param_hint=option) from None
+        where = f"LOCALVISION_{name.upper()}" if name else "the settings"
+        raise InvalidArgument(
+            f"Invalid value for {where}: {reason}", hint=f"correct or unset {where}"
+        ) from None
 
 
-def fail(exc: LocalVisionError, code: int = 2):
-    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
-    if exc.hint:
-        err.print(f"  to fix: {escape(exc.hint)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+def _option_named(setting: str) -> str | None:
+    """How the running command spells the option for a setting, e.g. "'--batch-size'"."""
+    ctx = click_context()
+    for param in ctx.command.params if ctx else ():
+        if param.name == setting and param.opts:
+            return " / ".join(f"'{o}'" for o in param.opts)
+    return None
+
+
+def click_context():
+    from typer._click.globals import get_current_context
+
+    return get_current_context(silent=True)
 
 
 class Format(str, Enum):
@@ -68,43 +104,74 @@ class Format(str, Enum):
 
 
 # Options shared by the commands that load a model.
-ModelOpt = typer.Option(None, "--model", "-m", help=_help("model"))
-WeightsOpt = typer.Option(None, "--weights", help=_help("weights"), dir_okay=False)
-OfflineOpt = typer.Option(None, "--offline", help=_help("offline"))
-BackendOpt = typer.Option(None, "--backend", help=_help("backend"))
-DeviceOpt = typer.Option(None, "--device", help=_help("device"))
-PrecisionOpt = typer.Option(None, "--precision", help=_help("precision"))
-RecheckOpt = typer.Option(None, "--recheck-margin", min=0.0, max=1.0, help=_help("recheck_margin"))
+ModelOpt = _option("model", "--model", "-m")
+WeightsOpt = _option("weights", "--weights", dir_okay=False)
+OfflineOpt = _option("offline", "--offline")
+BackendOpt = _option("backend", "--backend")
+DeviceOpt = _option("device", "--device")
+PrecisionOpt = _option("precision", "--precision")
+RecheckOpt = _option("recheck_margin", "--recheck-margin")
 
 
-def expand_paths(paths: list[str], recursive: bool) -> list[str]:
-    """Files as given; directories to their image files; globs expanded. A path that matches
-    nothing is kept, so it gets its own 'file not found' row."""
-    found: list[str] = []
+@dataclass
+class Found:
+    """What the PATHs name, in order: files as given, a directory's files, a glob's matches.
+    `skipped`: files met in a directory whose names are not an image's (never read)."""
+
+    paths: list[str] = field(default_factory=list)
+    skipped: set[str] = field(default_factory=set)
+
+    @property
+    def images(self) -> list[str]:
+        return [p for p in self.paths if p not in self.skipped]
+
+
+def expand_paths(paths: list[str], recursive: bool) -> Found:
+    """Files as given; directories to their files (those not named like images are skipped);
+    globs expanded. A path that matches nothing is kept, so it gets its own 'file not found'
+    row; so is a file named directly, whatever its name (it is decoded by its content)."""
+    found = Found()
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             walker = p.rglob("*") if recursive else p.glob("*")
-            found += sorted(
-                str(f) for f in walker if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-            )
+            for f in sorted(str(f) for f in walker if f.is_file()):
+                found.paths.append(f)
+                if Path(f).suffix.lower() not in IMAGE_SUFFIXES:
+                    found.skipped.add(f)
         elif not p.exists() and glob.has_magic(raw):
             matches = sorted(glob.glob(raw, recursive=recursive))
-            found += [m for m in matches if Path(m).is_file()] or [raw]
+            found.paths += [m for m in matches if Path(m).is_file()] or [raw]
         else:
-            found.append(raw)
+            found.paths.append(raw)
     return found
 
 
+def _suffix(path: str) -> str:
+    return Path(path).suffix.lower() or "no extension"
+
+
+def skipped_note(skipped: set[str]) -> str:
+    """e.g. "skipped 3 files that are not images (.pdf, .txt); --strict reports each"."""
+    n = len(skipped)
+    kinds = ", ".join(sorted({_suffix(p) for p in skipped}))
+    what = "file that is not an image" if n == 1 else "files that are not images"
+    return f"skipped {n} {what} ({kinds}); --strict reports each as an error"
+
+
+def skipped_result(path: str) -> Result:
+    suffix = Path(path).suffix.lower()
+    why = f"'{suffix}' is not an image file extension" if suffix else "it has no file extension"
+    return Result(path, error=UnsupportedFormat(f"Skipped: {why} (the file was not read)."))
+
+
 def load(settings: Settings):
+    """The classifier the settings describe; its typed errors end the command (exit 2)."""
     from .classifier import from_settings
 
-    try:
-        clf = from_settings(settings)
-    except LocalVisionError as exc:
-        fail(exc)
+    clf = from_settings(settings)
     if clf.notice:
-        err.print(f"[yellow]warning:[/] {clf.notice}", highlight=False, soft_wrap=True)
+        render.warning(clf.notice)
     return clf
 
 
@@ -113,18 +180,22 @@ def classify(
     paths: list[str] = typer.Argument(..., help="Image files, directories or globs."),
     model: Optional[str] = ModelOpt,
     weights: Optional[Path] = WeightsOpt,
-    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help=_help("top_k"), min=1),
+    top_k: Optional[int] = _option("top_k", "--top-k", "-k"),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results here."),
     offline: Optional[bool] = OfflineOpt,
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into directories."),
-    backend: Optional[str] = BackendOpt,
-    device: Optional[str] = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
-    exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
+    strict: bool = typer.Option(
+        False, "--strict",
+        help="Report each file skipped in a directory (not named like an image) as an error.",
+    ),  # fmt: skip
+    backend: Optional[Backend] = BackendOpt,
+    device: Optional[Device] = DeviceOpt,
+    precision: Optional[Precision] = PrecisionOpt,
+    exact_decode: Optional[bool] = _option("exact_decode", "--exact-decode"),
     recheck_margin: Optional[float] = RecheckOpt,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=_help("batch_size")),
-    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help=_help("max_pixels")),
+    batch_size: Optional[int] = _option("batch_size", "--batch-size"),
+    max_pixels: Optional[int] = _option("max_pixels", "--max-pixels"),
 ):
     """Classify images and print the top-k labels for each."""
     settings = settings_from(
@@ -132,22 +203,28 @@ def classify(
         device=device, precision=precision, exact_decode=exact_decode, batch_size=batch_size,
         max_pixels=max_pixels, recheck_margin=recheck_margin,
     )  # fmt: skip
-    files = expand_paths(paths, recursive)
-    if not files:
-        fail(LocalVisionError("No images found in the given paths."))
+    found = expand_paths(paths, recursive)
+    if not (found.paths if strict else found.images):
+        if found.skipped:
+            render.note(skipped_note(found.skipped))
+        raise InvalidArgument("No images found in the given paths.")
     clf = load(settings)
-    results = _run(clf, files, settings.top_k)
-    rows = [
-        {"path": r.source, "model": clf.name, **r.to_dict()} for r in results
+    classified = iter(_run(clf, found.images, settings.top_k))
+    results = [
+        skipped_result(p) if p in found.skipped else next(classified)
+        for p in found.paths
+        if strict or p not in found.skipped
     ]
+    rows = [{"path": r.source, "model": clf.name, **r.to_dict()} for r in results]
     running = describe(clf)
-    text = render(rows, fmt, running, settings.top_k)
     if output:
-        output.write_text(text, encoding="utf-8")
+        output.write_text(render.results_text(rows, fmt.value, running, settings.top_k), "utf-8")
     elif fmt is Format.table:
-        out.print(_table(rows, running))
+        render.out.print(render.results_table(rows, running))
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(render.results_text(rows, fmt.value, running, settings.top_k))
+    if found.skipped and not strict:
+        render.note(skipped_note(found.skipped))
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 
@@ -162,35 +239,9 @@ def _run(clf, files: list[str], k: int):
 
     if len(files) <= 4:
         return clf.predict(files, top_k=k)
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=render.err, transient=True) as progress:
         task = progress.add_task("Classifying", total=len(files))
         return clf.predict(files, top_k=k, progress=lambda n: progress.advance(task, n))
-
-
-def render(rows: list[dict], fmt: Format, model: str, k: int) -> str:
-    if fmt is Format.json:
-        return json.dumps(rows, indent=2) + "\n"
-    if fmt is Format.csv:
-        return rows_to_csv(rows, lead=("path", "model"), k=k)
-    console = Console(file=io.StringIO(), width=120, color_system=None)
-    console.print(_table(rows, model))
-    return console.file.getvalue()
-
-
-def _table(rows: list[dict], model: str) -> Table:
-    table = Table(title=f"localvision · {model}", title_justify="left")
-    table.add_column("file", overflow="fold")
-    table.add_column("top labels")
-    for row in rows:
-        if row["error"]:
-            error = f"[red]{row['error']['code']}[/]: {escape(row['error']['message'])}"
-            table.add_row(escape(row["path"]), error)
-        else:
-            labels = "\n".join(
-                f"{p['probability'] * 100:5.1f}%  {p['label']}" for p in row["predictions"]
-            )
-            table.add_row(escape(row["path"]), labels)
-    return table
 
 
 @app.command()
@@ -208,8 +259,10 @@ def models(offline: Optional[bool] = OfflineOpt):
         st = w.status(spec, offline=settings.offline)
         colour = {"present": "green", "downloadable": "yellow"}.get(st.state, "red")
         table.add_row(name, f"[{colour}]{st.state}[/]", escape(st.detail), spec.title)
-    out.print(table)
-    out.print("auto = resnet18 when its weights are present or downloadable, else efficientnet_lite0")
+    render.out.print(table)
+    render.out.print(
+        "auto = resnet18 when its weights are present or downloadable, else efficientnet_lite0"
+    )
 
 
 @weights_app.command("status")
@@ -224,16 +277,13 @@ def weights_fetch(model: str = typer.Argument("resnet18", help="Model whose weig
     from . import weights as w
     from .models import get_spec
 
-    try:
-        spec = get_spec(model)
-        found = w.locate(spec)
-        if found is not None:
-            out.print(escape(f"{model}: already present at {found.path}"))
-            return
-        path = w.fetch(spec)
-    except LocalVisionError as exc:
-        fail(exc)
-    out.print(escape(f"{model}: saved to {path}"))
+    spec = get_spec(model)
+    found = w.locate(spec)
+    if found is not None:
+        render.out.print(escape(f"{model}: already present at {found.path}"))
+        return
+    path = w.fetch(spec)
+    render.out.print(escape(f"{model}: saved to {path}"))
 
 
 @weights_app.command("import")
@@ -245,11 +295,8 @@ def weights_import(
     from . import weights as w
     from .models import get_spec
 
-    try:
-        path = w.import_file(get_spec(model), file)
-    except LocalVisionError as exc:
-        fail(exc)
-    out.print(escape(f"{model}: verified and saved to {path}"))
+    path = w.import_file(get_spec(model), file)
+    render.out.print(escape(f"{model}: verified and saved to {path}"))
 
 
 def _limit_malloc_arenas() -> None:
@@ -265,90 +312,90 @@ def _limit_malloc_arenas() -> None:
 
 @app.command()
 def serve(
-    host: Optional[str] = typer.Option(None, "--host", help=_help("host")),
-    port: Optional[int] = typer.Option(None, "--port", help=_help("port")),
+    host: Optional[str] = _option("host", "--host"),
+    port: Optional[int] = _option("port", "--port"),
     model: Optional[str] = ModelOpt,
     weights: Optional[Path] = WeightsOpt,
-    db: Optional[str] = typer.Option(None, "--db", help=_help("db")),
+    db: Optional[str] = _option("db", "--db"),
     offline: Optional[bool] = OfflineOpt,
-    backend: Optional[str] = BackendOpt,
-    device: Optional[str] = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
-    max_batch: Optional[int] = typer.Option(None, "--max-batch", help=_help("max_batch")),
-    max_wait_ms: Optional[float] = typer.Option(None, "--max-wait-ms", help=_help("max_wait_ms")),
-    exact_decode: Optional[bool] = typer.Option(None, "--exact-decode", help=_help("exact_decode")),
+    backend: Optional[Backend] = BackendOpt,
+    device: Optional[Device] = DeviceOpt,
+    precision: Optional[Precision] = PrecisionOpt,
+    max_batch: Optional[int] = _option("max_batch", "--max-batch"),
+    max_wait_ms: Optional[float] = _option("max_wait_ms", "--max-wait-ms"),
+    exact_decode: Optional[bool] = _option("exact_decode", "--exact-decode"),
     recheck_margin: Optional[float] = RecheckOpt,
-    rate_limit: Optional[str] = typer.Option(None, "--rate-limit", help=_help("rate_limit")),
-    log_format: Optional[str] = typer.Option(None, "--log-format", help=_help("log_format")),
-    auth: Optional[str] = typer.Option(None, "--auth", help=_help("auth")),
+    rate_limit: Optional[str] = _option("rate_limit", "--rate-limit"),
+    log_format: Optional[LogFormat] = _option("log_format", "--log-format"),
+    auth: Optional[Auth] = _option("auth", "--auth"),
     insecure_no_auth: bool = typer.Option(
         False, "--insecure-no-auth",
         help="Serve a non-loopback address without auth: anyone who can reach it can use it.",
     ),  # fmt: skip
 ):
-    """Run the web service and browser UI."""
-    import uvicorn
-
-    from .server.app import create_app
-    from .server.protocol import uvicorn_options
-    from .server.logs import logging_config
+    """Run the web service and browser UI. Its address is printed once it is ready."""
+    from . import cli_serve
 
     settings = settings_from(
         host=host, port=port, model=model, weights=weights, db=db, offline=offline,
         backend=backend, device=device, precision=precision, max_batch=max_batch,
-        max_wait_ms=max_wait_ms, exact_decode=exact_decode, recheck_margin=recheck_margin, auth=auth,
-        rate_limit=rate_limit, log_format=log_format,
+        max_wait_ms=max_wait_ms, exact_decode=exact_decode, recheck_margin=recheck_margin,
+        auth=auth, rate_limit=rate_limit, log_format=log_format,
     )  # fmt: skip
     settings = serve_auth(settings, insecure_no_auth)
-    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
-    err.print(f"localvision: open http://{shown}:{settings.port}/ in your browser", highlight=False)
     _limit_malloc_arenas()
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info",
-        **uvicorn_options(settings),  # header deadline and size, keep-alive (server/protocol.py)
-        log_config=logging_config(settings.log_format), access_log=False,  # ours: server/logs.py
-    )  # fmt: skip
+    cli_serve.run(settings, cli_serve.resolve_log_format(settings.log_format))
 
 
 @app.command()
 def bench(
     model: Optional[str] = ModelOpt,
     weights: Optional[Path] = WeightsOpt,
-    backend: Optional[str] = BackendOpt,
-    device: Optional[str] = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
+    backend: Optional[Backend] = BackendOpt,
+    device: Optional[Device] = DeviceOpt,
+    precision: Optional[Precision] = PrecisionOpt,
     offline: Optional[bool] = OfflineOpt,
-    batch: int = typer.Option(16, "--batch", help="Batch size for the throughput figure."),
-    iterations: int = typer.Option(30, "--iterations", help="Timed batch-1 calls."),
+    batch: int = typer.Option(16, "--batch", min=1, help="Batch size for the throughput figure."),
+    iterations: int = typer.Option(30, "--iterations", min=1, help="Timed batch-1 calls."),
 ):
-    """Time the model alone: batch-1 latency (p50, p99) and batch throughput. The full suite
-    (HTTP load, the classic baseline, ratios) is `python -m bench.run` in a source checkout."""
+    """Time the model alone: batch-1 latency (p50, p99) and batch throughput.
+
+    The full suite (HTTP load, the classic baseline, ratios) is `python -m bench.run` in a
+    source checkout."""
     from .benchmark import bench_backend
+    from .errors import InferenceFailed, LocalVisionError
 
     settings = settings_from(
         model=model, weights=weights, backend=backend, device=device, precision=precision,
         offline=offline,
     )  # fmt: skip
     clf = load(settings)
-    result = bench_backend(clf.backend, clf.spec.preprocess.crop, batch, iterations)
+    try:
+        result = bench_backend(clf.backend, clf.spec.preprocess.crop, batch, iterations)
+    except LocalVisionError:
+        raise
+    except Exception as exc:  # the backend failing in a way of its own, as the road says it
+        raise InferenceFailed(
+            f"The model failed while being timed ({type(exc).__name__}: {str(exc)[:200]})."
+        ) from exc
     table = Table(title=f"localvision bench · {describe(clf)}", title_justify="left")
     for key in result:
         table.add_column(key)
     table.add_row(*(str(v) for v in result.values()))
-    out.print(table)
+    render.out.print(table)
 
 
 @app.command()
 def export(
     model: str = typer.Argument(..., help="Model to export (resnet18 or efficientnet_lite0)."),
-    to_backend: Optional[str] = typer.Option(
+    to_backend: Optional[Backend] = typer.Option(
         None, "--backend", help="openvino (auto), onnxruntime, or torch (a precision check only)."
     ),
-    to_precision: Optional[str] = typer.Option(
+    to_precision: Optional[Precision] = typer.Option(
         None, "--precision", help="fp32 (auto), bf16, fp16 or int8; all but fp32 are checked."
     ),
     int8: bool = typer.Option(False, "--int8", help="The same as --precision int8."),
-    device: Optional[str] = DeviceOpt,
+    device: Optional[Device] = DeviceOpt,
     weights: Optional[Path] = WeightsOpt,
     calibration: Optional[Path] = typer.Option(
         None, "--calibration", file_okay=False,
@@ -356,15 +403,18 @@ def export(
         "but fp32 is checked against fp32 on the held-out ones.",
     ),  # fmt: skip
     min_agreement: Optional[float] = typer.Option(
-        None, "--min-agreement",
+        None, "--min-agreement", min=0.0, max=1.0,
         help="Least top-1 agreement with fp32 (default: 0.98 for int8, 0.99 for bf16 and fp16).",
     ),  # fmt: skip
-    force: bool = typer.Option(False, "--force", help="Keep an export below the bar (auto skips it)."),
+    force: bool = typer.Option(
+        False, "--force", help="Keep an export below the bar (auto skips it)."
+    ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Export again even if cached."),
     offline: Optional[bool] = OfflineOpt,
 ):
-    """Export a model to a cached artifact that serve and classify reuse, checking every
-    precision but fp32 against fp32 on real images."""
+    """Export a model to a cached artifact that serve and classify reuse.
+
+    Every precision but fp32 is checked against fp32 on real images."""
     from . import weights as w
     from .export import Target
     from .export import export as do_export
@@ -372,25 +422,24 @@ def export(
 
     settings = settings_from(offline=offline, device=device)
     target = Target.from_settings(settings, to_backend, "int8" if int8 else to_precision)
-    try:
-        spec = get_spec(model)
-        located = w.resolve(spec, weights, settings.offline)
-        result = do_export(
-            spec, located.path, target, calibration_dir=calibration,
-            min_agreement=min_agreement, force=force, rebuild=rebuild,
-        )  # fmt: skip
-    except LocalVisionError as exc:
-        fail(exc)
+    spec = get_spec(model)
+    located = w.resolve(spec, weights, settings.offline)
+    result = do_export(
+        spec, located.path, target, calibration_dir=calibration,
+        min_agreement=min_agreement, force=force, rebuild=rebuild,
+    )  # fmt: skip
     m = result.artifact.manifest
     verb = "exported" if result.created else "already exported"
-    out.print(escape(f"{model}: {verb} {m['backend']} {m['precision']} to {result.artifact.path}"))
+    render.out.print(
+        escape(f"{model}: {verb} {m['backend']} {m['precision']} to {result.artifact.path}")
+    )
     if m["check"]:
         c = m["check"]
-        out.print(
+        render.out.print(
             f"  {m['precision']} top-1 agreement with fp32: {c['top1_agreement']:.1%} on "
             f"{c['held_out_images']} held-out images"
             + (f" ({c['calibration_images']} calibrated)" if c["calibration_images"] else "")
-            + ("  [kept with --force; auto will not use it]" if c["forced"] else "")
+            + ("  \\[kept with --force; auto will not use it]" if c["forced"] else "")
         )
 
 

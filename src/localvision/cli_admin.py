@@ -10,30 +10,19 @@ import sys
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .cli_app import App
+from .cli_render import err, out
 from .config import Settings
-from .errors import LocalVisionError
+from .errors import InvalidArgument, LocalVisionError
 
-keys_app = typer.Typer(
-    help="API keys for programs: `Authorization: Bearer <key>`.", no_args_is_help=True
-)
-users_app = typer.Typer(help="Users who sign in to the web UI.", no_args_is_help=True)
-
-out = Console()
-err = Console(stderr=True)
+keys_app = App(help="API keys for programs: `Authorization: Bearer <key>`.")
+users_app = App(help="Users who sign in to the web UI.")
 
 # The option maps to the `db` setting, so it shares its help (checked by tests/test_docs.py).
 DbOpt = typer.Option(None, "--db", help=Settings.model_fields["db"].description)
-
-
-def _fail(exc: LocalVisionError, code: int = 2):
-    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
-    if exc.hint:
-        err.print(f"  to fix: {escape(exc.hint)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _store(db: str | None):
@@ -42,18 +31,18 @@ def _store(db: str | None):
     try:
         url = db or Settings().db
         return AuthStore.open(url)
-    except LocalVisionError as exc:
-        _fail(exc)
+    except LocalVisionError:
+        raise  # rendered once, by the CLI's renderer (cli_render.py)
     except Exception as exc:  # a bad URL, an unreadable file
-        _fail(LocalVisionError(f"Cannot open the database {db or 'from LOCALVISION_DB'}: {exc}"))
+        raise InvalidArgument(
+            f"Cannot open the database {db or 'from LOCALVISION_DB'}: {exc}"
+        ) from None
 
 
 def _run(db: str | None, action):
     store = _store(db)
     try:
         return action(store)
-    except LocalVisionError as exc:
-        _fail(exc)
     finally:
         store.close()
 
@@ -149,11 +138,8 @@ def users_add(
     """Add a user who can sign in to the web UI (asks for the password)."""
     from .auth import check_password, check_username
 
-    try:
-        check_username(username)
-        password = check_password(_read_password(password_stdin))
-    except LocalVisionError as exc:
-        _fail(exc)
+    check_username(username)
+    password = check_password(_read_password(password_stdin))
     role = "admin" if admin else "user"
     _run(db, lambda store: store.add_user(username, password, role=role))
     out.print(escape(f"Added {role} {username}."), highlight=False)
@@ -212,7 +198,7 @@ def serve_auth(settings: Settings, insecure_no_auth: bool) -> Settings:
     public = not is_loopback(settings.host)
     if insecure_no_auth:
         if settings.auth == "on":
-            _fail(LocalVisionError("--insecure-no-auth contradicts auth=on; choose one."))
+            raise InvalidArgument("--insecure-no-auth contradicts auth=on; choose one.")
         settings = settings.model_copy(update={"auth": "off"})
         if public:
             err.print(
@@ -223,12 +209,12 @@ def serve_auth(settings: Settings, insecure_no_auth: bool) -> Settings:
             )  # fmt: skip
         return settings
     if settings.auth == "off" and public:
-        _fail(LocalVisionError(
+        raise InvalidArgument(
             f"Refusing to serve {settings.host} without auth: it can be reached from other "
             "machines.",
             hint="leave auth on (create a key: localvision keys create), or pass "
             "--insecure-no-auth if you really mean it",
-        ))  # fmt: skip
+        )  # fmt: skip
     if auth_enabled(settings.auth, settings.host):
         store = _store(settings.db)
         try:

@@ -1,0 +1,97 @@
+"""How `localvision serve` runs the service: uvicorn with our logging, and one line saying where
+to open it, printed when the service can really answer.
+
+"Ready" takes two things that finish in either order: the model loaded and warmed up
+(create_app's on_ready) and uvicorn listening on its port (Server.startup). The line is logged
+after the later of the two, so whoever reads it and opens the address gets an answer, and
+/readyz says 200.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import TextIO
+
+import uvicorn
+
+from .config import Settings
+
+log = logging.getLogger("localvision.serve")
+
+STARTUP_FAILURE = 3  # what uvicorn.run exits with when the server could not start
+
+
+def resolve_log_format(setting: str, stream: TextIO | None = None) -> str:
+    """`auto`: readable text for a person at a terminal, JSON lines for anything else (a pipe,
+    a file, a log collector)."""
+    if setting != "auto":
+        return setting
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return "text" if callable(isatty) and isatty() else "json"
+
+
+def browser_url(settings: Settings) -> str:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}/"
+
+
+class Announcer:
+    """Logs the ready line once both the model is ready and the server is listening."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._model_ready = self._listening = self._said = False
+        self._lock = threading.Lock()
+
+    def model_ready(self, service=None) -> None:  # create_app(on_ready=...)
+        with self._lock:
+            self._model_ready = True
+        self._maybe_say()
+
+    def listening(self) -> None:
+        with self._lock:
+            self._listening = True
+        self._maybe_say()
+
+    def _maybe_say(self) -> None:
+        with self._lock:
+            if not (self._model_ready and self._listening) or self._said:
+                return
+            self._said = True
+        log.info("ready: open %s in your browser", self.url, extra={"fields": {"url": self.url}})
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_listening):
+        super().__init__(config)
+        self._on_listening = on_listening
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:  # sockets bound, accepting connections
+            self._on_listening()
+
+
+def run(settings: Settings, log_format: str) -> None:
+    """Serve until interrupted (uvicorn.run's behaviour, plus the ready line)."""
+    from .server.app import create_app
+    from .server.logs import logging_config
+    from .server.protocol import uvicorn_options
+
+    announcer = Announcer(browser_url(settings))
+    config = uvicorn.Config(
+        create_app(settings, on_ready=announcer.model_ready),
+        host=settings.host, port=settings.port, log_level="info",
+        log_config=logging_config(log_format), access_log=False,  # ours: server/logs.py
+        **uvicorn_options(settings),  # header deadline and size, keep-alive (server/protocol.py)
+    )  # fmt: skip
+    server = _Server(config, announcer.listening)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl+C after a graceful shutdown, as uvicorn.run treats it
+        pass
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
