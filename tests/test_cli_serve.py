@@ -152,6 +152,29 @@ def test_the_ready_line_waits_for_both_the_model_and_the_server(caplog, order):
     ]
 
 
+def test_a_service_that_could_not_load_its_model_says_so_when_it_is_up(tmp_path):
+    """Degraded mode (resnet18 named, offline, no weights): no "ready" line, but one that says
+    the model did not load and why, once the server answers (/readyz: 503 with the reason)."""
+    port = free_port()
+    cmd = serve_command(tmp_path, port)
+    cmd[cmd.index("efficientnet_lite0")] = "resnet18"
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            env=serve_env(), text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stderr:
+            record = json.loads(line)
+            assert not READY.search(record["message"])
+            if record["message"].startswith("degraded: the model did not load"):
+                break
+            assert time.monotonic() < deadline, "no degraded line"
+        r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert r.status_code == 503 and "weights" in r.json()["reason"].lower()
+        assert record["level"] == "WARNING" and record["url"] == f"http://127.0.0.1:{port}/"
+    finally:
+        stop(proc)
+
+
 # --- the quick start -----------------------------------------------------------------------------
 def _section(title: str) -> str:
     start = README.index(f"## {title}\n")

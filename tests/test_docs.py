@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import click
 import pytest
 import typer.main
 
@@ -27,9 +26,10 @@ def test_readme_documents_no_setting_that_does_not_exist():
 
 
 def _commands():
+    # typer ships its own copy of click: walk by duck type, not isinstance(click.Group)
     group = typer.main.get_command(app)
     for name, cmd in group.commands.items():
-        if isinstance(cmd, click.Group):
+        if hasattr(cmd, "commands"):
             yield from ((f"{name} {n}", c) for n, c in cmd.commands.items())
         else:
             yield name, cmd
@@ -37,9 +37,13 @@ def _commands():
 
 @pytest.mark.parametrize("command,cmd", list(_commands()), ids=[c for c, _ in _commands()])
 def test_cli_options_with_a_setting_share_its_help(command, cmd):
+    checked = 0
     for param in cmd.params:
-        if param.name in Settings.model_fields and isinstance(param, click.Option):
-            assert param.help == Settings.model_fields[param.name].description
+        if param.name in Settings.model_fields and param.param_type_name == "option":
+            assert param.help == Settings.model_fields[param.name].description, param.name
+            checked += 1
+    if command in ("classify", "serve", "bench"):
+        assert checked >= 5  # the check really ran
 
 
 def test_environment_variables_reach_the_cli(monkeypatch):

@@ -328,6 +328,8 @@ def serve(
     rate_limit: Optional[str] = _option("rate_limit", "--rate-limit"),
     log_format: Optional[LogFormat] = _option("log_format", "--log-format"),
     auth: Optional[Auth] = _option("auth", "--auth"),
+    allowed_hosts: Optional[str] = _option("allowed_hosts", "--allowed-hosts"),
+    cors_origins: Optional[str] = _option("cors_origins", "--cors-origins"),
     insecure_no_auth: bool = typer.Option(
         False, "--insecure-no-auth",
         help="Serve a non-loopback address without auth: anyone who can reach it can use it.",
@@ -340,7 +342,8 @@ def serve(
         host=host, port=port, model=model, weights=weights, db=db, offline=offline,
         backend=backend, device=device, precision=precision, max_batch=max_batch,
         max_wait_ms=max_wait_ms, exact_decode=exact_decode, recheck_margin=recheck_margin,
-        auth=auth, rate_limit=rate_limit, log_format=log_format,
+        auth=auth, rate_limit=rate_limit, log_format=log_format, allowed_hosts=allowed_hosts,
+        cors_origins=cors_origins,
     )  # fmt: skip
     settings = serve_auth(settings, insecure_no_auth)
     _limit_malloc_arenas()

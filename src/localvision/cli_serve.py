@@ -44,11 +44,14 @@ class Announcer:
     def __init__(self, url: str):
         self.url = url
         self._model_ready = self._listening = self._said = False
+        self._failed: str | None = None  # the model's load failure: the service runs degraded
         self._lock = threading.Lock()
 
     def model_ready(self, service=None) -> None:  # create_app(on_ready=...)
         with self._lock:
             self._model_ready = True
+            if service is not None and service.model.status == "failed":
+                self._failed = service.model.reason
         self._maybe_say()
 
     def listening(self) -> None:
@@ -61,7 +64,14 @@ class Announcer:
             if not (self._model_ready and self._listening) or self._said:
                 return
             self._said = True
-        log.info("ready: open %s in your browser", self.url, extra={"fields": {"url": self.url}})
+        fields = {"fields": {"url": self.url}}
+        if self._failed:
+            log.warning(
+                "degraded: the model did not load (%s); %s says why and how to fix it",
+                self._failed, self.url, extra=fields,
+            )  # fmt: skip
+        else:
+            log.info("ready: open %s in your browser", self.url, extra=fields)
 
 
 class _Server(uvicorn.Server):

@@ -186,7 +186,9 @@ class HistoryStore:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, future=True, pool_pre_ping=True)
+        # A server database may drop idle connections, so they are checked before use; an SQLite
+        # file cannot, and the check would cost a query on every request's write.
+        self.engine = create_engine(url, future=True, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
         self.writer = writer(self.engine)

@@ -38,10 +38,12 @@ async def _load_model(
     except LocalVisionError as exc:
         log.error("model not loaded: %s", exc.message)
         svc.model = ModelState(None, "failed", exc.message, exc.hint)
-        return
     except Exception as exc:  # never let a load failure kill the service
         log.exception("model failed to load")
         svc.model = ModelState(None, "failed", f"the model failed to load ({exc})", None)
+    if svc.model.status == "failed":
+        if on_ready is not None:
+            on_ready(svc)  # up in degraded mode: that is worth saying too
         return
     if clf.notice:
         log.warning(clf.notice)
@@ -59,8 +61,9 @@ def create_app(
     on_ready: Callable[[Service], None] | None = None,
 ) -> FastAPI:
     """classifier: an already-loaded Classifier to serve (tests and embedding); else the app
-    loads the one the settings describe. on_ready: called once the model is ready to answer
-    (`localvision serve` prints the address then, not before)."""
+    loads the one the settings describe. on_ready: called once the model is ready to answer,
+    or has failed to load and the service runs degraded (svc.model.status says which);
+    `localvision serve` prints the address then, not before."""
     settings = settings or Settings()
 
     @asynccontextmanager
