@@ -199,30 +199,21 @@ class HistoryStore:
 
     def add_batch(self, records: list[Record]) -> str:
         """Write all records in one transaction; returns the batch id."""
-        batch_id = str(uuid.uuid4())
+        return self.add_batches([records])[0]
+
+    def add_batches(self, batches: list[list[Record]]) -> list[str]:
+        """Write several batches (several requests') in one transaction, each with its own batch
+        id; all of them or none. Returns the batch ids."""
         now = datetime.now(timezone.utc)
-        rows = [
-            {
-                "created_at": now,
-                "batch_id": batch_id,
-                "filename": r.filename[:512],
-                "sha256": r.sha256,
-                "model": r.model,
-                "predictions": json.dumps(r.predictions),
-                "top_label": r.predictions[0]["label"] if r.predictions else None,
-                "top_probability": r.predictions[0]["probability"] if r.predictions else None,
-                "error_code": r.error["code"] if r.error else None,
-                "error_message": r.error["message"] if r.error else None,
-                "latency_ms": round(r.latency_ms, 3),
-                "client": r.client,
-                "user": r.user,
-            }
-            for r in records
-        ]
+        ids, rows = [], []
+        for records in batches:
+            batch_id = str(uuid.uuid4())
+            ids.append(batch_id)
+            rows += [_row(r, batch_id, now) for r in records]
         if rows:
             with self._write_lock, self.writer.begin() as conn:
                 conn.execute(insert(recognitions), rows)
-        return batch_id
+        return ids
 
     # `user`: only that user's rows; None: everyone's. `where`: a search within them.
     def count(self, user: str | None = None, where: Filter | None = None) -> int:
@@ -284,6 +275,24 @@ class HistoryStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _row(r: Record, batch_id: str, now: datetime) -> dict:
+    return {
+        "created_at": now,
+        "batch_id": batch_id,
+        "filename": r.filename[:512],
+        "sha256": r.sha256,
+        "model": r.model,
+        "predictions": json.dumps(r.predictions),
+        "top_label": r.predictions[0]["label"] if r.predictions else None,
+        "top_probability": r.predictions[0]["probability"] if r.predictions else None,
+        "error_code": r.error["code"] if r.error else None,
+        "error_message": r.error["message"] if r.error else None,
+        "latency_ms": round(r.latency_ms, 3),
+        "client": r.client,
+        "user": r.user,
+    }
 
 
 def _only(query, user: str | None, where: Filter | None = None):

@@ -22,6 +22,7 @@ from ..errors import ModelNotReady
 from ..history import HistoryStore, Record
 from ..results import Result
 from ..road import Item, Job
+from .recorder import Recorder
 
 
 @dataclass
@@ -48,6 +49,10 @@ class Service:
     decoding: int = 0  # images being decoded now: the batcher waits for them only
     # Images classified by outcome ("ok", "error"), read by the /metrics collector.
     classified: Counter = field(default_factory=Counter)
+    recorder: Recorder | None = None
+
+    def __post_init__(self) -> None:
+        self.recorder = Recorder(self.history)
 
     def attach(self, clf: Classifier) -> None:
         self.model = ModelState(clf, "ready")
@@ -64,8 +69,8 @@ class Service:
     async def recognize(
         self, items: Sequence[Item], top_k: int, client: str | None, user: str | None = None
     ) -> list[Result]:
-        """The road for these items (decode in the pool, infer through the batcher), then one
-        history transaction for the whole request."""
+        """The road for these items (decode in the pool, infer through the batcher), then the
+        request's records, whole, in the history (group-committed with other requests')."""
         clf = self.model.require()
         started = time.perf_counter()
         results = await clf.road.run_async(items, top_k, self._infer, self._run_jobs, digest=True)
@@ -84,7 +89,7 @@ class Service:
             )
             for r in results
         ]
-        await run_in_threadpool(self.history.add_batch, records)
+        await self.recorder.record(records)  # group commit with concurrent requests
         return results
 
     async def _run_jobs(self, jobs: list[Job]) -> list:
