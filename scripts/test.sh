@@ -3,11 +3,12 @@
 # Extra arguments go to pytest (e.g. -k api).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1; then
-    # The browser tests drive Debian's Chromium (Playwright cannot download browsers offline).
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list -q "WenQuanYi Micro Hei" 2>/dev/null; then
+    # The browser tests drive Debian's Chromium (Playwright cannot download browsers offline),
+    # and draw the Chinese UI with a system CJK font (the small WenQuanYi Micro Hei).
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium fonts-wqy-microhei
 fi
 bash scripts/setup.sh test
 exec .venv/bin/python -m pytest "$@"

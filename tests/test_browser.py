@@ -798,6 +798,8 @@ TEXTS = """() => {
 }"""
 # What may be left once the dictionary's strings and the data are taken out: numbers and marks.
 LEFTOVER_OK = re.compile(r"^[\s\d.,:;%<>()\[\]/\u00b7\u00d7\u2013\u2014\u2026\u2190\u2192+-]*$")
+# The language switch (i18n.js) names each language in that language, never translated.
+LANGUAGE_NAMES = {"中文", "English"}
 
 
 def _english_left(page, data: set[str]) -> list[str]:
@@ -810,7 +812,7 @@ def _english_left(page, data: set[str]) -> list[str]:
             if inner == rest:
                 break
             rest = inner
-        for item in sorted(data | {"localvision"}, key=len, reverse=True):
+        for item in sorted(data | {"localvision"} | LANGUAGE_NAMES, key=len, reverse=True):
             rest = rest.replace(item, " ")
         if not LEFTOVER_OK.match(rest):
             left.append(text)

@@ -35,6 +35,9 @@ LOGIN_COOKIE = "localvision_login"  # the sign-in form's own CSRF token (double 
 LOGIN_FORM_MAX_AGE_S = 2 * 3600
 LOGIN_SALT = "localvision.login-form"  # so a form token can never pass for a session cookie
 LOGIN_PAGE = Path(__file__).parent / "static" / "login.html"
+# Before sign-in the gate serves only this page and its stylesheets, so the page's scripts (its
+# language and strings) go into the page itself, in place of their <script src> tags.
+LOGIN_SCRIPTS = ("i18n.js", "login.js")
 
 
 # --- cookies ------------------------------------------------------------------------------------
@@ -60,17 +63,28 @@ router = APIRouter(tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 
 
+def _page_text() -> str:
+    text = LOGIN_PAGE.read_text("utf-8")
+    for name in LOGIN_SCRIPTS:
+        script = (LOGIN_PAGE.parent / name).read_text("utf-8")
+        tag = f'<script src="/static/{name}"></script>'
+        text = text.replace(tag, f"<script>\n{script}</script>", 1)
+    return text
+
+
 async def _login_page(
-    request: Request, gate: Gate, *, status: int = 200, message: str = "", username: str = "",
-    next_url: str = "/", retry_after: int | None = None,
+    request: Request, gate: Gate, *, status: int = 200, message: str = "", code: str = "",
+    username: str = "", next_url: str = "/", retry_after: int | None = None,
 ) -> HTMLResponse:  # fmt: skip
     form_token = (await gate.signer(request.app)).dumps(secrets.token_urlsafe(16), salt=LOGIN_SALT)
-    text = LOGIN_PAGE.read_text("utf-8")
+    text = _page_text()
     for key, value in {
         "csrf_token": form_token,
         "next": next_url,
         "username": username,
         "message": message,
+        "message_code": code,  # so the page can say it in the reader's language
+        "retry_after": str(retry_after or ""),
         "message_hidden": "" if message else "hidden",
     }.items():
         text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
@@ -111,8 +125,8 @@ async def login(request: Request):
     async def refuse(exc: LocalVisionError, **kw):
         if page:
             return await _login_page(
-                request, gate, status=exc.status, message=exc.message, username=username,
-                next_url=target, **kw,
+                request, gate, status=exc.status, message=exc.message, code=exc.code,
+                username=username, next_url=target, **kw,
             )  # fmt: skip
         return render(exc)
 

@@ -9,7 +9,9 @@
  *
  * Every string this page shows is in STRINGS below (the HTML's own text is replaced from it at
  * start, by data-i18n keys): translating the page means translating that one object. A script
- * loaded before this one may define window.localvisionLocalize(english) -> {key: translation}.
+ * loaded before this one may define window.localvisionLocalize(english, "app") ->
+ * {key: translation} (i18n.js does, for Chinese). The sentences for the server's error codes,
+ * shared by every page, are i18n.js's (window.localvisionI18n).
  *
  * Text from files and the server is only ever set with textContent (never innerHTML).
  */
@@ -118,24 +120,18 @@
       "keeps happening, look at the server's log.",
     refused: (status) => `The server refused the request (HTTP ${status}).`,
     notRecognizable: "This file could not be recognized.",
-    codes: {
-      model_not_ready:
-        "The model is not ready yet, so nothing can be recognized. See the banner at the top.",
-      overloaded: "The server is busy right now. Try again in a few seconds.",
-      file_too_large: (mb) => `That file is too large: the server accepts at most ${mb} per photo.`,
-      image_too_large: "That image has too many pixels for the server to open safely.",
-      unsupported_format: `That file is not an image localvision can read (${FORMAT_NAMES}).`,
-      corrupt_image: "That image is damaged and could not be opened.",
-      empty_file: "That file is empty.",
-      invalid_archive: "That ZIP could not be read; it may be damaged.",
-    },
   };
   const T = localize(ENGLISH);
+  // The error sentences by code (i18n.js); without it, the server's own messages.
+  const I18N = window.localvisionI18n || {
+    codeText: () => null,
+    errorText: (error) => (error && typeof error.message === "string" && error.message.trim()) || null,
+  };
 
   /** The page's strings: English, or what a translation script loaded before this one gives. */
   function localize(english) {
     const translate = window.localvisionLocalize;
-    return typeof translate === "function" ? { ...english, ...translate(english) } : english;
+    return typeof translate === "function" ? { ...english, ...translate(english, "app") } : english;
   }
 
   /** Put the dictionary's text into the HTML (data-i18n, data-i18n-aria-label, data-i18n-title). */
@@ -310,26 +306,43 @@
     }
   }
 
-  // Sentences for when the server sent none of its own (a proxy's HTML page, an empty body) are
-  // T.codes; a status without a code is read as the code it most likely means.
+  // When the server sent no sentence of its own (a proxy's HTML page, an empty body), a status
+  // without a code is read as the code it most likely means.
   const STATUS_CODES = { 503: "model_not_ready", 429: "overloaded", 413: "file_too_large",
     415: "unsupported_format" };
 
+  /** What the error sentences may name: this server's limits, as the page shows them. */
+  function errorContext() {
+    const { max_upload_mb: mb, max_zip_mb: zipMb, max_request_mb: requestMb, max_pixels: pixels } =
+      state.limits;
+    return {
+      mb: mb ? formatMb(mb) : null,
+      zipMb: zipMb ? formatMb(zipMb) : null,
+      requestMb: requestMb ? formatMb(requestMb) : null,
+      mp: pixels ? Number((pixels / 1e6).toFixed(1)) : null,
+    };
+  }
+
   function fallbackMessage(status, code) {
-    const known = T.codes[code] || T.codes[STATUS_CODES[status]];
-    if (known) return typeof known === "function" ? known(formatMb(state.limits.max_upload_mb)) : known;
+    const known = I18N.codeText(code, errorContext()) ||
+      I18N.codeText(STATUS_CODES[status], errorContext());
+    if (known) return known;
     if (status >= 500) return T.serverProblem(status);
     if (status) return T.refused(status);
     return T.notRecognizable;
   }
 
-  /** The sentence for a JSON error object {code, message}, or a fallback for its code. */
+  /** The sentence for a JSON error object {code, message}: the server's message (in English) or
+   * the sentence for its code (in another language), else a fallback for its code or status. */
   function errorSentence(error, status) {
     const code = error && typeof error.code === "string" ? error.code : null;
     const message = error && typeof error.message === "string" ? error.message.trim() : "";
-    if (!message) return fallbackMessage(status || 0, code);
-    if (code === "overloaded" && !/again/i.test(message)) return `${message} ${T.tryAgainSoon}`;
-    return message;
+    const text = I18N.errorText(error, errorContext());
+    if (!text) return fallbackMessage(status || 0, code);
+    if (text === message && code === "overloaded" && !/again/i.test(message)) {
+      return `${message} ${T.tryAgainSoon}`;
+    }
+    return text;
   }
 
   async function fetchJson(url, options) {
@@ -599,7 +612,10 @@
     const form = new FormData();
     for (const file of files) form.append("file", file, file.name);
     const topK = encodeURIComponent(state.limits.top_k || 3);
-    return fetchJson(`${url}?top_k=${topK}`, { method: "POST", body: form });
+    // The labels in the page's language (else the server would follow Accept-Language, which
+    // the language switch does not change).
+    const lang = I18N.lang ? `&lang=${encodeURIComponent(I18N.lang)}` : "";
+    return fetchJson(`${url}?top_k=${topK}${lang}`, { method: "POST", body: form });
   }
 
   function chunks(list, size) {

@@ -6,7 +6,8 @@
  * name. With auth off there is no such cookie and this script does nothing (it asks nothing).
  *
  * Its one string is in STRINGS (each page's own strings are in its script); a translation script
- * loaded before it may define window.localvisionLocalize(english) -> {key: translation}.
+ * loaded before it may define window.localvisionLocalize(english, "auth") -> {key: translation}
+ * (i18n.js does, for Chinese).
  */
 "use strict";
 
@@ -15,7 +16,7 @@
     admin: (user) => `${user} (admin)`,
   };
   const translate = window.localvisionLocalize;
-  const T = typeof translate === "function" ? { ...ENGLISH, ...translate(ENGLISH) } : ENGLISH;
+  const T = typeof translate === "function" ? { ...ENGLISH, ...translate(ENGLISH, "auth") } : ENGLISH;
 
   function cookie(name) {
     const match = document.cookie.match(new RegExp("(?:^|;\\s*)" + name + "=([^;]*)"));

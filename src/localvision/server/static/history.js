@@ -9,7 +9,8 @@
  *
  * Every string this page shows is in STRINGS below (the HTML's own text is replaced from it at
  * start, by data-i18n keys). A script loaded before this one may define
- * window.localvisionLocalize(english) -> {key: translation}.
+ * window.localvisionLocalize(english, "history") -> {key: translation} (i18n.js does, for
+ * Chinese); the sentences for the server's error codes are i18n.js's (window.localvisionI18n).
  *
  * Text from the server is only ever set with textContent.
  */
@@ -41,9 +42,9 @@
     colModel: "Model",
     colLatency: "Latency",
     colActions: "Actions",
-    empty: "No recognitions yet.",
+    empty: "No recognitions yet. ", // the three make one sentence around the link
     emptyLink: "Recognize a photo",
-    emptyAfter: "and it will show up here.",
+    emptyAfter: " and it will show up here.",
     noMatch: "Nothing matches this search.",
     pagerRegion: "History pages",
     prev: "\u2190 Previous",
@@ -81,6 +82,12 @@
     deleteFailed: (status) => `That could not be deleted (HTTP ${status}). Try again.`,
   };
   const T = localize(ENGLISH);
+  // The error sentences by code, and the locale for dates (i18n.js); without it, the server's
+  // own messages and the browser's locale.
+  const I18N = window.localvisionI18n || {
+    locale: undefined,
+    errorText: (error) => (error && typeof error.message === "string" && error.message.trim()) || null,
+  };
 
   const PAGE_SIZE = 25;
   const FIELDS = ["label", "filename", "from", "to"]; // the search, as the address holds it
@@ -105,12 +112,12 @@
     dialog: $("confirm-delete"),
     dialogText: $("confirm-text"),
   };
-  const state = { page: 1, search: {}, total: 0, loading: false };
+  const state = { page: 1, search: {}, total: 0, loading: false, queued: null };
 
   /** The page's strings: English, or what a translation script loaded before this one gives. */
   function localize(english) {
     const translate = window.localvisionLocalize;
-    return typeof translate === "function" ? { ...english, ...translate(english) } : english;
+    return typeof translate === "function" ? { ...english, ...translate(english, "history") } : english;
   }
 
   /** Put the dictionary's text into the HTML (data-i18n, data-i18n-aria-label). */
@@ -225,8 +232,7 @@
     if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
     if (!response.ok || !body || typeof body !== "object") {
       const error = body && typeof body.error === "object" && body.error ? body.error : {};
-      const message = typeof error.message === "string" && error.message.trim();
-      const failure = new Error(message || fallback(response.status));
+      const failure = new Error(I18N.errorText(error) || fallback(response.status));
       failure.status = response.status;
       throw failure;
     }
@@ -262,7 +268,7 @@
   function timeCell(iso) {
     const d = parseUtc(iso);
     if (!d) return el("td", { className: "cell-time" }, iso || "\u2014");
-    const text = d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+    const text = d.toLocaleString(I18N.locale, { dateStyle: "medium", timeStyle: "medium" });
     const utc = d.toISOString();
     return el("td", { className: "cell-time" }, el("time", { dateTime: utc, title: utc }, text));
   }
@@ -283,7 +289,7 @@
     const preds = Array.isArray(item.predictions) ? item.predictions : [];
     let labelCell;
     if (item.error || !preds.length) {
-      const message = item.error && item.error.message ? item.error.message : T.notRecognizedText;
+      const message = I18N.errorText(item.error) || T.notRecognizedText;
       labelCell = el("td", { className: "cell-error" },
         el("span", { className: "error-badge" }, T.notRecognized), " ", message);
     } else {
@@ -337,9 +343,14 @@
     ui.deleteShown.disabled = total === 0;
   }
 
-  /** Show `page` of `search`; `push`: a new entry in the browser's history. */
+  /** Show `page` of `search`; `push`: a new entry in the browser's history. Asked while a page
+   * is on its way (a second search soon after the first), it runs once that one has arrived, and
+   * the answer on its way is not shown: the newest request wins. */
   async function load(search, page, push) {
-    if (state.loading) return;
+    if (state.loading) {
+      state.queued = [search, page, push];
+      return;
+    }
     state.loading = true;
     ui.prev.disabled = true;
     ui.next.disabled = true;
@@ -348,14 +359,16 @@
     try {
       data = await fetchPage(search, page);
     } catch (err) {
-      showMessage(err.message);
-      ui.count.textContent = "";
       state.loading = false;
       ui.table.removeAttribute("aria-busy");
+      if (runQueued()) return;
+      showMessage(err.message);
+      ui.count.textContent = "";
       return;
     }
     state.loading = false;
     ui.table.removeAttribute("aria-busy");
+    if (runQueued()) return;
     ui.message.hidden = true;
     const total = Number(data.total) || 0;
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
@@ -369,6 +382,15 @@
     if (push) history.pushState({ page }, "", toUrl(search, page));
     else history.replaceState(history.state, "", toUrl(search, page));
     render(data, search, page);
+  }
+
+  /** Start the request asked for while the last one was on its way; false when there is none. */
+  function runQueued() {
+    const next = state.queued;
+    if (!next) return false;
+    state.queued = null;
+    load(...next);
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,483 @@
+/* localvision: the pages' language (English or Simplified Chinese), loaded first by every page.
+ *
+ * - The language: the one saved by the switch (localStorage "localvision.lang"), else the first
+ *   of the browser's languages (navigator.languages) that the UI speaks, else English. It is set
+ *   on <html lang> (zh-CN / en) so the browser picks Chinese glyphs and line breaking.
+ * - Each page script keeps its English strings in one dictionary and asks
+ *   window.localvisionLocalize(english, name) for its translation; this file defines that
+ *   function when the page is in Chinese (in English it defines nothing: the scripts' own
+ *   strings are the page). CHINESE below holds one dictionary per script (app, history, auth,
+ *   login) and this file's own; a key missing from one is reported as a console error.
+ * - The server writes its error messages in English, each with a stable `code`.
+ *   localvisionI18n.errorText() gives the sentence for one: in English the server's own message
+ *   (it says the most), in Chinese the sentence for its code (ERRORS below), and the server's
+ *   message for a code this file does not know.
+ * - The switch (中文 / English) in every page's header saves the choice and reloads the page.
+ *
+ * The sign-in page is served before anyone is signed in, when only it and its stylesheets are
+ * open, so the server puts this file into that page inline (server/login.py): it must never hold
+ * a closing script tag, an HTML comment's opening or two opening braces in a row (test_i18n.py
+ * checks).
+ */
+"use strict";
+
+(function () {
+  const STORAGE_KEY = "localvision.lang";
+  // Each language's own name (never translated) and its BCP 47 tag for <html lang>.
+  const LANGUAGES = { zh: { name: "中文", tag: "zh-CN" }, en: { name: "English", tag: "en" } };
+  const FORMATS_EN = "JPEG, PNG, WebP, BMP, GIF or TIFF";
+  const FORMATS_ZH = "JPEG、PNG、WebP、BMP、GIF 或 TIFF";
+
+  /** "zh" for zh, zh-CN, zh-Hans-SG...; "en" for en, en-GB...; null for a language not spoken. */
+  function supported(tag) {
+    const primary = String(tag || "").toLowerCase().split(/[-_]/)[0];
+    return Object.prototype.hasOwnProperty.call(LANGUAGES, primary) ? primary : null;
+  }
+
+  function savedLanguage() {
+    try {
+      return supported(localStorage.getItem(STORAGE_KEY));
+    } catch (err) {
+      return null; // storage blocked (a privacy setting): the browser's language decides
+    }
+  }
+
+  function browserLanguage() {
+    const tags = navigator.languages && navigator.languages.length
+      ? navigator.languages : [navigator.language];
+    for (const tag of tags) {
+      const lang = supported(tag);
+      if (lang) return lang;
+    }
+    return "en";
+  }
+
+  const lang = savedLanguage() || browserLanguage();
+  document.documentElement.lang = LANGUAGES[lang].tag;
+  // Dates and numbers: the browser's own locale when it is this language (zh-TW, en-GB keep
+  // their formats), else the language's tag.
+  const locale = (navigator.languages || []).find((tag) => supported(tag) === lang) ||
+    LANGUAGES[lang].tag;
+
+  // ---------------------------------------------------------------------------------------------
+  // Sentences for the server's error codes. `x` holds what the page knows that a sentence may
+  // name, each possibly missing: mb (the photo size limit), zipMb, requestMb (formatted sizes),
+  // mp (the pixel limit, in megapixels), seconds (how long to wait, from the error itself).
+
+  const ERRORS_EN = {
+    empty_file: "That file is empty.",
+    unsupported_format: `That file is not an image localvision can read (${FORMATS_EN}).`,
+    corrupt_image: "That image is damaged and could not be opened.",
+    image_too_large: (x) => (x.mp
+      ? `That image has too many pixels for the server to open safely (the limit is ${x.mp} MP).`
+      : "That image has too many pixels for the server to open safely."),
+    file_too_large: (x) => (x.mb ? `That file is too large: the server accepts at most ${x.mb} per photo.`
+      : "That file is larger than the server accepts."),
+    file_not_found: "That file was not found.",
+    invalid_archive: "That ZIP could not be read; it may be damaged.",
+    nested_archive: "Archives inside the ZIP are not opened.",
+    encrypted_member: "That file is encrypted and cannot be read.",
+    archive_too_large: "That ZIP holds too many files or expands too far. Send fewer or smaller images.",
+    invalid_input: "That file could not be read.",
+    invalid_argument: "The request was not valid.",
+    confirmation_required: "Deleting everything needs a confirmation.",
+    too_many_files: "Only one file may be sent here.",
+    no_file: "No file was sent.",
+    bad_request: "The request was not valid.",
+    payload_too_large: (x) => `The upload is too large for the server${x.requestMb ? ` (at most ${x.requestMb})` : ""}. ` +
+      "Send fewer or smaller files at a time.",
+    too_many_parts: "Too many files in one upload. Send fewer at a time.",
+    field_too_large: "A form field is too large.",
+    invalid_multipart: "The upload arrived damaged. Try again.",
+    request_timeout: "The upload was too slow, so the server stopped waiting. Try again.",
+    headers_too_large: "The request's headers are too large.",
+    unsupported_media_type: "The server does not accept this kind of upload.",
+    method_not_allowed: "The server does not allow that here.",
+    host_not_allowed: "This server does not answer to the address used to open it.",
+    model_error: "The model cannot be used.",
+    unknown_model: "This server has no model by that name.",
+    weights_missing: "The model's weights are not on this machine.",
+    weights_invalid: "The model's weights are damaged.",
+    weights_download_failed: "The model's weights could not be downloaded.",
+    backend_unavailable: "The model's backend is not available on this machine.",
+    precision_unavailable: "The model cannot run at that precision here.",
+    model_exists: "A model by that name is already installed.",
+    labels_invalid: "The model's labels are not valid.",
+    export_refused: "The model could not be exported.",
+    model_not_ready: "The model is not ready yet, so nothing can be recognized. See the banner at the top.",
+    inference_failed: "The model failed while recognizing. Try again; if it keeps happening, look at the server's log.",
+    overloaded: "The server is busy right now. Try again in a few seconds.",
+    timeout: "The server could not finish in time. Try again in a few seconds.",
+    rate_limited: (x) => (x.seconds ? `Too many requests. Try again in ${x.seconds} s.`
+      : "Too many requests. Try again in a moment."),
+    not_found: "That was not found; it may have been deleted already.",
+    unauthorized: "You are not signed in, or your sign-in has expired. Sign in again.",
+    invalid_credentials: "Wrong user name or password.",
+    too_many_attempts: (x) => (x.seconds ? `Too many failed sign-ins. Try again in ${x.seconds} seconds.`
+      : "Too many failed sign-ins. Try again later."),
+    forbidden: "You may not do that.",
+    csrf_failed: "The page's security token is missing or has expired. Reload the page and try again.",
+    cross_origin: "Another web site may not change anything here.",
+    user_exists: "A user by that name already exists.",
+    unknown_user: "There is no user by that name.",
+    unknown_key: "There is no such API key.",
+    internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
+  };
+
+  const ERRORS_ZH = {
+    empty_file: "这个文件是空的。",
+    unsupported_format: `这个文件不是 localvision 能读取的图片（支持 ${FORMATS_ZH}）。`,
+    corrupt_image: "图片已损坏，无法打开。",
+    image_too_large: (x) => (x.mp ? `图片像素太多（上限 ${x.mp} 百万像素），无法安全打开。`
+      : "图片像素太多，无法安全打开。"),
+    file_too_large: (x) => (x.mb ? `文件太大：服务器接受的每张照片最大 ${x.mb}。`
+      : "文件太大，超出了服务器允许的大小。"),
+    file_not_found: "找不到这个文件。",
+    invalid_archive: "无法读取这个 ZIP，文件可能已损坏。",
+    nested_archive: "ZIP 里的压缩包不会被打开。",
+    encrypted_member: "这个文件已加密，无法读取。",
+    archive_too_large: "这个 ZIP 包含的文件太多或解压后太大，请减少图片数量或换用较小的图片。",
+    invalid_input: "无法读取这个文件。",
+    invalid_argument: "请求无效。",
+    confirmation_required: "删除全部记录需要先确认。",
+    too_many_files: "这里一次只能发送一个文件。",
+    no_file: "没有发送任何文件。",
+    bad_request: "请求无效。",
+    payload_too_large: (x) => `上传的内容太大${x.requestMb ? `（上限 ${x.requestMb}）` : ""}，` +
+      "请分几次上传，或换用较小的文件。",
+    too_many_parts: "一次上传的文件太多，请分几次上传。",
+    field_too_large: "表单字段太长。",
+    invalid_multipart: "上传的数据已损坏，请重试。",
+    request_timeout: "上传太慢，服务器已停止等待，请重试。",
+    headers_too_large: "请求头太大。",
+    unsupported_media_type: "服务器不接受这种上传方式。",
+    method_not_allowed: "服务器不允许这个操作。",
+    host_not_allowed: "这台服务器不响应当前使用的地址。",
+    model_error: "模型无法使用。",
+    unknown_model: "这台服务器上没有这个模型。",
+    weights_missing: "本机上没有这个模型的权重文件。",
+    weights_invalid: "模型的权重文件已损坏。",
+    weights_download_failed: "无法下载模型的权重文件。",
+    backend_unavailable: "本机无法使用这个模型的推理后端。",
+    precision_unavailable: "本机无法以这个精度运行模型。",
+    model_exists: "已经安装了同名的模型。",
+    labels_invalid: "模型的类别标签无效。",
+    export_refused: "无法导出这个模型。",
+    model_not_ready: "模型尚未就绪，暂时无法识别。请查看页面顶部的提示。",
+    inference_failed: "模型识别时出错。请重试；如果反复出现，请查看服务器日志。",
+    overloaded: "服务器正忙，请过几秒再试。",
+    timeout: "服务器未能及时完成识别，请过几秒再试。",
+    rate_limited: (x) => (x.seconds ? `请求太频繁，请 ${x.seconds} 秒后再试。` : "请求太频繁，请稍后再试。"),
+    not_found: "找不到要操作的内容，它可能已被删除。",
+    unauthorized: "你尚未登录，或登录已过期。请重新登录。",
+    invalid_credentials: "用户名或密码错误。",
+    too_many_attempts: (x) => (x.seconds ? `登录失败次数过多，请 ${x.seconds} 秒后再试。`
+      : "登录失败次数过多，请稍后再试。"),
+    forbidden: "你没有权限执行这个操作。",
+    csrf_failed: "页面的安全令牌缺失或已过期。请刷新页面后重试。",
+    cross_origin: "其他网站不能在这里修改任何内容。",
+    user_exists: "这个用户名已被使用。",
+    unknown_user: "没有这个用户。",
+    unknown_key: "没有这个 API 密钥。",
+    internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
+  };
+
+  // This file's own strings.
+  const ENGLISH = {
+    languageSwitch: "Language",
+    errors: ERRORS_EN,
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // The Chinese dictionaries, one per script, with the same keys as that script's English one.
+
+  const COMMON = {
+    skipLink: "跳到正文",
+    navPages: "页面",
+    navRecognize: "识别",
+    navHistory: "历史记录",
+    signOut: "退出登录",
+    footer: "localvision 离线运行：你上传的内容不会离开这台电脑。",
+    downloadCsv: "下载 CSV",
+    ms: (ms) => `${ms} 毫秒`,
+    notRecognized: "未识别",
+  };
+
+  const CHINESE = {
+    i18n: {
+      languageSwitch: "语言",
+      errors: ERRORS_ZH,
+    },
+
+    app: {
+      pageTitle: "localvision：识别照片",
+      skipLink: COMMON.skipLink,
+      navPages: COMMON.navPages,
+      navRecognize: COMMON.navRecognize,
+      navHistory: COMMON.navHistory,
+      signOut: COMMON.signOut,
+      heading: "这张照片里有什么？",
+      lede: "照片只留在这台电脑上，由本机运行的模型来识别。",
+      dropTitle: "把照片或 ZIP 拖放到这里",
+      dropSub: "或粘贴图片（Ctrl+V / \u2318V）",
+      chooseFiles: "选择文件",
+      takePhoto: "拍照",
+      chosenFiles: "已选文件",
+      clearAll: "全部清除",
+      resultsRegion: "识别结果",
+      footer: COMMON.footer,
+      apiDocs: "API 文档",
+      examplesTitle: "手边没有照片？试试这些：",
+      exampleTry: (caption) => `识别示例照片：${caption}`,
+      examples: {
+        coffee: "咖啡",
+        chelsea: "猫",
+        astronaut: "宇航员",
+        rocket: "火箭",
+        grace_hopper: "格蕾丝·霍珀",
+      },
+      exampleFailed: "无法从服务器加载示例照片。请刷新页面后重试。",
+      bytes: (n) => `${n} B`,
+      kb: (n) => `${n} KB`,
+      mb: (n) => `${n} MB`,
+      limits: (mb) => `支持 ${FORMATS_ZH} 格式的照片，每张最大 ${mb}；也可以上传装有照片的 ZIP。`,
+      tooBig: (name, size, mb) => `${name} 太大（${size}）：服务器只接受 ${mb} 以内的照片。` +
+        "请换一张较小的。",
+      wrongTypeHint: `请选择 ${FORMATS_ZH} 图片，或装有这些图片的 ZIP。`,
+      wrongTypeOne: (name, hint) => `${name} 不是照片，也不是 ZIP。${hint}`,
+      wrongTypeMany: (n, names, hint) => `有 ${n} 个文件不是照片或 ZIP，已略过（${names}）。${hint}`,
+      remove: (name) => `移除 ${name}`,
+      removeTitle: "移除",
+      zipTile: "ZIP",
+      zipSize: (size) => `ZIP \u00b7 ${size}`,
+      photos: (n) => `${n} 张照片`,
+      zips: (n) => `${n} 个 ZIP`,
+      files: (n) => `${n} 个文件`,
+      and: (a, b) => `${a}和 ${b}`,
+      chosen: (what) => `已选择 ${what}`,
+      recognize: "识别",
+      recognizing: "正在识别\u2026",
+      notReadyTitle: "模型尚未就绪（见上方提示）。",
+      chooseFirst: "请先选择照片。",
+      recognizingFiles: (files) => `正在识别 ${files}\u2026`,
+      sent: (done, files) => `正在识别\u2026 已发送 ${done}/${files}`,
+      partial: "前面的文件已识别，结果见下方。",
+      done: (files) => `完成：已识别 ${files}。`,
+      doneSome: (files, failed) => `完成：已识别 ${files}，${failed} 个无法读取。`,
+      nothing: "没有识别出任何文件。",
+      resultTitle: "识别结果",
+      resultsTitle: "识别结果",
+      yourPhoto: (name) => `你的照片：${name}`,
+      mostLikely: "最可能是",
+      topLabels: (n, name) => `${name} 最可能的 ${n} 个标签`,
+      answeredBy: (model) => `识别模型：${model}`,
+      ms: COMMON.ms,
+      couldNotRecognize: (name, why) => `无法识别 ${name}：${why}`,
+      notRecognized: COMMON.notRecognized,
+      summary: (files, ok) => `共 ${files}，已识别 ${ok} 个`,
+      summaryFailed: (text, failed) => `${text}，${failed} 个无法读取`,
+      tableCaption: (summary) => `识别结果：${summary}`,
+      colPhoto: "照片",
+      colFile: "文件",
+      colLabel: "识别结果",
+      colConfidence: "置信度",
+      colOther: "其他可能",
+      downloadCsv: COMMON.downloadCsv,
+      modelLabel: "模型",
+      modelNotReadyLabel: "模型（未就绪）",
+      labelsCount: (n) => `${n} 个类别`,
+      unavailable: "暂时无法识别：",
+      fixIt: "解决方法：运行 ",
+      copy: "复制",
+      copied: "已复制",
+      checksAgain: "本页每隔几秒会自动重新检查。",
+      loading: "模型正在加载。",
+      loadingSoon: "几秒后就可以识别了。",
+      notLoaded: "模型尚未加载。",
+      unreachable: "无法连接 localvision 服务器。请确认它仍在运行，然后重试。",
+      unreadable: "服务器返回的内容本页无法读取。请重试。",
+      tryAgainSoon: "请过几秒再试。",
+      serverProblem: (status) => `服务器出现问题（HTTP ${status}）。请重试；如果反复出现，请查看服务器日志。`,
+      refused: (status) => `服务器拒绝了请求（HTTP ${status}）。`,
+      notRecognizable: "无法识别这个文件。",
+    },
+
+    history: {
+      pageTitle: "localvision：历史记录",
+      skipLink: COMMON.skipLink,
+      navPages: COMMON.navPages,
+      navRecognize: COMMON.navRecognize,
+      navHistory: COMMON.navHistory,
+      signOut: COMMON.signOut,
+      heading: "历史记录",
+      loading: "正在加载\u2026",
+      downloadCsv: COMMON.downloadCsv,
+      filterRegion: "搜索历史记录",
+      filterLabel: "识别结果包含",
+      filterFile: "文件名包含",
+      filterFrom: "开始日期",
+      filterTo: "结束日期",
+      search: "搜索",
+      showAll: "显示全部",
+      tableCaption: "识别记录，最新的在前",
+      colTime: "时间",
+      colFile: "文件",
+      colLabel: "识别结果",
+      colModel: "模型",
+      colLatency: "耗时",
+      colActions: "操作",
+      empty: "还没有识别记录。",
+      emptyLink: "去识别一张照片",
+      emptyAfter: "，它会出现在这里。",
+      noMatch: "没有符合搜索条件的记录。",
+      pagerRegion: "历史记录分页",
+      prev: "\u2190 上一页",
+      next: "下一页 \u2192",
+      confirmTitle: "从历史记录中删除？",
+      cancel: "取消",
+      confirmDelete: "删除",
+      footer: COMMON.footer,
+      recognitions: (n) => `${n.toLocaleString("zh-CN")} 条识别记录`,
+      showing: (first, last, of) => `第 ${first}\u2013${last} 条，共 ${of}，最新的在前。`,
+      showingMatching: (first, last, of) =>
+        `符合搜索条件的共 ${of}，这是第 ${first}\u2013${last} 条，最新的在前。`,
+      nothingYet: "还没有识别记录。",
+      nothingMatches: "没有符合搜索条件的记录。",
+      pageOf: (page, pages) => `第 ${page} 页，共 ${pages} 页`,
+      notRecognized: COMMON.notRecognized,
+      notRecognizedText: "未能识别。",
+      ms: COMMON.ms,
+      deleteRow: "删除",
+      deleteRowLabel: (name) => `从历史记录中删除 ${name}`,
+      deleteAll: "全部删除",
+      deleteMatching: "删除全部搜索结果",
+      confirmAll: (what) => `确定删除全部 ${what}吗？此操作无法撤销。`,
+      confirmMatching: (what) => `确定删除符合搜索条件的 ${what}（包括所有页）吗？此操作无法撤销。`,
+      deleted: (name) => `已从历史记录中删除“${name}”。`,
+      deletedMany: (what) => `已删除 ${what}。`,
+      unreachable: "无法连接 localvision 服务器。请确认它仍在运行，然后刷新本页。",
+      loadFailed: (status) => `无法加载历史记录（HTTP ${status}）。请刷新页面重试。`,
+      deleteFailed: (status) => `删除失败（HTTP ${status}）。请重试。`,
+    },
+
+    auth: {
+      admin: (user) => `${user}（管理员）`,
+    },
+
+    login: {
+      pageTitle: "localvision：登录",
+      heading: "登录",
+      lede: "这台 localvision 服务器需要确认你的身份。",
+      username: "用户名",
+      password: "密码",
+      signIn: "登录",
+      helpBefore: "还没有账号？请服务器管理员运行",
+      helpAfter: " 为你创建一个。", // after the command, so a space first
+    },
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Translating
+
+  /** Keys of `english` that `table` lacks or holds as another kind (and keys it has extra). */
+  function mismatches(english, table, prefix) {
+    const out = [];
+    for (const [key, value] of Object.entries(english)) {
+      const other = table[key];
+      if (typeof other !== typeof value) out.push(prefix + key);
+      else if (value && typeof value === "object") out.push(...mismatches(value, other, `${prefix}${key}.`));
+    }
+    for (const key of Object.keys(table)) if (!(key in english)) out.push(`${prefix}${key} (extra)`);
+    return out;
+  }
+
+  if (lang === "zh") {
+    window.localvisionLocalize = (english, name) => {
+      const table = CHINESE[name];
+      if (!table) {
+        console.error(`localvision: no Chinese strings for ${name}`);
+        return {};
+      }
+      for (const key of mismatches(english, table, "")) {
+        console.error(`localvision: the Chinese strings of ${name} do not match at ${key}`);
+      }
+      return table;
+    };
+  }
+
+  const translate = window.localvisionLocalize;
+  const T = typeof translate === "function" ? { ...ENGLISH, ...translate(ENGLISH, "i18n") } : ENGLISH;
+
+  /** The sentence for an error code in the page's language, or null for a code not known here. */
+  function codeText(code, context) {
+    const known = code && Object.prototype.hasOwnProperty.call(T.errors, code) ? T.errors[code] : null;
+    if (!known) return null;
+    return typeof known === "function" ? known(context || {}) : known;
+  }
+
+  /** The sentence for an error the server sent ({code, message, retry_after?}): in English its
+   * own message; in another language the sentence for its code, or its message for a code not
+   * known here; the code's sentence when it sent no message; null when there is nothing. */
+  function errorText(error, context) {
+    if (!error || typeof error !== "object") return null;
+    const code = typeof error.code === "string" ? error.code : null;
+    const message = typeof error.message === "string" ? error.message.trim() : "";
+    const wait = Number(error.retry_after);
+    const known = codeText(code, { ...(wait > 0 ? { seconds: wait } : {}), ...(context || {}) });
+    if (known && (lang !== "en" || !message)) return known;
+    return message || null;
+  }
+
+  /** Save the choice and show the page again in it. A page that came from a POST (a failed
+   * sign-in) sets I18N.reloadAddress to the address that shows it by a GET. */
+  function choose(next) {
+    if (next === lang || !LANGUAGES[next]) return;
+    try {
+      localStorage.setItem(STORAGE_KEY, next);
+    } catch (err) {
+      return; // nowhere to keep the choice: a reload would forget it, so stay as we are
+    }
+    const address = I18N.reloadAddress ? I18N.reloadAddress() : null;
+    if (address) location.replace(address);
+    else location.reload();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The switch, at the end of the page header
+
+  function addSwitch() {
+    const header = document.querySelector(".site-header .header-row");
+    if (!header || header.querySelector(".lang-switch")) return;
+    const group = document.createElement("div");
+    group.className = "lang-switch";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", T.languageSwitch);
+    group.dataset.testid = "lang-switch";
+    for (const [code, { name, tag }] of Object.entries(LANGUAGES)) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.lang = tag; // read out, and drawn, in its own language
+      button.dataset.lang = code;
+      button.setAttribute("aria-pressed", String(code === lang));
+      button.textContent = name;
+      button.addEventListener("click", () => choose(code));
+      group.append(button);
+    }
+    header.append(group);
+  }
+
+  const I18N = {
+    lang, // "zh" | "en"
+    locale, // for dates and numbers (toLocaleString)
+    languages: Object.keys(LANGUAGES),
+    errorCodes: Object.keys(T.errors),
+    codeText,
+    errorText,
+    choose,
+    reloadAddress: null,
+  };
+  window.localvisionI18n = I18N;
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", addSwitch);
+  else addSwitch();
+})();
