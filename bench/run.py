@@ -95,7 +95,7 @@ def versions() -> dict:
 def set_environment(tmp: Path) -> dict:
     """Caches into ``tmp`` and offline mode, for this process and every server it starts."""
     env = {
-        "LOCALVISION_CACHE_DIR": str(tmp / "cache"),
+        "LOCALVISION_MODEL_DIR": str(tmp / "models"),
         "TORCH_HOME": str(tmp / "torch"),
         "LOCALVISION_OFFLINE": "1",
     }

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = small_jpeg()
     tmp = Path(tempfile.mkdtemp(prefix="localvision-soak-"))
     env = {
-        "LOCALVISION_CACHE_DIR": str(tmp / "cache"),
+        "LOCALVISION_MODEL_DIR": str(tmp / "models"),
         "TORCH_HOME": str(tmp / "torch"),
         "LOCALVISION_OFFLINE": "1",
         "LOCALVISION_RATE_LIMIT": "off",

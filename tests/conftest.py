@@ -32,7 +32,7 @@ def private_torch_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("torch_home")
     env = {
         "TORCH_HOME": str(home),
-        "LOCALVISION_CACHE_DIR": str(tmp_path_factory.mktemp("localvision_cache")),
+        "LOCALVISION_MODEL_DIR": str(tmp_path_factory.mktemp("localvision_models")),
         "LOCALVISION_OFFLINE": "1",
     }
     old = {k: os.environ.get(k) for k in env}
@@ -45,11 +45,27 @@ def private_torch_home(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture(scope="session")
+def lite0_package(private_torch_home) -> Path:
+    """efficientnet_lite0 packaged once for the session (with its OpenVINO fp32 export)."""
+    from localvision import load_classifier
+
+    clf = load_classifier("efficientnet_lite0", offline=True, precision="fp32")
+    return clf.package.path
+
+
 @pytest.fixture
-def empty_cache(tmp_path, monkeypatch) -> Path:
-    """A private, empty TORCH_HOME for one test, offline; returns its hub checkpoints folder."""
+def empty_cache(tmp_path, monkeypatch, lite0_package) -> Path:
+    """A private, empty TORCH_HOME and model store for one test, offline; returns the hub
+    checkpoints folder. (A registry model packaged into the store carries its weights, so a test
+    that finds weights in its own cache must not leave that model ready for the others.) The
+    bundled efficientnet_lite0 is linked in ready, as its weights are always here anyway."""
     home = tmp_path / "torch_home"
+    store = tmp_path / "models"
+    store.mkdir()
+    (store / "efficientnet_lite0").symlink_to(lite0_package, target_is_directory=True)
     monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setenv("LOCALVISION_MODEL_DIR", str(store))
     monkeypatch.setenv("LOCALVISION_OFFLINE", "1")
     return home / "hub" / "checkpoints"
 

@@ -55,12 +55,15 @@ def test_choose_backend_refuses(requested, device, installed):
 
 
 def target(backend: str = "openvino", precision: str = "fp32") -> Target:
-    """Where and how to export, from the environment the tests set (a private cache)."""
+    """How to export, from the environment the tests set."""
     return Target.from_settings(Settings(), backend, precision)
 
 
-def root():
-    return target().root
+def package(name: str, weights=None):
+    """The model's package in the store the environment names (packaged on first use)."""
+    from localvision.models.resolve import resolve
+
+    return resolve(Settings(model=name, weights=weights, offline=True)).package
 
 
 @pytest.fixture(scope="module", params=["openvino", "onnxruntime"])
@@ -144,26 +147,20 @@ def test_resnet18_plumbing_on_every_backend(backend, resnet18_weights, photos):
 
 
 def test_artifact_manifest_describes_its_source(exported):
-    art = artifacts.find(
-        root(),
-        exported.spec,
-        __import__("localvision.weights", fromlist=["sha256_file"]).sha256_file(
-            exported.weights_path
-        ),
-        exported.backend.name,
-        "fp32",
-    )
+    pkg = exported.package
+    art = artifacts.find(pkg, exported.spec, exported.backend.name, "fp32")
     m = art.manifest
+    assert art.path.parent == pkg.artifacts  # beside the weights, in the package
     assert m["model"] == "efficientnet_lite0" and m["backend"] == exported.backend.name
-    assert m["source_weights"]["sha256"].startswith("57934424")
-    assert m["labels"] == list(exported.labels) and len(m["labels"]) == 1000
+    assert m["source_weights"]["sha256"] == pkg.weights_sha256
+    assert pkg.source["sha256"].startswith("57934424")  # the published file it came from
+    assert m["num_classes"] == len(exported.labels) == 1000
     assert m["preprocess"]["interpolation"] == "bicubic"
     assert m["precision"] == "fp32" and m["check"] is None
 
 
 def test_export_is_reused_not_repeated(exported):
-    spec = exported.spec
-    result = export(spec, exported.weights_path, target(exported.backend.name))
+    result = export(exported.package, target(exported.backend.name))
     assert result.created is False
     stamp = (result.artifact.path / "manifest.json").stat().st_mtime_ns
     load_classifier("efficientnet_lite0", offline=True, backend=exported.backend.name, precision="fp32")
@@ -171,15 +168,13 @@ def test_export_is_reused_not_repeated(exported):
 
 
 def test_stale_artifact_is_ignored(exported, tmp_path):
-    from localvision.weights import sha256_file
-
-    sha = sha256_file(exported.weights_path)
-    art = artifacts.find(root(), exported.spec, sha, exported.backend.name, "fp32")
+    pkg, spec, backend = exported.package, exported.spec, exported.backend.name
+    art = artifacts.find(pkg, spec, backend, "fp32")
     manifest = json.loads((art.path / "manifest.json").read_text())
-    manifest["labels"][0] = "not a tench"
+    manifest["source_weights"]["sha256"] = "0" * 64  # made from other weights
     (art.path / "manifest.json").write_text(json.dumps(manifest))
-    assert artifacts.find(root(), exported.spec, sha, exported.backend.name, "fp32") is None
-    again = export(exported.spec, exported.weights_path, target(exported.backend.name))
+    assert artifacts.find(pkg, spec, backend, "fp32") is None
+    again = export(pkg, target(backend))
     assert again.created is True
 
 
@@ -202,7 +197,7 @@ def own_cache(tmp_path_factory):
     """A private artifact cache for the tests that make checked (non-fp32) artifacts: once one
     exists, `auto` runs it, and no other test may find it in the session's shared cache."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOCALVISION_CACHE_DIR", str(tmp_path_factory.mktemp("precision_cache")))
+        mp.setenv("LOCALVISION_MODEL_DIR", str(tmp_path_factory.mktemp("precision_store")))
         yield
 
 
@@ -217,17 +212,16 @@ def calibration_dir(tmp_path_factory, own_cache):
 
 def test_int8_export_below_the_agreement_bar_is_refused(calibration_dir):
     """EfficientNet-Lite0's depthwise convolutions quantize poorly: the guard must catch it."""
-    spec = get_spec("efficientnet_lite0")
-    path = spec.weights.locate_in_package()
+    pkg = package("efficientnet_lite0")
     with pytest.raises(ExportRefused, match="held-out images"):
-        export(spec, path, target("openvino", "int8"), calibration_dir=calibration_dir,
+        export(pkg, target("openvino", "int8"), calibration_dir=calibration_dir,
                min_agreement=1.01)  # fmt: skip
-    assert not any(root().glob("efficientnet_lite0-*/openvino-int8"))
+    assert not (pkg.artifacts / "openvino-int8").exists()
 
 
 def test_int8_export_with_force_reports_its_agreement(calibration_dir, resnet18_weights, photos):
     spec = get_spec("resnet18")
-    result = export(spec, resnet18_weights, target("openvino", "int8"),
+    result = export(package("resnet18", resnet18_weights), target("openvino", "int8"),
                     calibration_dir=calibration_dir, min_agreement=1.01, force=True)  # fmt: skip
     report = result.artifact.manifest["check"]
     assert report["images"] == 32 and report["held_out_images"] == 8
@@ -249,9 +243,8 @@ def test_int8_export_with_force_reports_its_agreement(calibration_dir, resnet18_
 
 
 def test_a_checked_int8_artifact_is_what_auto_runs(calibration_dir, resnet18_weights):
-    spec = get_spec("resnet18")
-    export(spec, resnet18_weights, target("openvino", "int8"), calibration_dir=calibration_dir,
-           min_agreement=0.0, rebuild=True)  # fmt: skip
+    export(package("resnet18", resnet18_weights), target("openvino", "int8"),
+           calibration_dir=calibration_dir, min_agreement=0.0, rebuild=True)  # fmt: skip
     clf = load_classifier("resnet18", resnet18_weights)
     assert (clf.backend.name, clf.backend.precision) == ("openvino", "int8")
 
@@ -265,9 +258,8 @@ def test_int8_without_an_artifact_is_refused_not_faked(tmp_path):
 
 
 def test_int8_export_needs_real_calibration_images(tmp_path):
-    spec = get_spec("efficientnet_lite0")
     with pytest.raises(ModelError, match="at least 8"):
-        export(spec, spec.weights.locate_in_package(), target("openvino", "int8"),
+        export(package("efficientnet_lite0"), target("openvino", "int8"),
                calibration_dir=tmp_path)  # fmt: skip
 
 
@@ -293,8 +285,7 @@ def confident_dir(tmp_path_factory, photos, own_cache):
 
 
 def _lite0():
-    spec = get_spec("efficientnet_lite0")
-    return spec, spec.weights.locate_in_package()
+    return package("efficientnet_lite0")
 
 
 @pytest.mark.parametrize("backend", ["openvino", "torch"])
@@ -302,14 +293,14 @@ def test_bf16_runs_only_once_checked_against_fp32(backend, confident_dir, photos
     """On a CPU with native bf16: exported only with its check (>= 99% top-1 agreement with fp32
     on real photos, written in the manifest), then run by name and by auto. Elsewhere it is
     refused, saying why, and auto stays fp32."""
-    spec, weights = _lite0()
+    pkg = _lite0()
     with pytest.raises(PrecisionUnavailable):  # not before its check, on any CPU
         load_classifier("efficientnet_lite0", offline=True, backend=backend, precision="bf16")
     if not native_bf16():
         with pytest.raises(PrecisionUnavailable, match="no native bf16"):
-            export(spec, weights, target(backend, "bf16"), calibration_dir=confident_dir)
+            export(pkg, target(backend, "bf16"), calibration_dir=confident_dir)
         return
-    result = export(spec, weights, target(backend, "bf16"), calibration_dir=confident_dir)
+    result = export(pkg, target(backend, "bf16"), calibration_dir=confident_dir)
     check = result.artifact.manifest["check"]
     assert check["held_out_images"] == 8 and check["top1_agreement"] >= 0.99
     assert check["forced"] is False and result.artifact.manifest["precision"] == "bf16"
@@ -326,10 +317,10 @@ def test_the_bf16_check_refuses_a_model_that_drifts(calibration_dir):
     """EfficientNet-Lite0 in bf16 agrees with fp32 on only 87-97% of tie-heavy photo crops
     (measured: probabilities move by up to 0.15, and every near-tie may flip): the check must
     say no."""
-    spec, weights = _lite0()
+    pkg = _lite0()
     why = "bf16 efficientnet_lite0 agrees with fp32 on" if native_bf16() else "no native bf16"
     with pytest.raises((ExportRefused, PrecisionUnavailable), match=why):
-        export(spec, weights, target("openvino", "bf16"), calibration_dir=calibration_dir,
+        export(pkg, target("openvino", "bf16"), calibration_dir=calibration_dir,
                rebuild=True)  # fmt: skip
 
 
@@ -346,15 +337,16 @@ def test_one_classifier_shared_by_threads_answers_each_caller_right(photos):
     assert labels == [GOLDEN[n] for n in names]
 
 
-def test_the_cache_dir_given_is_the_one_used(tmp_path):
-    """Artifacts used to look up their own Settings(), so a cache_dir passed in was ignored."""
-    load_classifier("efficientnet_lite0", offline=True, precision="fp32", cache_dir=tmp_path)
-    assert list(tmp_path.glob("artifacts/efficientnet_lite0-*/openvino-fp32/model.xml"))
+def test_the_model_dir_given_is_the_one_used(tmp_path):
+    """Artifacts used to look up their own Settings(), so a cache_dir passed in was ignored:
+    now the settings given name the store, and the exports live in its packages."""
+    load_classifier("efficientnet_lite0", offline=True, precision="fp32", model_dir=tmp_path)
+    assert (tmp_path / "efficientnet_lite0/artifacts/openvino-fp32/model.xml").is_file()
 
 
 def test_an_export_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="took longer than 0.5 s") as stopped:
         load_classifier("efficientnet_lite0", offline=True, precision="fp32",
-                        cache_dir=tmp_path, export_timeout_s=0.5)  # fmt: skip
+                        model_dir=tmp_path, export_timeout_s=0.5)  # fmt: skip
     assert "LOCALVISION_EXPORT_TIMEOUT_S" in stopped.value.hint
-    assert not list(tmp_path.glob("artifacts/*/openvino-fp32/model.xml"))
+    assert not list(tmp_path.glob("*/artifacts/openvino-fp32/model.xml"))

@@ -92,10 +92,11 @@ def test_json_rows_have_the_documented_shape(photo_dir):
                     "--top-k", "5")  # fmt: skip
     assert_exit(result, 0)
     (row,) = json.loads(result.stdout)
-    assert set(row) == {"path", "model", "predictions", "error"}
+    assert set(row) == {"path", "model", "predictions", "uncertain", "error"}
     preds = row["predictions"]
-    assert len(preds) == 5
-    assert all(set(p) == {"label", "index", "probability"} for p in preds)
+    assert len(preds) == 5 and row["uncertain"] is False
+    assert all(set(p) == {"label", "label_en", "index", "probability"} for p in preds)
+    assert all(p["label"] == p["label_en"] for p in preds)  # English asked for
     probs = [p["probability"] for p in preds]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
     assert preds[0]["label"] == GOLDEN["chelsea"]
@@ -115,14 +116,14 @@ def test_csv_is_one_row_per_file_with_top_k_flattened(mixed_dir):
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == [
         "path", "model", "label_1", "index_1", "probability_1",
-        "label_2", "index_2", "probability_2", "error_code", "error_message",
+        "label_2", "index_2", "probability_2", "uncertain", "error_code", "error_message",
     ]  # fmt: skip
     body = {Path(r[0]).name: r for r in rows[1:]}
     assert sorted(body) == ["broken.jpg", "chelsea.png", "coffee.jpg"]
     coffee, broken = body["coffee.jpg"], body["broken.jpg"]
     assert coffee[1:4] == ["efficientnet_lite0", "espresso", "967"]
-    assert 0 < float(coffee[4]) <= 1 and coffee[8:] == ["", ""]
-    assert broken[2:8] == [""] * 6 and broken[8] == "unsupported_format" and broken[9]
+    assert 0 < float(coffee[4]) <= 1 and coffee[8:] == ["false", "", ""]
+    assert broken[2:8] == [""] * 6 and broken[9] == "unsupported_format" and broken[10]
 
 
 def test_one_bad_file_fails_only_its_row_and_exits_1(mixed_dir, tmp_path):
@@ -403,23 +404,36 @@ def test_weights_file_serves_resnet18(resnet18_weights, photo_dir):
 def test_models_lists_each_model_with_its_state_and_where(
     monkeypatch, tmp_path, empty_cache, resnet18_weights, cached
 ):
+    monkeypatch.setenv("LOCALVISION_MODEL_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("COLUMNS", "250")  # wide enough that no cell is folded
     if cached:  # under a TORCH_HOME whose path looks like rich markup: shown verbatim
         home = tmp_path / "x[" / "]home [old]"
         monkeypatch.setenv("TORCH_HOME", str(home))
         empty_cache = home / "hub" / "checkpoints"
         empty_cache.mkdir(parents=True)
         shutil.copyfile(resnet18_weights, empty_cache / "resnet18-f37072fd.pth")
-    result = invoke("models")
-    assert_exit(result, 0)
-    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
-            if line.startswith("│") and line.split("│")[1].strip()}  # fmt: skip
-    assert set(rows) == {"resnet18", "efficientnet_lite0"}
+
+    def rows():
+        result = invoke("models")
+        assert_exit(result, 0)
+        return {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
+                if line.startswith("│") and line.split("│")[1].strip()}  # fmt: skip
+
+    listed = rows()
+    assert set(listed) == {"resnet18", "efficientnet_lite0", "mobilenet_v3_large", "resnet50"}
     if cached:
-        assert "present" in rows["resnet18"]
-        assert f"cache: {empty_cache / 'resnet18-f37072fd.pth'}" in rows["resnet18"]
+        assert "present" in listed["resnet18"]
+        assert f"cache: {empty_cache / 'resnet18-f37072fd.pth'}" in listed["resnet18"]
     else:
-        assert "missing" in rows["resnet18"] and FETCH_HINT in rows["resnet18"]
-    assert "present" in rows["efficientnet_lite0"] and "package:" in rows["efficientnet_lite0"]
+        assert "missing" in listed["resnet18"] and FETCH_HINT in listed["resnet18"]
+    lite = listed["efficientnet_lite0"]
+    assert "present" in lite and "package:" in lite
+    # once used, it is in the store: ready, with its size and its exports
+    from localvision import load_classifier
+
+    load_classifier("efficientnet_lite0", offline=True, precision="fp32")
+    lite = rows()["efficientnet_lite0"]
+    assert "ready" in lite and "MB" in lite and "openvino fp32" in lite and "1000" in lite
 
 
 # --- usage errors ---------------------------------------------------------------------------------

@@ -1,19 +1,18 @@
-"""The model cache: exported backend artifacts (OpenVINO IR, ONNX) and precision checks, each
-with a manifest.
+"""Exported backend artifacts (OpenVINO IR, ONNX) and precision checks, inside a model's package,
+each with a manifest.
 
-A directory per (model, source weights, backend, precision):
-
-    <cache>/artifacts/<model>-<sha256[:16] of the weights>/<backend>-<precision>/
-        manifest.json   source weights SHA-256, preprocessing, labels, backend, precision,
-                        the precision's check against fp32, format version
+    <package>/artifacts/<backend>-<precision>/
+        manifest.json   the package weights' SHA-256, preprocessing, the number of classes,
+                        backend, precision, the precision's check against fp32, format version
         model.xml + model.bin   (openvino; bf16 shares the fp32 IR, int8 has its own)
         model.onnx              (onnxruntime)
         nothing else            (torch: the manifest records the check; the model is built
-                                 from the weights)
+                                 from the package's weights)
 
 Looking an artifact up needs no torch; `serve` and `classify` reuse one instead of converting
-at every start. An artifact whose labels or preprocessing no longer match the registry is stale
-and ignored. The cache root is always passed in (Settings.cache_dir), never looked up here.
+at every start. An artifact made from other weights or with other preprocessing is stale and
+ignored. Labels are not part of it: the network outputs scores per class index, so a model run
+with another label file reuses its artifacts.
 """
 
 from __future__ import annotations
@@ -22,22 +21,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from platformdirs import user_cache_dir
-
 from .models.spec import ModelSpec
+from .models.store import Package
 
-# 2: precisions of their own (bf16, fp16) and a "check" report for every precision but fp32.
-FORMAT_VERSION = 2
+# 3: artifacts live in the model's package (models/store.py).
+FORMAT_VERSION = 3
 FILES = {
     "openvino": ("model.xml", "model.bin"),
     "onnxruntime": ("model.onnx",),
     "torch": (),
 }
-
-
-def cache_root(cache_dir: Path | str | None) -> Path:
-    """Where artifacts live for a Settings.cache_dir (None: the user's cache directory)."""
-    return Path(cache_dir or user_cache_dir("localvision")) / "artifacts"
 
 
 @dataclass(frozen=True)
@@ -65,43 +58,40 @@ class Artifact:
         return check is None or not check.get("forced", False)
 
 
-def artifact_dir(root: Path, spec: ModelSpec, weights_sha256: str, backend: str, precision: str) -> Path:
-    return root / f"{spec.name}-{weights_sha256[:16]}" / f"{backend}-{precision}"
+def artifact_dir(package: Package, backend: str, precision: str) -> Path:
+    return package.artifacts / f"{backend}-{precision}"
 
 
-def find(
-    root: Path, spec: ModelSpec, weights_sha256: str, backend: str, precision: str
-) -> Artifact | None:
-    path = artifact_dir(root, spec, weights_sha256, backend, precision)
+def find(package: Package, spec: ModelSpec, backend: str, precision: str) -> Artifact | None:
+    path = artifact_dir(package, backend, precision)
     try:
         manifest = json.loads((path / "manifest.json").read_text("utf-8"))
     except (OSError, ValueError):
         return None
     fresh = (
         manifest.get("format_version") == FORMAT_VERSION
-        and manifest.get("source_weights", {}).get("sha256") == weights_sha256
-        and manifest.get("labels") == list(spec.labels)
+        and manifest.get("source_weights", {}).get("sha256") == package.weights_sha256
+        and manifest.get("num_classes") == spec.num_classes
         and manifest.get("preprocess") == spec.preprocess.to_dict()
         and all((path / f).is_file() for f in FILES[backend])
     )
     return Artifact(path, manifest) if fresh else None
 
 
-def checked(root: Path, spec: ModelSpec, weights_sha256: str, backend: str) -> dict[str, Artifact]:
-    """The non-fp32 precisions with an artifact for these weights on this backend, by name
+def checked(package: Package, spec: ModelSpec, backend: str) -> dict[str, Artifact]:
+    """The non-fp32 precisions with an artifact for this package on this backend, by name
     (forced ones included: `Artifact.verified` tells them apart)."""
     found = {}
     for precision in ("bf16", "fp16", "int8"):
-        artifact = find(root, spec, weights_sha256, backend, precision)
+        artifact = find(package, spec, backend, precision)
         if artifact is not None and artifact.check is not None:
             found[precision] = artifact
     return found
 
 
 def manifest_for(
-    spec: ModelSpec, weights_path: Path, weights_sha256: str, backend: str, precision: str,
-    check: dict | None = None,
-) -> dict:  # fmt: skip
+    package: Package, spec: ModelSpec, backend: str, precision: str, check: dict | None = None
+) -> dict:
     from datetime import datetime, timezone
 
     from . import __version__
@@ -110,13 +100,13 @@ def manifest_for(
         "format_version": FORMAT_VERSION,
         "localvision": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(),
-        "model": spec.name,
+        "model": package.name,
         "backend": backend,
         "precision": precision,
         "files": list(FILES[backend]),
-        "source_weights": {"path": str(weights_path), "sha256": weights_sha256},
+        "source_weights": {"path": str(package.weights_file), "sha256": package.weights_sha256},
         "input": {"shape": [-1, 3, spec.preprocess.crop, spec.preprocess.crop], "dtype": "float32"},
         "preprocess": spec.preprocess.to_dict(),
-        "labels": list(spec.labels),
+        "num_classes": spec.num_classes,
         "check": check,
     }

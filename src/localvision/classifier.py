@@ -12,15 +12,14 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import weights as weights_mod
 from .config import Settings
 from .engine.base import Backend
 from .engine.factory import make_backend
-from .errors import WeightsDownloadFailed, WeightsMissing
 from .imaging import ImageSource
-from .models import ModelSpec, get_spec
+from .models import ModelSpec
+from .models.resolve import Resolved, resolve
 from .prepare import Preparer
-from .results import Result, source_name
+from .results import Answer, Result, source_name
 from .road import Item, Road, probabilities
 
 
@@ -33,24 +32,21 @@ class Classifier:
         backend: Backend,
         settings: Settings,
         *,
-        weights: weights_mod.Located | None = None,
-        notice: str | None = None,
+        resolved: Resolved | None = None,
         preparer=None,
     ):
         self.spec = spec
         self.backend = backend
         self.settings = settings
-        self.weights_path = weights.path if weights else None
-        self.weights_origin = weights.origin if weights else None
-        self.notice = notice  # e.g. why `auto` fell back to another model
+        self.package = resolved.package if resolved else None
+        self.weights_path = self.package.weights_file if self.package else None
+        self.weights_origin = resolved.origin if resolved else None
+        self.notice = resolved.notice if resolved else None  # e.g. why `auto` fell back
         self.preparer = preparer or Preparer(
             spec.preprocess, max_pixels=settings.max_pixels, exact_decode=settings.exact_decode
         )
         self.road = Road(
-            self.preparer,
-            spec.labels,
-            chunk=settings.batch_size,
-            recheck_margin=settings.recheck_margin,
+            self.preparer, spec, chunk=settings.batch_size, recheck_margin=settings.recheck_margin
         )
 
     @property
@@ -73,15 +69,25 @@ class Classifier:
         """The road's inference step, called directly: prepared arrays -> probabilities."""
         return self.probabilities(self.preparer.stack(arrays))
 
+    def answer(self, **given) -> Answer:
+        """What predict returns for each input: the settings' top_k, lang, min_confidence and
+        groups, unless given."""
+        return Answer.from_settings(self.settings, **given)
+
     def predict(
         self,
         inputs: ImageSource | Iterable[ImageSource],
         top_k: int | None = None,
         *,
+        lang: str | None = None,
+        min_confidence: float | None = None,
+        groups: bool | None = None,
         names: Sequence[str] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[Result]:
-        """One Result per input, in order. One bad input fails only its own Result."""
+        """One Result per input, in order. One bad input fails only its own Result. lang: the
+        labels' language (en, zh); min_confidence: below it an answer is marked uncertain;
+        groups: add the common groups (dog, bird, ...) with their summed probability."""
         if isinstance(inputs, (str, Path, bytes, bytearray)) or hasattr(inputs, "read") or hasattr(
             inputs, "getpixel"
         ):
@@ -89,9 +95,10 @@ class Classifier:
         items = (
             Item(names[i] if names else source_name(src, i), src) for i, src in enumerate(inputs)
         )
+        answer = self.answer(top_k=top_k, lang=lang, min_confidence=min_confidence, groups=groups)
         return self.road.run(
             items,
-            top_k or self.settings.top_k,
+            answer,
             self.infer,
             on_chunk=(lambda rows: progress(len(rows))) if progress else None,
         )
@@ -115,37 +122,20 @@ class Classifier:
             "precision": self.backend.precision,
             "weights": {"path": str(self.weights_path), "origin": self.weights_origin},
             "preprocess": self.spec.preprocess.to_dict(),
+            "languages": list(self.spec.languages),
+            "groups": self.spec.groups is not None,
+            "metrics": dict(self.spec.metrics) if self.spec.metrics else None,
             "notice": self.notice,
         }
 
 
-def select_model(
-    model: str, weights_file: Path | None, offline: bool
-) -> tuple[ModelSpec, weights_mod.Located, str | None]:
-    """Pick the model and its weights. `auto` is resnet18 when its weights are here or can be
-    downloaded, else efficientnet_lite0 with a notice saying why; a named model never falls back."""
-    if model != "auto":
-        spec = get_spec(model)
-        return spec, weights_mod.resolve(spec, weights_file, offline), None
-    spec = get_spec("resnet18")
-    try:
-        return spec, weights_mod.resolve(spec, weights_file, offline), None
-    except (WeightsMissing, WeightsDownloadFailed):
-        if weights_file is not None:
-            raise
-        fallback = get_spec("efficientnet_lite0")
-        why = "offline, not in the cache" if offline else "the download failed"
-        notice = (
-            f"ResNet-18's weights are unavailable ({why}), so the bundled efficientnet_lite0 "
-            f"answers. Get them with: localvision weights fetch resnet18"
-        )
-        return fallback, weights_mod.resolve(fallback, None, offline), notice
-
-
-def from_settings(settings: Settings) -> Classifier:
-    """The classifier a Settings object describes (the CLI and the server both start here)."""
-    spec, located, notice = select_model(settings.model, settings.weights, settings.offline)
-    backend = make_backend(spec, located.path, settings)
+def from_settings(settings: Settings, name: str | None = None) -> Classifier:
+    """The classifier a Settings object describes (the CLI and the server both start here):
+    the store resolves the name to a package, the engine loads it. `name`: another model than
+    settings.model (the server loads each of --models this way)."""
+    resolved = resolve(settings, name)
+    spec = resolved.spec
+    backend = make_backend(resolved.package, spec, settings)
     preparer = None
     if backend.name == "torch" and settings.decodes_on_device:
         from .engine.gpu_decode import DevicePreparer
@@ -154,7 +144,7 @@ def from_settings(settings: Settings) -> Classifier:
         preparer = DevicePreparer(
             spec.preprocess, settings.device, max_pixels=settings.max_pixels, cpu=cpu
         )
-    return Classifier(spec, backend, settings, weights=located, notice=notice, preparer=preparer)
+    return Classifier(spec, backend, settings, resolved=resolved, preparer=preparer)
 
 
 def load_classifier(model: str | None = None, weights: Path | str | None = None, **options) -> Classifier:

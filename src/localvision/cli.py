@@ -57,6 +57,7 @@ def _choices(name: str):
 
 
 Backend = _choices("backend")
+Lang = _choices("lang")
 Device = _choices("device")
 Precision = _choices("precision")
 Auth = _choices("auth")
@@ -111,6 +112,10 @@ BackendOpt = _option("backend", "--backend")
 DeviceOpt = _option("device", "--device")
 PrecisionOpt = _option("precision", "--precision")
 RecheckOpt = _option("recheck_margin", "--recheck-margin")
+LabelsOpt = _option("labels", "--labels", dir_okay=False)
+ModelDirOpt = _option("model_dir", "--model-dir", file_okay=False)
+LangOpt = _option("lang", "--lang")
+FloorOpt = _option("min_confidence", "--min-confidence")
 
 
 @dataclass
@@ -196,12 +201,18 @@ def classify(
     recheck_margin: Optional[float] = RecheckOpt,
     batch_size: Optional[int] = _option("batch_size", "--batch-size"),
     max_pixels: Optional[int] = _option("max_pixels", "--max-pixels"),
+    labels: Optional[Path] = LabelsOpt,
+    lang: Optional[Lang] = LangOpt,
+    min_confidence: Optional[float] = FloorOpt,
+    groups: Optional[bool] = _option("groups", "--groups"),
+    model_dir: Optional[Path] = ModelDirOpt,
 ):
     """Classify images and print the top-k labels for each."""
     settings = settings_from(
         model=model, weights=weights, top_k=top_k, offline=offline, backend=backend,
         device=device, precision=precision, exact_decode=exact_decode, batch_size=batch_size,
-        max_pixels=max_pixels, recheck_margin=recheck_margin,
+        max_pixels=max_pixels, recheck_margin=recheck_margin, labels=labels, lang=lang,
+        min_confidence=min_confidence, groups=groups, model_dir=model_dir,
     )  # fmt: skip
     found = expand_paths(paths, recursive)
     if not (found.paths if strict else found.images):
@@ -209,7 +220,7 @@ def classify(
             render.note(skipped_note(found.skipped))
         raise InvalidArgument("No images found in the given paths.")
     clf = load(settings)
-    classified = iter(_run(clf, found.images, settings.top_k))
+    classified = iter(_run(clf, found.images))
     results = [
         skipped_result(p) if p in found.skipped else next(classified)
         for p in found.paths
@@ -217,12 +228,13 @@ def classify(
     ]
     rows = [{"path": r.source, "model": clf.name, **r.to_dict()} for r in results]
     running = describe(clf)
+    lang, k = settings.lang, settings.top_k
     if output:
-        output.write_text(render.results_text(rows, fmt.value, running, settings.top_k), "utf-8")
+        output.write_text(render.results_text(rows, fmt.value, running, k, lang), "utf-8")
     elif fmt is Format.table:
-        render.out.print(render.results_table(rows, running))
+        render.out.print(render.results_table(rows, running, lang))
     else:
-        sys.stdout.write(render.results_text(rows, fmt.value, running, settings.top_k))
+        sys.stdout.write(render.results_text(rows, fmt.value, running, k, lang))
     if found.skipped and not strict:
         render.note(skipped_note(found.skipped))
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
@@ -234,41 +246,97 @@ def describe(clf) -> str:
     return f"model {clf.name} · {b.name} {b.precision} ({b.device})"
 
 
-def _run(clf, files: list[str], k: int):
+def _run(clf, files: list[str]):
+    """The classifier's answers with its settings' top_k, lang, floor and groups."""
     from rich.progress import Progress
 
     if len(files) <= 4:
-        return clf.predict(files, top_k=k)
+        return clf.predict(files)
     with Progress(console=render.err, transient=True) as progress:
         task = progress.add_task("Classifying", total=len(files))
-        return clf.predict(files, top_k=k, progress=lambda n: progress.advance(task, n))
+        return clf.predict(files, progress=lambda n: progress.advance(task, n))
 
 
-@app.command()
-def models(offline: Optional[bool] = OfflineOpt):
-    """List the models and whether their weights are present, downloadable or missing."""
-    from . import weights as w
-    from .models import get_spec, model_names
+models_app = App(
+    help="List, import and remove models (the registry and the model store).",
+    no_args_is_help=False,
+)
+app.add_typer(models_app, name="models")
 
-    settings = settings_from(offline=offline)
-    table = Table(title="localvision models", title_justify="left")
-    for col in ("model", "weights", "where", "description"):
+
+@models_app.callback(invoke_without_command=True)
+def models(
+    ctx: typer.Context,
+    offline: Optional[bool] = OfflineOpt,
+    model_dir: Optional[Path] = ModelDirOpt,
+):
+    """List the registry's and the store's models: their state (ready, weights downloadable,
+    missing), size on disk and the precisions checked for them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .models.catalog import catalog
+
+    settings = settings_from(offline=offline, model_dir=model_dir)
+    table = Table(title=f"localvision models · store {settings.model_dir}", title_justify="left")
+    for col in ("model", "state", "size", "precisions", "classes", "where / how", "description"):
         table.add_column(col, overflow="fold")
-    for name in model_names():
-        spec = get_spec(name)
-        st = w.status(spec, offline=settings.offline)
-        colour = {"present": "green", "downloadable": "yellow"}.get(st.state, "red")
-        table.add_row(name, f"[{colour}]{st.state}[/]", escape(st.detail), spec.title)
+    colours = {"ready": "green", "downloadable": "yellow", "present": "yellow"}
+    for entry in catalog(settings):
+        state = f"[{colours.get(entry.state, 'red')}]{entry.state}[/]"
+        table.add_row(
+            entry.name, state, entry.size, ", ".join(entry.precisions) or "–",
+            str(entry.classes), escape(entry.detail), escape(entry.title),
+        )  # fmt: skip
     render.out.print(table)
     render.out.print(
-        "auto = resnet18 when its weights are present or downloadable, else efficientnet_lite0"
+        "present / downloadable: packaged into the store on first use. auto = resnet18 when "
+        "its weights are ready, present or downloadable, else efficientnet_lite0"
     )
 
 
+@models_app.command("import")
+def models_import(
+    name: str = typer.Argument(..., help="The new model's name."),
+    arch: str = typer.Option(..., "--arch", help="Its architecture: resnet18, resnet50, "
+                             "mobilenet_v3_large or efficientnet_lite0."),  # fmt: skip
+    state_dict: Path = typer.Option(..., "--weights", dir_okay=False,
+                                    help="Its state dict (a .pth/.pt file, or safetensors)."),
+    labels: Optional[Path] = LabelsOpt,
+    title: Optional[str] = typer.Option(None, "--title", help="A description to list it by."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a model of that name."),
+    model_dir: Optional[Path] = ModelDirOpt,
+):
+    """Add a model to the store from a state dict (a fine-tuned or test model). Without
+    --labels it has ImageNet's 1000 classes (English and Chinese labels, and the groups)."""
+    from .models.importing import import_model
+
+    settings = settings_from(model_dir=model_dir)
+    package = import_model(settings, name, arch, state_dict, labels, title, replace)
+    m = package.manifest
+    render.out.print(escape(
+        f"{name}: imported ({m['architecture']}, {m['num_classes']} classes, labels in "
+        f"{', '.join(m['labels'])}) to {package.path}"
+    ))  # fmt: skip
+
+
+@models_app.command("remove")
+def models_remove(
+    name: str = typer.Argument(..., help="The model to remove from the store."),
+    model_dir: Optional[Path] = ModelDirOpt,
+):
+    """Remove a model from the store (its weights, manifest and exports)."""
+    from .models.store import ModelStore
+
+    settings = settings_from(model_dir=model_dir)
+    package = ModelStore(settings.model_dir).remove(name)
+    render.out.print(escape(f"{name}: removed {package.path}"))
+
+
 @weights_app.command("status")
-def weights_status(offline: Optional[bool] = OfflineOpt):
+def weights_status(ctx: typer.Context, offline: Optional[bool] = OfflineOpt):
     """Where each model's weights are, or how to get them."""
-    models(offline)
+    ctx.invoked_subcommand = None
+    models(ctx, offline, None)
 
 
 @weights_app.command("fetch")
@@ -330,6 +398,11 @@ def serve(
     auth: Optional[Auth] = _option("auth", "--auth"),
     allowed_hosts: Optional[str] = _option("allowed_hosts", "--allowed-hosts"),
     cors_origins: Optional[str] = _option("cors_origins", "--cors-origins"),
+    models: Optional[str] = _option("models", "--models"),
+    labels: Optional[Path] = LabelsOpt,
+    lang: Optional[Lang] = LangOpt,
+    min_confidence: Optional[float] = FloorOpt,
+    model_dir: Optional[Path] = ModelDirOpt,
     insecure_no_auth: bool = typer.Option(
         False, "--insecure-no-auth",
         help="Serve a non-loopback address without auth: anyone who can reach it can use it.",
@@ -343,7 +416,8 @@ def serve(
         backend=backend, device=device, precision=precision, max_batch=max_batch,
         max_wait_ms=max_wait_ms, exact_decode=exact_decode, recheck_margin=recheck_margin,
         auth=auth, rate_limit=rate_limit, log_format=log_format, allowed_hosts=allowed_hosts,
-        cors_origins=cors_origins,
+        cors_origins=cors_origins, models=models, labels=labels, lang=lang,
+        min_confidence=min_confidence, model_dir=model_dir,
     )  # fmt: skip
     settings = serve_auth(settings, insecure_no_auth)
     _limit_malloc_arenas()
@@ -358,6 +432,7 @@ def bench(
     device: Optional[Device] = DeviceOpt,
     precision: Optional[Precision] = PrecisionOpt,
     offline: Optional[bool] = OfflineOpt,
+    model_dir: Optional[Path] = ModelDirOpt,
     batch: int = typer.Option(16, "--batch", min=1, help="Batch size for the throughput figure."),
     iterations: int = typer.Option(30, "--iterations", min=1, help="Timed batch-1 calls."),
 ):
@@ -370,7 +445,7 @@ def bench(
 
     settings = settings_from(
         model=model, weights=weights, backend=backend, device=device, precision=precision,
-        offline=offline,
+        offline=offline, model_dir=model_dir,
     )  # fmt: skip
     clf = load(settings)
     try:
@@ -390,7 +465,7 @@ def bench(
 
 @app.command()
 def export(
-    model: str = typer.Argument(..., help="Model to export (resnet18 or efficientnet_lite0)."),
+    model: str = typer.Argument(..., help="Model to export: a registry or store model."),
     to_backend: Optional[Backend] = typer.Option(
         None, "--backend", help="openvino (auto), onnxruntime, or torch (a precision check only)."
     ),
@@ -414,21 +489,21 @@ def export(
     ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Export again even if cached."),
     offline: Optional[bool] = OfflineOpt,
+    model_dir: Optional[Path] = ModelDirOpt,
 ):
     """Export a model to a cached artifact that serve and classify reuse.
 
     Every precision but fp32 is checked against fp32 on real images."""
-    from . import weights as w
     from .export import Target
     from .export import export as do_export
-    from .models import get_spec
+    from .models.resolve import resolve
 
-    settings = settings_from(offline=offline, device=device)
+    settings = settings_from(offline=offline, device=device, model_dir=model_dir,
+                             weights=weights, model=model)  # fmt: skip
     target = Target.from_settings(settings, to_backend, "int8" if int8 else to_precision)
-    spec = get_spec(model)
-    located = w.resolve(spec, weights, settings.offline)
+    package = resolve(settings).package  # packaged into the store on first use
     result = do_export(
-        spec, located.path, target, calibration_dir=calibration,
+        package, target, calibration_dir=calibration,
         min_agreement=min_agreement, force=force, rebuild=rebuild,
     )  # fmt: skip
     m = result.artifact.manifest

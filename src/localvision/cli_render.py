@@ -116,27 +116,38 @@ def explain(error: dict, bounds: str | None = None) -> str:
 
 
 # --- stdout: results ------------------------------------------------------------------------------
-def results_table(rows: list[dict], running: str) -> Table:
+NOT_SURE = {"en": "not sure", "zh": "不确定"}
+
+
+def _label(p: dict) -> str:
+    """The label, and the English one beside it when the label is in another language."""
+    english = p.get("label_en", p["label"])
+    return escape(p["label"] if english == p["label"] else f"{p['label']} ({english})")
+
+
+def results_table(rows: list[dict], running: str, lang: str) -> Table:
     table = Table(title=f"localvision · {running}", title_justify="left")
     table.add_column("file", overflow="fold")
     table.add_column("top labels")
     for row in rows:
         if row["error"]:
             table.add_row(escape(row["path"]), error_cell(row["error"]))
-        else:
-            labels = "\n".join(
-                f"{p['probability'] * 100:5.1f}%  {escape(p['label'])}" for p in row["predictions"]
-            )
-            table.add_row(escape(row["path"]), labels)
+            continue
+        lines = [f"{p['probability'] * 100:5.1f}%  {_label(p)}" for p in row["predictions"]]
+        if row.get("uncertain"):  # never a confident-looking guess under the floor
+            lines.insert(0, f"[yellow]{NOT_SURE.get(lang, NOT_SURE['en'])}[/]")
+        for g in row.get("groups") or ():
+            lines.append(f"[dim]{g['probability'] * 100:5.1f}%  {_label(g)} (group)[/]")
+        table.add_row(escape(row["path"]), "\n".join(lines))
     return table
 
 
-def results_text(rows: list[dict], fmt: str, running: str, k: int) -> str:
+def results_text(rows: list[dict], fmt: str, running: str, k: int, lang: str) -> str:
     """The results as `fmt` (table, json or csv) text, for a file or a pipe."""
     if fmt == "json":
-        return json.dumps(rows, indent=2) + "\n"
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
-        return rows_to_csv(rows, lead=("path", "model"), k=k)
+        return rows_to_csv(rows, lead=("path", "model"), k=k, lang=lang)
     console = Console(file=io.StringIO(), width=120, color_system=None)
-    console.print(results_table(rows, running))
+    console.print(results_table(rows, running, lang))
     return console.file.getvalue()

@@ -105,7 +105,7 @@ class ModelError(LocalVisionError):
 
 class UnknownModel(ModelError):
     code = "unknown_model"
-    status = 400
+    status = 404
 
 
 class WeightsMissing(ModelError):

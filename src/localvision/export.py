@@ -27,8 +27,8 @@ from . import artifacts
 from .engine.precision import MIN_AGREEMENT, SUPPORTED, native_bf16
 from .errors import InputError, ModelError, PrecisionUnavailable
 from .models.spec import ModelSpec
+from .models.store import Package
 from .prepare import Preparer
-from .weights import sha256_file
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 # At least this many images, so that a quarter held out still says something.
@@ -47,10 +47,9 @@ class ExportResult:
 
 @dataclass(frozen=True)
 class Target:
-    """What to export: where the cache is, the backend, precision and device, and the pixel
-    limit for calibration images (local files are limited by pixels, not bytes)."""
+    """What to export: the backend, precision and device, and the pixel limit for calibration
+    images (local files are limited by pixels, not bytes)."""
 
-    root: Path  # artifacts.cache_root(settings.cache_dir)
     backend: str
     precision: str
     device: str
@@ -62,7 +61,6 @@ class Target:
         backend = backend or settings.backend
         precision = precision or settings.precision
         return cls(
-            root=artifacts.cache_root(settings.cache_dir),
             backend="openvino" if backend == "auto" else backend,
             precision="fp32" if precision == "auto" else precision,
             device=settings.device,
@@ -70,12 +68,11 @@ class Target:
         )
 
     def at(self, backend: str, precision: str) -> "Target":
-        return Target(self.root, backend, precision, self.device, self.max_pixels)
+        return Target(backend, precision, self.device, self.max_pixels)
 
 
 def export(
-    spec: ModelSpec,
-    weights_path: Path,
+    package: Package,
     target: Target,
     *,
     calibration_dir: Path | None = None,
@@ -85,22 +82,22 @@ def export(
 ) -> ExportResult:
     backend, precision = target.backend, target.precision
     _check_target(target)
-    sha = sha256_file(weights_path)
+    spec = package.spec()
     if not rebuild:
-        found = artifacts.find(target.root, spec, sha, backend, precision)
+        found = artifacts.find(package, spec, backend, precision)
         if found is not None:
             return ExportResult(found, created=False)
-    dest = artifacts.artifact_dir(target.root, spec, sha, backend, precision)
+    dest = artifacts.artifact_dir(package, backend, precision)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{backend}-{precision}-"))
     try:
         check = None
         if precision == "fp32":
-            _export_fp32(spec, weights_path, backend, tmp)
+            _export_fp32(spec, package.weights_file, backend, tmp)
         else:
             bar = MIN_AGREEMENT[precision] if min_agreement is None else min_agreement
-            check = _export_checked(spec, weights_path, target, tmp, calibration_dir, bar, force)
-        manifest = artifacts.manifest_for(spec, weights_path, sha, backend, precision, check)
+            check = _export_checked(package, spec, target, tmp, calibration_dir, bar, force)
+        manifest = artifacts.manifest_for(package, spec, backend, precision, check)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
         if dest.exists():
             shutil.rmtree(dest)
@@ -173,11 +170,11 @@ def _save_openvino(ov_model, path: Path) -> None:
 
 # --- precisions with a check --------------------------------------------------------------------
 def _export_checked(
-    spec, weights_path, target: Target, out: Path, calibration_dir, bar: float, force: bool
+    package: Package, spec, target: Target, out: Path, calibration_dir, bar: float, force: bool
 ) -> dict:
     names, x = calibration_arrays(spec, calibration_dir, target.max_pixels)
     calibrate, held = split(len(x)) if target.precision == "int8" else ([], list(range(len(x))))
-    reference, candidate = _pair(spec, weights_path, target, out, x[calibrate])
+    reference, candidate = _pair(package, spec, target, out, x[calibrate])
     a = _top1(reference, x[held])
     b = _top1(candidate, x[held])
     agreement = float(np.mean(a == b))
@@ -200,18 +197,19 @@ def _export_checked(
     return report
 
 
-def _pair(spec, weights_path, target: Target, out: Path, calibration: np.ndarray):
+def _pair(package: Package, spec, target: Target, out: Path, calibration: np.ndarray):
     """(the fp32 reference backend, the candidate backend) exactly as they would serve; the
     candidate's files are written into `out`."""
     if target.backend == "torch":
         from .engine.torch_backend import TorchBackend
 
-        reference = TorchBackend(spec, weights_path, target.device, "fp32")
-        return reference, TorchBackend(spec, weights_path, target.device, target.precision)
+        weights = package.weights_file
+        reference = TorchBackend(spec, weights, target.device, "fp32")
+        return reference, TorchBackend(spec, weights, target.device, target.precision)
 
     from .engine.openvino_backend import OpenVINOBackend
 
-    fp32 = export(spec, weights_path, target.at("openvino", "fp32")).artifact
+    fp32 = export(package, target.at("openvino", "fp32")).artifact
     if target.precision == "bf16":
         for name in artifacts.FILES["openvino"]:  # the same IR, compiled with the bf16 hint
             _link_or_copy(fp32.path / name, out / name)

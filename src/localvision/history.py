@@ -35,6 +35,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     inspect,
     select,
 )
@@ -55,7 +56,9 @@ recognitions = Table(
     Column("sha256", String(64), nullable=True),
     Column("model", String(64), nullable=False),
     Column("predictions", Text, nullable=False),  # JSON list of {label, index, probability}
-    Column("top_label", String(128), nullable=True),
+    Column("top_label", String(128), nullable=True),  # English
+    # The top label in the language it was answered in, when that was not English (zh).
+    Column("top_label_local", String(128), nullable=True),
     Column("top_probability", Float, nullable=True),
     Column("error_code", String(64), nullable=True),
     Column("error_message", Text, nullable=True),
@@ -116,7 +119,12 @@ class Filter:
     def conditions(self) -> list:
         c, out = recognitions.c, []
         if self.label is not None:
-            out.append(c.top_label.icontains(self.label, autoescape=True))
+            out.append(
+                or_(
+                    c.top_label.icontains(self.label, autoescape=True),
+                    c.top_label_local.icontains(self.label, autoescape=True),
+                )
+            )
         if self.filename is not None:
             out.append(c.filename.icontains(self.filename, autoescape=True))
         # Stored as UTC (naive on SQLite, which compares the text): compare in UTC too.
@@ -238,11 +246,16 @@ class HistoryStore:
             return [_to_item(row) for row in conn.execute(query).mappings()]
 
     def to_csv(self, user: str | None = None, where: Filter | None = None) -> str:
-        return rows_to_csv(
-            self.page(limit=None, user=user, where=where),
-            lead=("created_at", "filename", "sha256", "model"),
-            tail=("latency_ms", "client", "user"),
+        """The rows as CSV; with English labels beside when some were answered in another
+        language."""
+        rows = self.page(limit=None, user=user, where=where)
+        other = any(
+            p.get("label_en", p["label"]) != p["label"] for r in rows for p in r["predictions"]
         )
+        return rows_to_csv(
+            rows, lead=("created_at", "filename", "sha256", "model"),
+            tail=("latency_ms", "client", "user"), lang="zh" if other else None,
+        )  # fmt: skip
 
     def delete_row(self, row_id: int, user: str | None = None) -> None:
         """Delete one row; NotFound when there is none with that id in the user's scope (another
@@ -285,7 +298,8 @@ def _row(r: Record, batch_id: str, now: datetime) -> dict:
         "sha256": r.sha256,
         "model": r.model,
         "predictions": json.dumps(r.predictions),
-        "top_label": r.predictions[0]["label"] if r.predictions else None,
+        "top_label": _top(r, "label_en") if r.predictions else None,
+        "top_label_local": _local_top(r),
         "top_probability": r.predictions[0]["probability"] if r.predictions else None,
         "error_code": r.error["code"] if r.error else None,
         "error_message": r.error["message"] if r.error else None,
@@ -293,6 +307,18 @@ def _row(r: Record, batch_id: str, now: datetime) -> dict:
         "client": r.client,
         "user": r.user,
     }
+
+
+def _top(r: Record, key: str) -> str:
+    first = r.predictions[0]
+    return first.get(key) or first["label"]
+
+
+def _local_top(r: Record) -> str | None:
+    if not r.predictions:
+        return None
+    first = r.predictions[0]
+    return first["label"] if first["label"] != first.get("label_en", first["label"]) else None
 
 
 def _only(query, user: str | None, where: Filter | None = None):

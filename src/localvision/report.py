@@ -13,18 +13,26 @@ import io
 from typing import Iterable, Sequence
 
 
-def prediction_columns(k: int) -> list[str]:
+def prediction_columns(k: int, english: bool = False) -> list[str]:
+    """label_N, index_N, probability_N; with `english`, label_en_N after label_N (when the
+    labels are in another language)."""
     cols: list[str] = []
     for n in range(1, k + 1):
-        cols += [f"label_{n}", f"index_{n}", f"probability_{n}"]
+        cols += [f"label_{n}"] + ([f"label_en_{n}"] if english else [])
+        cols += [f"index_{n}", f"probability_{n}"]
     return cols
 
 
-def prediction_cells(predictions: Sequence[dict], k: int) -> list:
+def prediction_cells(predictions: Sequence[dict], k: int, english: bool = False) -> list:
     cells: list = []
+    width = 4 if english else 3
     for n in range(k):
         p = predictions[n] if n < len(predictions) else None
-        cells += [p["label"], p["index"], f"{p['probability']:.6f}"] if p else ["", "", ""]
+        if p is None:
+            cells += [""] * width
+            continue
+        cells += [p["label"]] + ([p.get("label_en", p["label"])] if english else [])
+        cells += [p["index"], f"{p['probability']:.6f}"]
     return cells
 
 
@@ -48,16 +56,26 @@ def safe_cell(value):
     return value
 
 
-def rows_to_csv(rows: list[dict], lead: Sequence[str], tail: Sequence[str] = (), k: int | None = None) -> str:
-    """rows: dicts with the `lead` and `tail` keys, "predictions" and "error"."""
+def rows_to_csv(
+    rows: list[dict], lead: Sequence[str], tail: Sequence[str] = (), k: int | None = None,
+    lang: str | None = None,
+) -> str:  # fmt: skip
+    """rows: dicts with the `lead` and `tail` keys, "predictions" and "error" (and "uncertain",
+    which gets a column when the rows have it). lang other than en: English labels beside."""
     k = k or widest(rows)
+    english = bool(lang) and lang != "en"
+    flag = bool(rows) and "uncertain" in rows[0]
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([*lead, *prediction_columns(k), *tail, "error_code", "error_message"])
+    writer.writerow(
+        [*lead, *prediction_columns(k, english), *(["uncertain"] if flag else []), *tail,
+         "error_code", "error_message"]
+    )  # fmt: skip
     for row in rows:
         cells = (
             [row[c] for c in lead]
-            + prediction_cells(row["predictions"], k)
+            + prediction_cells(row["predictions"], k, english)
+            + ([str(bool(row["uncertain"])).lower()] if flag else [])
             + [row[c] for c in tail]
             + error_cells(row["error"])
         )

@@ -17,12 +17,55 @@ from .errors import LocalVisionError
 
 @dataclass(frozen=True)
 class Prediction:
-    label: str
+    label: str  # in the language asked for
     index: int
+    probability: float
+    label_en: str | None = None  # the English label (None: `label` is English)
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "label_en": self.label_en or self.label,
+            "index": self.index,
+            "probability": self.probability,
+        }
+
+
+@dataclass(frozen=True)
+class GroupPrediction:
+    """A common group (dog, bird, car, ...) and the summed probability of its classes."""
+
+    id: str
+    label: str
+    label_en: str
     probability: float
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "index": self.index, "probability": self.probability}
+        return {"id": self.id, "label": self.label, "label_en": self.label_en,
+                "probability": self.probability}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a caller wants back for each input: how many labels, in which language, the
+    confidence floor below which an answer is marked uncertain, and whether to add groups."""
+
+    top_k: int
+    lang: str
+    min_confidence: float
+    groups: bool
+
+    @classmethod
+    def from_settings(cls, settings, **given) -> "Answer":
+        """The settings' defaults, overridden by what is given (None: not given)."""
+        values = {
+            "top_k": settings.top_k,
+            "lang": settings.lang,
+            "min_confidence": settings.min_confidence,
+            "groups": settings.groups,
+        }
+        values.update({k: v for k, v in given.items() if v is not None})
+        return cls(**values)
 
 
 @dataclass
@@ -36,16 +79,24 @@ class Result:
     predictions: list[Prediction] = field(default_factory=list)
     error: LocalVisionError | None = None
     sha256: str | None = None
+    # The top label's probability is below the confidence floor: "not sure", and the top
+    # guesses are still given. Never set on an error row.
+    uncertain: bool = False
+    groups: list[GroupPrediction] | None = None  # asked for with Answer.groups
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "predictions": [p.to_dict() for p in self.predictions],
+            "uncertain": self.uncertain,
             "error": self.error.to_dict() if self.error else None,
         }
+        if self.groups is not None:
+            out["groups"] = [g.to_dict() for g in self.groups]
+        return out
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -55,12 +106,18 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def top_predictions(probs: np.ndarray, labels: Sequence[str], k: int) -> list[Prediction]:
-    """The k most probable classes, most probable first (ties keep class order)."""
+def top_predictions(
+    probs: np.ndarray, labels: Sequence[str], k: int, english: Sequence[str] | None = None
+) -> list[Prediction]:
+    """The k most probable classes, most probable first (ties keep class order); `english`:
+    the English labels when `labels` are another language's."""
     k = max(1, min(int(k), len(labels)))
     idx = np.argpartition(-probs, k - 1)[:k] if k < len(probs) else np.arange(len(probs))
     idx = idx[np.argsort(-probs[idx], kind="stable")]
-    return [Prediction(labels[i], int(i), float(probs[i])) for i in idx]
+    return [
+        Prediction(labels[i], int(i), float(probs[i]), english[i] if english else None)
+        for i in idx
+    ]
 
 
 def source_name(source: object, position: int) -> str:

