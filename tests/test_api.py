@@ -299,3 +299,17 @@ def test_a_file_name_that_looks_like_a_formula_stays_text_in_the_csv(api, photos
     assert row["filename"] == "'" + name
     exported = api.get("/api/v1/history.csv").text
     assert "'=HYPERLINK" in exported and ',=HYPERLINK' not in exported
+
+
+def test_the_batcher_runs_with_the_settings_values(tmp_path, lite0):
+    """No default copied into a signature: the served batcher's limits are the settings' (the
+    batcher's own signature once said max_batch 16 against Settings' 8)."""
+    from localvision.config import Settings
+    from localvision.server.app import create_app
+
+    settings = Settings(model="efficientnet_lite0", offline=True, db=f"sqlite:///{tmp_path}/h.db",
+                        max_batch=3, max_wait_ms=7, queue_size=11)  # fmt: skip
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        wait_ready(live.url)
+        batcher = live.server.config.app.state.service.model.batcher
+    assert (batcher.max_batch, batcher.max_wait * 1000, batcher.queue_size) == (3, 7, 11)

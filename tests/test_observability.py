@@ -283,3 +283,19 @@ def test_serve_writes_every_log_line_as_json(tmp_path):
     (access,) = [rec for rec in records if rec.get("request_id") == "serve-1"]
     assert access["route"] == "/predict" and access["error"] == "model_not_ready"
     assert "tok-serve-secret" not in err
+
+
+def test_the_sinks_know_nothing_of_each_other():
+    """The request observer feeds the access log and the metrics; neither imports the other
+    (they used to import each other)."""
+    import ast
+    import inspect
+
+    from localvision.server import logs, metrics
+
+    def imported(module) -> set[str]:
+        tree = ast.parse(inspect.getsource(module))
+        return {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+
+    assert not {m for m in imported(logs) if m.endswith("metrics")}
+    assert not {m for m in imported(metrics) if m.endswith("logs")}

@@ -110,3 +110,12 @@ def test_a_wildcard_bind_accepts_any_host_unless_told(tmp_path, lite0):
 )
 def test_host_name(header, name):
     assert host_name(header) == name
+
+
+def test_every_refusal_carries_its_hint(server, photos):
+    """One renderer for every surface's refusals (server/errors.py: render): a middleware's
+    refusal says how to fix it as a route's error does."""
+    host = httpx.get(server.url + "/api/v1/models", headers={"Host": "evil.example"}).json()
+    assert host["error"]["hint"] == "localvision serve --allowed-hosts NAME"
+    cross = post(server, photos["coffee"], Origin="http://evil.example").json()
+    assert cross["error"]["hint"] == "localvision serve --cors-origins ORIGIN"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 
 from localvision.history import HistoryStore, Record
 from localvision.server.recorder import Recorder

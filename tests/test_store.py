@@ -92,6 +92,14 @@ def test_a_model_with_its_own_classes(store_dir, tmp_path, resnet18_weights, pho
     (r,) = clf.predict(photos["coffee"], top_k=5, lang="zh")
     assert len(r.predictions) == 3 and {p.label for p in r.predictions} == {"杯子", "猫", "火箭"}
     assert {p.label_en for p in r.predictions} == {"cup", "cat", "rocket"}
+    # a run's --labels belong to the first model named: a service's others keep their own
+    from localvision.models.resolve import resolve
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("mug\nkitty\nmissile\n")
+    settings = Settings(models="three,efficientnet_lite0", labels=plain, offline=True)
+    assert resolve(settings, "three").spec.labels == ("mug", "kitty", "missile")
+    assert resolve(settings, "efficientnet_lite0").spec.labels[967] == "espresso"
     wrong = tmp_path / "two.txt"
     wrong.write_text("cup\ncat\n")
     refused = CliRunner().invoke(

@@ -37,12 +37,14 @@ class Settings(BaseSettings):
         "answers when a request names none.",
     )
     weights: Path | None = Field(
-        None, description="A state-dict file to use instead of the model's published weights."
+        None,
+        description="A state-dict file to use instead of the model's published weights (with "
+        "--models: the first's).",
     )
     labels: Path | None = Field(
         None,
-        description="A label file for the model: one label per line, JSON index -> label, or "
-        "JSON language -> list.",
+        description="A label file for the model (with --models: the first): one label per line, "
+        "JSON index -> label, or JSON language -> list.",
     )
     model_dir: Path = Field(
         default_factory=default_model_dir,

@@ -38,20 +38,23 @@ class Resolved:
 
 def resolve(settings, name: str | None = None, labels: Path | None = None) -> Resolved:
     """The package for `name` (default: settings.model), packaging a registry model on first
-    use; `labels` (default: settings.labels) replaces its labels for this run."""
+    use; `labels` replaces its labels for this run (default: settings.labels). --weights and
+    --labels belong to the first model named; a service's other models keep their own."""
     store = ModelStore(settings.model_dir)
     name = name or settings.model
+    first = name == settings.model_names[0]
+    weights = settings.weights if first else None
     notice = None
     if name == "auto":
-        name, notice = _auto(store, settings)
-    package = _package(store, name, settings)
-    label_file = labels if labels is not None else settings.labels
+        name, notice = _auto(store, settings, weights)
+    package = _package(store, name, settings, weights)
+    label_file = labels if labels is not None else (settings.labels if first else None)
     sets = read_label_file(label_file, package.manifest["num_classes"]) if label_file else None
     return Resolved(package, package.spec(sets), notice)
 
 
-def _auto(store: ModelStore, settings) -> tuple[str, str | None]:
-    if settings.weights is not None or store.get("resnet18") is not None:
+def _auto(store: ModelStore, settings, weights) -> tuple[str, str | None]:
+    if weights is not None or store.get("resnet18") is not None:
         return "resnet18", None
     try:
         weights_mod.resolve(get_spec("resnet18"), None, settings.offline)  # may download
@@ -64,10 +67,10 @@ def _auto(store: ModelStore, settings) -> tuple[str, str | None]:
         )
 
 
-def _package(store: ModelStore, name: str, settings) -> Package:
-    if settings.weights is not None:  # a registry model with a state dict of the user's
+def _package(store: ModelStore, name: str, settings, weights) -> Package:
+    if weights is not None:  # a registry model with a state dict of the user's
         spec = _registry(store, name, "--weights names a state dict for a registry model")
-        located = weights_mod.resolve(spec, settings.weights, settings.offline)
+        located = weights_mod.resolve(spec, weights, settings.offline)
         dest = store.for_weights_file(spec, weights_mod.sha256_file(located.path))
         return read_package(dest) or _package_in_child(spec, located, dest, settings)
     package = store.get(name)
