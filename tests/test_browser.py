@@ -158,6 +158,11 @@ def test_one_photo_shows_top_labels_as_bars(page, live_server, coffee):
     page.goto(live_server + "/")
     expect(page.locator("#banner-model")).to_be_visible()
     expect(page.locator("#banner-model")).to_contain_text("efficientnet_lite0")
+    # one model served: a line of text (no picker) saying what it is
+    expect(page.locator("#model-picker")).to_have_count(0)
+    expect(page.locator("#banner-model")).to_contain_text("1,000 classes")
+    expect(page.locator("#banner-model")).to_contain_text(re.compile(r"\u2248 [\d.]+ ms/photo"))
+    expect(page.locator("#banner-model")).to_contain_text("ImageNet top-1 75.1%")
     expect(page.locator("#banner-error")).to_be_hidden()
     expect(page.locator("#banner-notice")).to_be_hidden()  # the model was named, not "auto"
     expect(page.locator("#recognize")).to_be_disabled()  # nothing chosen yet
@@ -181,8 +186,11 @@ def test_one_photo_shows_top_labels_as_bars(page, live_server, coffee):
     widths = rows.locator(".bar").evaluate_all("els => els.map(e => parseFloat(e.style.width))")
     assert widths == sorted(widths, reverse=True)
     expect(page.locator("#results .top-label")).to_contain_text("espresso")
+    expect(page.locator("#results [data-testid=not-sure]")).to_have_count(0)  # a sure answer
     expect(page.locator("#message")).to_be_hidden()
     expect(page.locator("#results-table")).to_have_count(0)
+    (sent,) = page.watch.api_calls("/api/v1/classify")
+    assert "model=efficientnet_lite0" in sent and "group=" not in sent  # groups are off at first
 
 
 def test_several_photos_give_a_table_with_thumbnails(page, live_server, photo_dir):
@@ -226,13 +234,15 @@ def test_zip_gives_one_row_per_member_and_a_csv(page, live_server, photo_zip):
     header, rows = _csv(download.path())
     assert header == [
         "filename", "label_1", "probability_1", "label_2", "probability_2",
-        "label_3", "probability_3", "error_code", "error_message",
+        "label_3", "probability_3", "uncertain", "error_code", "error_message",
     ]  # fmt: skip
     assert [r["filename"] for r in rows] == names
     by_name = {r["filename"]: r for r in rows}
     assert by_name["coffee.jpg"]["label_1"] == "espresso"
     assert float(by_name["coffee.jpg"]["probability_1"]) > 0.5
+    assert by_name["coffee.jpg"]["uncertain"] == "false"
     assert by_name["coffee.jpg"]["error_code"] == ""
+    assert by_name["notes.txt"]["uncertain"] == ""  # an error row is neither sure nor unsure
     assert by_name["notes.txt"]["error_code"] == "unsupported_format"
     assert by_name["notes.txt"]["label_1"] == ""
     assert "not an image" in by_name["notes.txt"]["error_message"]

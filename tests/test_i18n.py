@@ -28,9 +28,10 @@ SRC = Path(__file__).parents[1] / "src" / "localvision"
 # The faces of style.css's stack that draw Chinese (one per system).
 CJK_FACES = {"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC",
              "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei"}  # fmt: skip
-# Latin words a Chinese page may show: formats, units, names of things, the switch's "English".
+# Latin words a Chinese page may show: formats, units, names of things (ImageNet, the data set
+# a model's accuracy is measured on), the switch's "English".
 LATIN_OK = {"ZIP", "CSV", "API", "JPEG", "PNG", "WebP", "BMP", "GIF", "TIFF", "Ctrl", "HTTP",
-            "MB", "KB", "English", "localvision"}  # fmt: skip
+            "MB", "KB", "English", "localvision", "ImageNet"}  # fmt: skip
 
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"
@@ -157,6 +158,11 @@ def test_recognize_page_in_chinese(open_page, live_server):
     switch = page.get_by_role("group", name="语言")
     expect(switch.get_by_role("button", name="中文")).to_have_attribute("aria-pressed", "true")
     expect(switch.get_by_role("button", name="English")).to_have_attribute("aria-pressed", "false")
+    # the model line: what the one model served is, in Chinese
+    line = page.locator("#banner-model")
+    expect(line).to_contain_text("1,000 个类别")
+    expect(line).to_contain_text(re.compile(r"\u2248 [\d.]+ 毫秒/张"))
+    expect(line).to_contain_text("ImageNet 准确率 75.1%")
     data = _model_data(live_server)
     assert _latin_left(page, data) == []
 
@@ -166,7 +172,13 @@ def test_recognize_page_in_chinese(open_page, live_server):
     expect(page.locator("#results .eyebrow")).to_have_text("最可能是")
     expect(page.locator("#results .result-meta")).to_contain_text("识别模型：efficientnet_lite0")
     expect(page.locator("#status")).to_have_text("完成：已识别 1 个文件。")
+    # each Chinese label has its English one small beside it
+    expect(page.locator("#results .top-label .top-label-text")).to_have_text("意式浓缩咖啡")
+    expect(page.locator("#results .top-label .label-en")).to_have_text("espresso")
+    expect(rows.first.locator(".label-en")).to_have_text("espresso")
+    expect(rows.locator(".label-en")).to_have_count(3)
     labels = set(page.locator("#results .label").all_inner_texts())
+    labels |= set(page.locator("#results .label-en").all_inner_texts())  # data, in English
     assert _latin_left(page, data | labels | {"coffee.jpg"}) == []
     # the labels are asked for in the page's language, whatever the browser's header says
     assert [u for u in page.watch.api_calls("/api/v1/classify") if "lang=zh" in u]
@@ -189,6 +201,7 @@ def test_recognize_page_in_english(open_page, live_server):
     expect(page.locator("#results .eyebrow")).to_have_text("Most likely")
     expect(page.locator("#status")).to_have_text("Done: 1 file recognized.")
     expect(page.locator("#results .top-label-text")).to_have_text("espresso")
+    expect(page.locator("#results .label-en")).to_have_count(0)  # the labels are English already
     assert [u for u in page.watch.api_calls("/api/v1/classify") if "lang=en" in u]
     _screenshot(page, "index-en-US.png")
 

@@ -7,6 +7,14 @@
  * from the ZIP the browser already holds (zip.js). Every failure becomes one sentence in #message:
  * the server's own `message` where it sent one, never raw JSON.
  *
+ * The model line says which model answers; when the server serves several it is a picker (the
+ * ready ones, each with its classes, speed, ImageNet accuracy and precision; those still loading
+ * say so, and the list is asked for again until none is). The choice is sent as ?model= with
+ * every request and remembered in localStorage, like the "Show groups" toggle (?group=true). An
+ * answer the server marks `uncertain` (under its confidence floor) is shown as "Not sure" with its
+ * guesses, never as a confident answer; labels in another language keep their English one
+ * (label_en) small beside them on the card.
+ *
  * Every string this page shows is in STRINGS below (the HTML's own text is replaced from it at
  * start, by data-i18n keys): translating the page means translating that one object. A script
  * loaded before this one may define window.localvisionLocalize(english, "app") ->
@@ -86,6 +94,21 @@
     resultsTitle: "Results",
     yourPhoto: (name) => `Your photo, ${name}`,
     mostLikely: "Most likely",
+    // "not sure": the top label is under the server's confidence floor
+    notSure: "Not sure",
+    maybeBefore: "maybe ", // "maybe <label>?", the label in between
+    maybeAfter: "?",
+    notSureWhy: (percent, floor) => (floor
+      ? `The best guess is only ${percent}, under the ${floor} this service needs to be sure. ` +
+        "These are its top guesses:"
+      : `The best guess is only ${percent}, too little to be sure. These are its top guesses:`),
+    // groups (cat, dog, bird...): the summed probability of their fine labels
+    showGroups: "Show groups",
+    showGroupsTitle: "Also say what kind of thing it is (cat, dog, bird, car\u2026): the " +
+      "probabilities of its fine labels added up",
+    groupTitle: "Group",
+    groupsOf: (name) => `Groups for ${name}`,
+    colGroup: "Group",
     topLabels: (n, name) => `Top ${n} labels for ${name}`,
     answeredBy: (model) => `Answered by ${model}`,
     ms: (ms) => `${ms} ms`,
@@ -103,7 +126,11 @@
     // banners
     modelLabel: "Model",
     modelNotReadyLabel: "Model (not ready)",
-    labelsCount: (n) => `${n} labels`,
+    classesCount: (n) => `${n} classes`,
+    speed: (ms) => `\u2248 ${ms} ms/photo`,
+    accuracy: (percent) => `ImageNet top-1 ${percent}%`,
+    modelLoading: (name) => `${name} (loading\u2026)`,
+    modelUnavailable: (name) => `${name} (not available)`,
     unavailable: "Recognition is unavailable: ",
     fixIt: "To fix it, run: ",
     copy: "Copy",
@@ -201,10 +228,20 @@
     message: $("message"),
     results: $("results"),
     examples: $("example-list"),
+    groupsField: $("groups-field"),
+    groups: $("show-groups"),
   };
+  // What this browser remembers between visits (localStorage): the model chosen in the picker,
+  // and whether groups are shown.
+  const SAVED_MODEL = "localvision.model";
+  const SAVED_GROUPS = "localvision.groups";
 
   const state = {
-    ready: false,
+    ready: false, // the chosen model can answer
+    models: [], // the served models, as GET /api/v1/models describes them (default first)
+    model: null, // the name sent as ?model= (null: the server's own default, an older server)
+    picked: null, // the model picked on this page (it wins over the saved one)
+    modelKey: null, // what the model line shows now, so a poll does not redraw an open picker
     limits: { max_upload_mb: 10, max_pixels: 50000000, max_files: 16, top_k: 3 },
     items: [], // {file, kind: "image" | "zip", url}
     busy: false,
@@ -382,6 +419,7 @@
     } catch (err) {
       state.ready = false;
       ui.bannerModel.hidden = true;
+      state.modelKey = null;
       renderNotReady(err.message, null);
       schedulePoll(POLL_MS);
       updateButton();
@@ -389,13 +427,21 @@
     }
     if (info.limits) Object.assign(state.limits, info.limits);
     renderLimits();
-    state.ready = Boolean(info.ready);
-    renderModel(info.model);
+    state.models = servedModels(info);
+    state.model = chooseModel(state.models, info.default);
+    const chosen = chosenModel();
+    // An older server (or one that lists no models) says only whether its one model is ready.
+    state.ready = state.models.length ? Boolean(chosen && chosen.state === "ready")
+      : Boolean(info.ready);
+    renderModel(info);
     renderNotice(info.notice);
+    renderGroupsToggle();
     if (state.ready) {
       ui.bannerError.hidden = true;
       state.bannerKey = null;
-    } else if (info.status === "loading") {
+      // Another model is still loading: ask again, so it can be picked once it is ready.
+      if (state.models.some((m) => m.state === "loading")) schedulePoll(LOADING_POLL_MS);
+    } else if (info.status === "loading" || (chosen && chosen.state === "loading")) {
       renderLoading();
       schedulePoll(LOADING_POLL_MS);
     } else {
@@ -405,12 +451,90 @@
     updateButton();
   }
 
-  function renderModel(model) {
+  /** The served models worth listing (unloaded ones are not offered), the default first. */
+  function servedModels(info) {
+    if (!Array.isArray(info.models)) return [];
+    const models = info.models.filter((m) => m && typeof m.name === "string" && m.state !== "unloaded");
+    const model = info.model && typeof info.model === "object" ? info.model : null;
+    // The default's full description is also in the older `model` field.
+    return models.map((m) => (model && m.name === model.name ? { ...model, ...m } : m));
+  }
+
+  /** The model to send: the one picked on this page, else the saved one, else the default, as
+   * long as it is ready; else the first ready one; else the default (not ready: the banner says
+   * why). A saved model still loading is taken once a later poll finds it ready. */
+  function chooseModel(models, defaultName) {
+    const ready = new Set(models.filter((m) => m.state === "ready").map((m) => m.name));
+    for (const name of [state.picked, savedModel(), defaultName]) {
+      if (name && ready.has(name)) return name;
+    }
+    if (ready.size) return models.find((m) => ready.has(m.name)).name;
+    return defaultName || (models[0] ? models[0].name : null);
+  }
+
+  function chosenModel() {
+    return state.models.find((m) => m.name === state.model) || null;
+  }
+
+  function savedModel() {
+    try {
+      return localStorage.getItem(SAVED_MODEL);
+    } catch (err) {
+      return null; // storage blocked: the page still works, it just does not remember
+    }
+  }
+
+  function save(key, value) {
+    try {
+      localStorage.setItem(key, value);
+    } catch (err) {
+      // storage blocked: the choice holds for this page only
+    }
+  }
+
+  function savedGroups() {
+    try {
+      return localStorage.getItem(SAVED_GROUPS) === "true";
+    } catch (err) {
+      return false;
+    }
+  }
+
+  function formatNumber(n) {
+    return Number(n).toLocaleString(I18N.locale || "en");
+  }
+
+  /** What a model is, in short: classes, speed, accuracy (each only when known). */
+  function modelFacts(model) {
+    const facts = [];
+    if (model.num_labels) facts.push(T.classesCount(formatNumber(model.num_labels)));
+    const ms = Number(model.latency_ms);
+    if (model.latency_ms !== null && model.latency_ms !== undefined && ms > 0) {
+      facts.push(T.speed(formatNumber(ms < 10 ? ms.toFixed(1) : Math.round(ms))));
+    }
+    const top1 = model.metrics && Number(model.metrics.imagenet_top1);
+    if (top1 > 0) facts.push(T.accuracy(formatNumber(top1.toFixed(1))));
+    return facts;
+  }
+
+  function renderModel(info) {
+    const models = state.models;
+    // With one model (or an older server) a line of text; with several, a picker.
+    const key = JSON.stringify([state.ready, state.model, models, models.length ? null : info.model]);
+    if (key === state.modelKey && !ui.bannerModel.hidden) return;
+    state.modelKey = key;
+    const focused = document.activeElement && document.activeElement.id === "model-picker";
     ui.bannerModel.textContent = "";
+    if (models.length > 1) {
+      renderPicker(models);
+      if (focused) $("model-picker").focus(); // a poll redrew it under the keyboard
+      return;
+    }
+    const model = models.length ? { ...(info.model || {}), ...models[0] } : info.model;
     ui.bannerModel.hidden = !model;
     if (!model) return;
     const stats = [
-      model.num_labels ? T.labelsCount(Number(model.num_labels).toLocaleString("en")) : null,
+      ...modelFacts(model),
       [model.backend, model.device, model.precision].filter(Boolean).join(" \u00b7 "),
     ].filter(Boolean);
     const title = model.title && model.title !== model.name ? model.title : null;
@@ -421,6 +545,59 @@
       title ? el("span", { className: "model-title" }, ` \u2014 ${title}`) : null,
       stats.length ? el("span", { className: "model-stats" }, ` \u00b7 ${stats.join(" \u00b7 ")}`) : null,
     );
+  }
+
+  /** A select of the served models: the ready ones can be picked, the others say why not. */
+  function renderPicker(models) {
+    const select = el("select", { id: "model-picker", className: "model-picker",
+      dataset: { testid: "model-picker" }, "aria-describedby": "model-details" });
+    for (const model of models) {
+      let text;
+      if (model.state === "ready") {
+        text = [model.name, ...modelFacts(model), model.precision].filter(Boolean).join(" \u00b7 ");
+      } else if (model.state === "loading") {
+        text = T.modelLoading(model.name);
+      } else {
+        text = T.modelUnavailable(model.name);
+      }
+      select.append(el("option", { value: model.name, disabled: model.state !== "ready",
+        selected: model.name === state.model, title: model.reason || null,
+        dataset: { state: model.state } }, text));
+    }
+    select.value = state.model || "";
+    select.addEventListener("change", () => pickModel(select.value));
+    ui.bannerModel.append(
+      el("label", { className: "banner-label", htmlFor: "model-picker" },
+        state.ready ? T.modelLabel : T.modelNotReadyLabel),
+      " ", select,
+      el("span", { id: "model-details", className: "model-details" }, modelDetails(chosenModel())),
+    );
+    ui.bannerModel.hidden = false;
+  }
+
+  /** Under the picker: what the chosen model is and where it runs. */
+  function modelDetails(model) {
+    if (!model) return "";
+    return [model.title && model.title !== model.name ? model.title : null,
+      [model.backend, model.device].filter(Boolean).join(" \u00b7 ")].filter(Boolean).join(" \u00b7 ");
+  }
+
+  function pickModel(name) {
+    const model = state.models.find((m) => m.name === name);
+    if (!model || model.state !== "ready") return;
+    state.picked = name;
+    state.model = name;
+    save(SAVED_MODEL, name);
+    const details = $("model-details");
+    if (details) details.textContent = modelDetails(model);
+    renderGroupsToggle();
+    updateButton();
+  }
+
+  /** The groups toggle, for models that have groups (an older server: shown, the server decides). */
+  function renderGroupsToggle() {
+    const model = chosenModel();
+    ui.groupsField.hidden = Boolean(model) && model.groups === false;
   }
 
   function renderNotice(notice) {
@@ -608,14 +785,23 @@
   // ---------------------------------------------------------------------------------------------
   // Recognizing
 
-  function postFiles(url, files) {
+  /** What every classify request of one recognition asks for: the labels in the page's
+   * language (else the server would follow Accept-Language, which the language switch does not
+   * change), the chosen model, the groups if shown. Taken once, so a change made while it runs
+   * does not mix two models in one table. */
+  function askFor() {
+    const params = new URLSearchParams({ top_k: String(state.limits.top_k || 3) });
+    if (I18N.lang) params.set("lang", I18N.lang);
+    if (state.model) params.set("model", state.model);
+    const groups = !ui.groupsField.hidden && ui.groups.checked;
+    if (groups) params.set("group", "true");
+    return { query: params.toString(), groups };
+  }
+
+  function postFiles(url, files, ask) {
     const form = new FormData();
     for (const file of files) form.append("file", file, file.name);
-    const topK = encodeURIComponent(state.limits.top_k || 3);
-    // The labels in the page's language (else the server would follow Accept-Language, which
-    // the language switch does not change).
-    const lang = I18N.lang ? `&lang=${encodeURIComponent(I18N.lang)}` : "";
-    return fetchJson(`${url}?top_k=${topK}${lang}`, { method: "POST", body: form });
+    return fetchJson(`${url}?${ask.query}`, { method: "POST", body: form });
   }
 
   function chunks(list, size) {
@@ -625,7 +811,7 @@
   }
 
   /** Send everything chosen; returns {rows, model, elapsed, failure}. Rows keep their order. */
-  async function send(images, zips) {
+  async function send(images, zips, ask) {
     const out = { rows: [], model: null, elapsed: 0, failure: null };
     const take = (data) => {
       out.model = data.model || out.model;
@@ -636,13 +822,13 @@
     let done = 0;
     try {
       for (const chunk of chunks(images, Math.max(1, Math.min(CHUNK, state.limits.max_files || CHUNK)))) {
-        const results = take(await postFiles(API.classify, chunk.map((it) => it.file)));
+        const results = take(await postFiles(API.classify, chunk.map((it) => it.file), ask));
         results.forEach((row, i) => out.rows.push({ ...row, thumb: chunk[i] ? chunk[i].url : null }));
         done += chunk.length;
         if (total > 1) setStatus(T.sent(done, T.files(total)));
       }
       for (const zip of zips) {
-        const results = take(await postFiles(API.classifyZip, [zip.file]));
+        const results = take(await postFiles(API.classifyZip, [zip.file], ask));
         const rows = results.map((row) => ({ ...row, thumb: null, zip: zip.file }));
         await matchMembers(zip.file, rows);
         out.rows.push(...rows);
@@ -665,7 +851,8 @@
     ui.results.setAttribute("aria-busy", "true");
     setStatus(T.recognizingFiles(T.files(state.items.length)));
 
-    const { rows, model, elapsed, failure } = await send(images, zips);
+    const ask = askFor();
+    const { rows, model, elapsed, failure } = await send(images, zips, ask);
 
     state.busy = false;
     state.recognized = !failure; // after a failure, the same files can be tried again
@@ -677,11 +864,13 @@
       if (rows.length) lines.push(T.partial);
       showMessage(lines, "error");
       setStatus("");
-      if (failure.code === "model_not_ready") loadModel();
+      // The chosen model went away (unloaded, failed): the picker shows what is served now.
+      if (failure.code === "model_not_ready" || failure.code === "unknown_model") loadModel();
     }
     if (!rows.length) return;
-    if (rows.length === 1 && zips.length === 0) renderSingle(rows[0], model, elapsed);
-    else renderTable(rows, model, elapsed);
+    const shown = { model, elapsed, groups: ask.groups, lang: I18N.lang || "en" };
+    if (rows.length === 1 && zips.length === 0) renderSingle(rows[0], shown);
+    else renderTable(rows, shown);
     if (!failure) setStatus(summaryText(rows));
   }
 
@@ -709,36 +898,85 @@
     return parts.length ? el("p", { className: "result-meta" }, parts.join(" \u00b7 ")) : null;
   }
 
-  function renderSingle(row, model, elapsed) {
+  /** A label, with its English label small beside it when the labels are in another
+   * language (label_en). `className`: the label's own class. */
+  function labelNodes(p, className) {
+    const english = typeof p.label_en === "string" && p.label_en && p.label_en !== p.label
+      ? el("span", { className: "label-en", lang: "en" }, p.label_en) : null;
+    return [el("span", { className }, p.label), english ? " " : null, english];
+  }
+
+  /** The groups worth showing: the top one, and any other with at least 5%. */
+  function shownGroups(row) {
+    const groups = Array.isArray(row.groups) ? row.groups : [];
+    return groups.filter((g, i) => i === 0 || g.probability >= 0.05);
+  }
+
+  function groupChips(row) {
+    const groups = shownGroups(row);
+    if (!groups.length) return null;
+    return el("div", { className: "group-block" },
+      el("p", { className: "eyebrow" }, T.groupTitle),
+      el("ul", { className: "groups", "aria-label": T.groupsOf(row.filename) },
+        groups.map((g, i) => el("li", { className: i ? "group" : "group is-top",
+          dataset: { group: g.id } },
+          labelNodes(g, "group-label"), " ",
+          el("span", { className: "group-percent" }, percentText(g.probability))))));
+  }
+
+  /** The headline: "Most likely <label>", or, under the confidence floor, "Not sure" and
+   * "maybe <label>?", so a weak guess never looks like an answer. */
+  function headline(row) {
+    const top = row.predictions[0];
+    const percent = el("span", { className: "top-percent" }, percentText(top.probability));
+    if (!row.uncertain) {
+      return [
+        el("p", { className: "eyebrow" }, T.mostLikely),
+        el("p", { className: "top-label" }, labelNodes(top, "top-label-text"), " ", percent),
+      ];
+    }
+    const floor = Number(state.limits.min_confidence);
+    return [
+      el("p", { className: "eyebrow" }, el("span", { className: "unsure-badge",
+        dataset: { testid: "not-sure" } }, T.notSure)),
+      el("p", { className: "top-label" },
+        el("span", { className: "maybe" }, T.maybeBefore), labelNodes(top, "top-label-text")[0],
+        el("span", { className: "maybe" }, T.maybeAfter), labelNodes(top, "top-label-text").slice(1),
+        " ", percent),
+      el("p", { className: "unsure-why" },
+        T.notSureWhy(percentText(top.probability),
+          floor > 0 ? `${Number((floor * 100).toFixed(1))}%` : null)),
+    ];
+  }
+
+  function renderSingle(row, shown) {
     const preds = row.predictions || [];
     if (row.error || !preds.length) {
       showMessage(T.couldNotRecognize(quoted(row.filename), errorSentence(row.error)));
       return;
     }
-    const top = preds[0];
     const items = preds.map((p, i) => el("li", { className: i ? "prediction" : "prediction is-top" },
-      el("span", { className: "label" }, p.label),
+      el("span", { className: "label-cell" }, labelNodes(p, "label")),
       bar(p.probability),
       el("span", { className: "percent" }, percentText(p.probability))));
     ui.results.append(
       el("h2", { className: "results-title" }, T.resultTitle),
-      el("article", { className: "card single" },
+      el("article", { className: row.uncertain ? "card single is-uncertain" : "card single",
+        dataset: { testid: "result-card" } },
         row.thumb
           ? el("img", { className: "single-thumb", src: row.thumb, alt: T.yourPhoto(row.filename) })
           : null,
         el("div", { className: "single-body" },
-          el("p", { className: "eyebrow" }, T.mostLikely),
-          el("p", { className: "top-label" },
-            el("span", { className: "top-label-text" }, top.label), " ",
-            el("span", { className: "top-percent" }, percentText(top.probability))),
+          headline(row),
+          shown.groups ? groupChips(row) : null,
           el("ol", { className: "predictions",
             "aria-label": T.topLabels(preds.length, row.filename) }, items),
           el("p", { className: "result-file" }, row.filename),
-          metaLine(model, elapsed))),
+          metaLine(shown.model, shown.elapsed))),
     );
   }
 
-  function tableRow(row) {
+  function tableRow(row, shown) {
     const empty = () => el("span", { className: "row-thumb row-thumb-empty", "aria-hidden": "true" });
     const thumb = row.thumb ? el("img", { className: "row-thumb", src: row.thumb, alt: "" }) : empty();
     if (row.thumb) thumb.addEventListener("error", () => thumb.replaceWith(empty()));
@@ -750,30 +988,48 @@
         el("span", { className: "file-name", title: row.filename }, row.filename)),
     ];
     const preds = row.predictions || [];
-    if (row.error || !preds.length) {
-      cells.push(el("td", { className: "cell-error", colSpan: 3 },
+    const failed = row.error || !preds.length;
+    if (failed) {
+      cells.push(el("td", { className: "cell-error", colSpan: shown.groups ? 4 : 3 },
         el("span", { className: "error-badge" }, T.notRecognized), " ", errorSentence(row.error)));
     } else {
       const top = preds[0];
+      const english = top.label_en && top.label_en !== top.label ? top.label_en : null;
+      cells.push(el("td", { className: "cell-label" },
+        row.uncertain ? el("span", { className: "unsure-badge", dataset: { testid: "not-sure" } },
+          T.notSure) : null,
+        row.uncertain ? " " : null,
+        el("span", { className: "label", title: english }, top.label)));
+      if (shown.groups) {
+        const group = (row.groups || [])[0];
+        // On a phone the table has no header row: the cell names itself there.
+        cells.push(el("td", { className: "cell-group" }, group
+          ? [el("span", { className: "cell-caption" }, T.colGroup),
+            el("span", { className: "group-label", title: group.label_en !== group.label
+              ? group.label_en : null }, group.label), " ",
+            el("span", { className: "percent" }, percentText(group.probability))]
+          : null));
+      }
       cells.push(
-        el("td", { className: "cell-label" }, el("span", { className: "label" }, top.label)),
         el("td", { className: "cell-confidence" }, el("span", { className: "confidence" },
           bar(top.probability), el("span", { className: "percent" }, percentText(top.probability)))),
         el("td", { className: "cell-more" }, preds.slice(1).map((p) =>
           el("span", { className: "more-label" }, `${p.label} ${percentText(p.probability)}`))),
       );
     }
-    const className = row.error || !preds.length ? "result-row error-row" : "result-row";
+    let className = "result-row";
+    if (failed) className += " error-row";
+    else if (row.uncertain) className += " is-uncertain";
     return el("tr", { className, dataset: { filename: row.filename } }, cells);
   }
 
-  function renderTable(rows, model, elapsed) {
+  function renderTable(rows, shown) {
     const failed = rows.filter((r) => r.error).length;
     const recognized = T.summary(T.files(rows.length), rows.length - failed);
     const summary = failed ? T.summaryFailed(recognized, failed) : recognized;
     const download = el("button", { type: "button", id: "download-csv",
       className: "button button-secondary", dataset: { testid: "download-csv" } }, T.downloadCsv);
-    download.addEventListener("click", () => downloadCsv(rows));
+    download.addEventListener("click", () => downloadCsv(rows, shown));
     const th = (text, className) => el("th", { scope: "col", className }, text);
     ui.results.append(
       el("div", { className: "results-head" },
@@ -782,14 +1038,15 @@
           el("p", { className: "results-summary" }, summary)),
         download),
       el("div", { className: "table-wrap card" },
-        el("table", { id: "results-table", className: "data-table",
+        el("table", { id: "results-table", className: shown.groups ? "data-table has-groups" : "data-table",
           dataset: { testid: "results-table" } },
           el("caption", { className: "visually-hidden" }, T.tableCaption(summary)),
           el("thead", {}, el("tr", {},
             th(el("span", { className: "visually-hidden" }, T.colPhoto), "cell-thumb"),
-            th(T.colFile), th(T.colLabel), th(T.colConfidence), th(T.colOther, "cell-more"))),
-          el("tbody", {}, rows.map(tableRow)))),
-      metaLine(model, elapsed),
+            th(T.colFile), th(T.colLabel), shown.groups ? th(T.colGroup, "cell-group") : null,
+            th(T.colConfidence), th(T.colOther, "cell-more"))),
+          el("tbody", {}, rows.map((row) => tableRow(row, shown))))),
+      metaLine(shown.model, shown.elapsed),
     );
   }
 
@@ -943,23 +1200,39 @@
   // CSV, built here from the JSON the server returned
 
   function csvField(value) {
-    const s = value === null || value === undefined ? "" : String(value);
+    let s = value === null || value === undefined ? "" : String(value);
+    // A cell a spreadsheet would run as a formula (a ZIP member named "=HYPERLINK(...)") stays
+    // text, as in every CSV the server writes (report.safe_cell).
+    if (typeof value === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   }
 
-  /** filename, label_1, probability_1, ..., label_k, probability_k, error_code, error_message */
-  function buildCsv(rows) {
+  /** filename, label_1, [label_en_1,] probability_1, ..., uncertain, [group, group_probability,]
+   * error_code, error_message: the server's CSV columns (label_en_N when the labels are not in
+   * English), less the class indexes, plus the top group when groups were shown. */
+  function buildCsv(rows, shown) {
     const k = Math.max(1, state.limits.top_k || 0, ...rows.map((r) => (r.predictions || []).length));
+    const english = shown.lang !== "en";
     const header = ["filename"];
-    for (let i = 1; i <= k; i++) header.push(`label_${i}`, `probability_${i}`);
-    header.push("error_code", "error_message");
+    for (let i = 1; i <= k; i++) {
+      header.push(`label_${i}`, ...(english ? [`label_en_${i}`] : []), `probability_${i}`);
+    }
+    header.push("uncertain", ...(shown.groups ? ["group", "group_probability"] : []),
+      "error_code", "error_message");
     const lines = [header];
     for (const row of rows) {
       const line = [row.filename];
       const preds = row.predictions || [];
       for (let i = 0; i < k; i++) {
         const p = preds[i];
-        line.push(p ? p.label : "", p ? Number(p.probability.toFixed(6)) : "");
+        line.push(p ? p.label : "");
+        if (english) line.push(p ? p.label_en || p.label : "");
+        line.push(p ? Number(p.probability.toFixed(6)) : "");
+      }
+      line.push(row.error ? "" : String(Boolean(row.uncertain)));
+      if (shown.groups) {
+        const g = (row.groups || [])[0];
+        line.push(g ? g.label : "", g ? Number(g.probability.toFixed(6)) : "");
       }
       const error = row.error || {};
       line.push(error.code || "", error.message || "");
@@ -968,8 +1241,8 @@
     return lines.map((l) => l.map(csvField).join(",")).join("\r\n") + "\r\n";
   }
 
-  function downloadCsv(rows) {
-    const blob = new Blob([buildCsv(rows)], { type: "text/csv;charset=utf-8" });
+  function downloadCsv(rows, shown) {
+    const blob = new Blob([buildCsv(rows, shown)], { type: "text/csv;charset=utf-8" });
     const url = URL.createObjectURL(blob);
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
     const a = el("a", { href: url, download: `localvision-results-${stamp}.csv`, hidden: true });
@@ -1051,6 +1324,9 @@
       event.preventDefault();
       recognize();
     });
+
+    ui.groups.checked = savedGroups();
+    ui.groups.addEventListener("change", () => save(SAVED_GROUPS, String(ui.groups.checked)));
 
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && !state.ready && !state.busy) loadModel();
