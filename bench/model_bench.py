@@ -93,16 +93,17 @@ def export_artifacts(weights: Path, calibration_dir: Path) -> dict:
     from localvision.config import Settings
     from localvision.engine.precision import native_bf16
     from localvision.export import Target, export
-    from localvision.models import get_spec
+    from localvision.models.resolve import resolve
 
-    spec, report, settings = get_spec("resnet18"), {}, Settings()
+    settings = Settings(model="resnet18", weights=weights, offline=True)
+    package, report = resolve(settings).package, {}  # the seeded weights' package in the store
     jobs = [("openvino", "fp32"), ("onnxruntime", "fp32"), ("openvino", "int8")]
     if native_bf16():
         jobs.append(("openvino", "bf16"))
     for backend, precision in jobs:
         t0 = time.perf_counter()
         result = export(
-            spec, weights, Target.from_settings(settings, backend, precision),
+            package, Target.from_settings(settings, backend, precision),
             calibration_dir=calibration_dir if precision != "fp32" else None, force=True,
         )  # fmt: skip
         report[f"{backend}-{precision}"] = {
