@@ -48,12 +48,14 @@ class GroupPrediction:
 @dataclass(frozen=True)
 class Answer:
     """What a caller wants back for each input: how many labels, in which language, the
-    confidence floor below which an answer is marked uncertain, and whether to add groups."""
+    confidence floor below which an answer is marked uncertain, whether to add groups, and
+    whether to keep the whole distribution (the KServe v2 routes answer it as a tensor)."""
 
     top_k: int
     lang: str
     min_confidence: float
     groups: bool
+    probabilities: bool = False
 
     @classmethod
     def from_settings(cls, settings, **given) -> "Answer":
@@ -83,6 +85,7 @@ class Result:
     # guesses are still given. Never set on an error row.
     uncertain: bool = False
     groups: list[GroupPrediction] | None = None  # asked for with Answer.groups
+    probabilities: np.ndarray | None = None  # (classes,) float32, asked for with Answer.probabilities
 
     @property
     def ok(self) -> bool:

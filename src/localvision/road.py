@@ -131,6 +131,8 @@ class Road:
         english = spec.labels if labels is not spec.labels else None
         result.predictions = top_predictions(probs, labels, answer.top_k, english)
         result.uncertain = result.predictions[0].probability < answer.min_confidence
+        if answer.probabilities:
+            result.probabilities = probs
         if answer.groups:
             groups = group_map(spec.groups) if spec.groups else ()
             result.groups = [

@@ -20,8 +20,8 @@ from ..classifier import Classifier
 from ..config import Settings
 from ..history import HistoryStore
 from . import (
-    accounts, api, body, errors, gate, history_routes, login, logs, metrics, model_routes,
-    observer, openapi, origin, ratelimit, ui,
+    accounts, api, body, dialects, errors, gate, history_routes, kserve, login, logs, metrics,
+    model_routes, observer, openapi, origin, ratelimit, torchserve, ui,
 )  # fmt: skip
 from .state import Service
 
@@ -32,12 +32,15 @@ def create_app(
     settings: Settings | None = None,
     classifier: Classifier | None = None,
     on_ready: Callable[[Service], None] | None = None,
+    service: Callable[[Settings, HistoryStore], Service] = Service,
 ) -> FastAPI:
     """classifier: an already-loaded Classifier to serve as the only model (tests and
     embedding); else the app loads the models the settings name (`models`, else `model`).
     on_ready: called once the default model is ready to answer, or has failed to load and the
     service runs degraded (svc.model.status says which); `localvision serve` prints the
-    address then, not before."""
+    address then, not before.
+    service: what holds the models and drives the road (a Ray Serve replica passes a Service
+    whose inference step is its @serve.batch method: scale/serve.py)."""
     settings = settings or Settings()
 
     def each(svc: Service, state) -> None:
@@ -46,7 +49,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        svc = Service(settings, HistoryStore(settings.db))
+        svc = service(settings, HistoryStore(settings.db))
         app.state.service = svc
         if classifier is not None:
             svc.models = {}
@@ -72,7 +75,8 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    # Middleware runs outermost-last-added: observer -> origin guard (and CORS) -> auth gate ->
+    # Middleware runs outermost-last-added: observer -> protocol error shapes -> origin guard (and
+    # CORS) -> auth gate ->
     # rate limiter (keyed on who the gate verified) -> body limits -> the routes.
     body.install(app, settings)  # body size, multipart shape, slow bodies: as bytes arrive
     ratelimit.install(app, settings)
@@ -84,7 +88,10 @@ def create_app(
     app.include_router(api.router)
     app.include_router(model_routes.router)
     app.include_router(history_routes.router)
+    app.include_router(kserve.router)
+    app.include_router(torchserve.router)
     ui.install(app)
+    dialects.install(app)  # KServe's and TorchServe's error shapes on their paths
     sinks = [metrics.install(app)] + ([logs.AccessLog()] if settings.access_log else [])
     observer.install(app, sinks)  # added last: outermost, sees every request
     return app

@@ -48,6 +48,7 @@ MULTIPART_OVERHEAD = 64 * KB
 
 ZIP_PATHS = frozenset({"/api/v1/classify/zip"})  # one ZIP file: max_zip_mb
 SINGLE_IMAGE_PATHS = frozenset({"/predict"})  # one image: max_upload_mb
+SINGLE_IMAGE_PREFIXES = ("/predictions/",)  # TorchServe's: one image, raw or multipart
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def body_policy(settings: Settings, path: str) -> BodyPolicy:
     if path in ZIP_PATHS:
         max_file = int(settings.max_zip_mb * MB)
         max_body = max_file + MULTIPART_OVERHEAD
-    elif path in SINGLE_IMAGE_PATHS:
+    elif path in SINGLE_IMAGE_PATHS or path.startswith(SINGLE_IMAGE_PREFIXES):
         max_body = max_file + MULTIPART_OVERHEAD
     else:
         max_body = int(settings.max_request_mb * MB)

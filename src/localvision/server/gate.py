@@ -47,9 +47,11 @@ CSRF_COOKIE = "localvision_csrf"
 CSRF_HEADER = "x-csrf-token"
 PRINCIPAL = "localvision.principal"  # where the gate leaves the principal in the ASGI scope
 
+# Health probes carry no credentials: ours, KServe v2's and TorchServe's.
 OPEN_PATHS = frozenset(
-    {"/healthz", "/readyz", "/login", "/logout", "/static/style.css", "/static/login.css"}
-)
+    {"/healthz", "/readyz", "/login", "/logout", "/static/style.css", "/static/login.css",
+     "/v2/health/live", "/v2/health/ready", "/ping"}
+)  # fmt: skip
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # 5 failures in 5 minutes per user name: a person who mistypes gets several tries; a guesser

@@ -8,8 +8,8 @@ from (the gate asks `RateLimits.check` before answering 401), and with auth off 
 its address's. A client therefore cannot buy a fresh window by sending a new random token, nor
 by an X-Forwarded-For header (uvicorn trusts that only from its configured proxies).
 
-Limited: the API (/api/...) and the classic /predict. Never limited: /healthz and /readyz
-(orchestrators poll them), /metrics (the scraper), the UI pages and static files.
+Limited: the API (/api/...), the classic /predict, the KServe v2 models (/v2/models/...) and
+TorchServe's /predictions/... Never limited: the health probes (orchestrators poll them), /metrics (the scraper), the UI pages and static files.
 Over the limit: 429 `rate_limited` with Retry-After, the seconds until the window has room.
 
 The windows live in this process's memory: they start empty on restart and are not shared
@@ -46,7 +46,7 @@ def parse_rate(text: str) -> list[RateLimitItem]:
 
 
 def is_limited(path: str) -> bool:
-    return path == "/predict" or path.startswith("/api/")
+    return path == "/predict" or path.startswith(("/api/", "/v2/models/", "/predictions/"))
 
 
 def address_key(scope: dict) -> str:

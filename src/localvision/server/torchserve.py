@@ -1,0 +1,131 @@
+"""TorchServe's inference API and its read-only management calls, so TorchServe's documented
+curl commands work unchanged against localvision, as a thin shell on the service's road.
+
+- `GET /ping` -> `{"status": "Healthy"}` (500 `Unhealthy` while the default model cannot answer).
+- `POST` or `PUT /predictions/{model}[/{version}]`: one image as the raw body (`curl -T
+  photo.jpg`, which PUTs) or as a multipart file part (`curl -F data=@photo.jpg`) ->
+  `{label: probability}` for the top 5, most probable first, as TorchServe's
+  `image_classifier` handler answers (a label that two classes share gets its index added).
+- `GET /models` and `GET /models/{name}[/{version}]` in the management API's shape (TorchServe
+  serves those on a second port; here they share the one port, read-only).
+
+Errors come in TorchServe's shape (`{"code", "type", "message"}`), by server/dialects.py.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+
+from ..archive import is_zip
+from ..errors import EmptyFile, FileTooLarge, NotFound, TooManyFiles, UnsupportedFormat
+from ..results import Answer
+from ..road import Item
+from .api import client_of, language, service
+from .gate import user_of
+from .state import ModelState
+
+router = APIRouter(tags=["torchserve"])
+
+TOP_K = 5  # what TorchServe's image_classifier handler returns
+VERSIONS = ("1.0", "1")  # a served model has one version; TorchServe writes it "1.0"
+
+
+def _served(request: Request, name: str, version: str | None) -> ModelState:
+    state = service(request).state(name)
+    if version is not None and version not in VERSIONS:
+        raise NotFound(f"Model {name!r} has no version {version!r}; its only version is 1.0.")
+    return state
+
+
+@router.get("/ping")
+async def ping(request: Request):
+    if service(request).ready:
+        return {"status": "Healthy"}
+    return JSONResponse({"status": "Unhealthy"}, status_code=500)
+
+
+async def _image(request: Request, limit: int) -> Item:
+    """The one image of the request: the raw body, or the multipart body's one file part."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        form = await request.form()
+        files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not files:
+            raise EmptyFile('No file was sent: send the image as the body, or as a part named "data".')
+        if len(files) > 1:
+            raise TooManyFiles(
+                "/predictions classifies one image per request; send several to "
+                "/api/v1/classify (one row each)."
+            )
+        upload = files[0][1]
+        name, data = upload.filename or files[0][0], await upload.read(limit + 1)
+    else:
+        name, data = "upload", await request.body()  # a raw body has no file name
+    if len(data) > limit:
+        raise FileTooLarge(f"This file is larger than {limit / 2**20:g} MB.")
+    if not data:
+        raise EmptyFile('The request has no image: send it as the body (curl -T photo.jpg).')
+    if is_zip(data):
+        raise UnsupportedFormat(
+            "This is a ZIP archive; /predictions classifies one image. Send ZIPs to "
+            "/api/v1/classify/zip."
+        )
+    return Item(name, data)
+
+
+def _by_label(predictions) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p in predictions:
+        key = p.label if p.label not in out else f"{p.label} ({p.index})"
+        out[key] = p.probability
+    return out
+
+
+@router.post("/predictions/{name}")
+@router.post("/predictions/{name}/{version}")
+@router.put("/predictions/{name}", operation_id="predictions_put")  # curl -T
+@router.put("/predictions/{name}/{version}", operation_id="predictions_version_put")
+async def predictions(request: Request, name: str, version: str | None = None):
+    svc = service(request)
+    state = _served(request, name, version)
+    clf = state.require()
+    item = await _image(request, svc.settings.max_upload_bytes)
+    answer = Answer.from_settings(
+        svc.settings, top_k=min(TOP_K, clf.spec.num_classes),
+        lang=language(request, request.query_params.get("lang"), svc.settings.lang),
+    )  # fmt: skip
+    (result,) = await svc.recognize([item], answer, client_of(request), user_of(request), name)
+    if result.error is not None:
+        raise result.error
+    return _by_label(result.predictions)
+
+
+def _description(request: Request, state: ModelState) -> dict:
+    s = service(request).settings
+    worker = {"id": "1", "status": "READY" if state.status == "ready" else state.status.upper(),
+              "memoryUsage": int((state.memory_mb or 0) * 2**20), "gpu": False}  # fmt: skip
+    return {
+        "modelName": state.name,
+        "modelVersion": "1.0",
+        "modelUrl": state.name,
+        "runtime": "python",
+        "minWorkers": 1,
+        "maxWorkers": 1,
+        "batchSize": s.max_batch,
+        "maxBatchDelay": s.max_wait_ms,
+        "loadedAtStartup": state.name in s.model_names,
+        "workers": [worker],
+    }
+
+
+@router.get("/models")
+async def models(request: Request):
+    return {"models": [{"modelName": n, "modelUrl": n} for n in service(request).models]}
+
+
+@router.get("/models/{name}")
+@router.get("/models/{name}/{version}")
+async def model(request: Request, name: str, version: str | None = None):
+    return [_description(request, _served(request, name, version))]
