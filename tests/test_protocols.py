@@ -169,6 +169,13 @@ def test_a_request_the_protocol_cannot_take_gets_400_in_its_shape(api, case):
     assert words in body["error"]
 
 
+def test_a_compressed_request_is_refused_with_what_to_do(client, photos):
+    with pytest.raises(InferenceServerException) as caught:
+        client.infer("efficientnet_lite0", [image_input([photos["coffee"]])],
+                     request_compression_algorithm="gzip")  # fmt: skip
+    assert caught.value.status() == "415" and "uncompressed" in caught.value.message()
+
+
 def test_prefixed_binary_elements_round_trip_by_hand(api, photos):
     data = bytes_tensor(photos["coffee"], photos["chelsea"])
     head = json.dumps({"inputs": [{"name": "IMAGE", "shape": [2, 1], "datatype": "BYTES",

@@ -33,7 +33,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
-from ..errors import FileTooLarge, InvalidArgument, LocalVisionError, ModelNotReady, NotFound
+from ..errors import (
+    FileTooLarge, InvalidRequest, LocalVisionError, ModelNotReady, NotFound, UnsupportedEncoding,
+)  # fmt: skip
 from ..results import Answer
 from ..road import Item
 from .api import client_of, language, service
@@ -51,13 +53,6 @@ JSON_NOTE = (
     "IMAGE elements are encoded images (JPEG, PNG, ...): raw bytes with the binary tensor data "
     "extension, or base64 strings in a JSON body (JSON carries BYTES as UTF-8 strings)."
 )
-
-
-class ProtocolError(InvalidArgument):
-    """A request the protocol cannot take (shape, datatype, framing): 400."""
-
-    code = "invalid_request"
-    status = 400
 
 
 def _ready(state: ModelState) -> bool:
@@ -144,7 +139,7 @@ def _parse_body(body: bytes, header_length: str | None) -> tuple[dict, bytes]:
         except ValueError:
             n = -1
         if not 0 <= n <= len(body):
-            raise ProtocolError(
+            raise InvalidRequest(
                 f"Inference-Header-Content-Length is {header_length!r}, but the body has "
                 f"{len(body)} bytes."
             )
@@ -154,17 +149,17 @@ def _parse_body(body: bytes, header_length: str | None) -> tuple[dict, bytes]:
     try:
         doc = json.loads(head)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(f"The request's JSON cannot be read: {exc}.") from None
+        raise InvalidRequest(f"The request's JSON cannot be read: {exc}.") from None
     if not isinstance(doc, dict):
-        raise ProtocolError("The request's JSON must be an object with an `inputs` list.")
+        raise InvalidRequest("The request's JSON must be an object with an `inputs` list.")
     return doc, tail
 
 
 def _elements(shape: list[int]) -> int:
     if not shape or len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
-        raise ProtocolError(f"{INPUT} has shape {shape}; send [N] (or [N, 1]) encoded images.")
+        raise InvalidRequest(f"{INPUT} has shape {shape}; send [N] (or [N, 1]) encoded images.")
     if not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise ProtocolError(f"{INPUT} has shape {shape}; dimensions must be whole numbers.")
+        raise InvalidRequest(f"{INPUT} has shape {shape}; dimensions must be whole numbers.")
     return shape[0]
 
 
@@ -186,7 +181,7 @@ def _split_prefixed(data: bytes, n: int) -> list[bytes] | None:
 def _binary_elements(spec: dict, tail: bytes, at: int, n: int) -> tuple[list[bytes], int]:
     size = (spec.get("parameters") or {}).get("binary_data_size")
     if not isinstance(size, int) or size < 0 or at + size > len(tail):
-        raise ProtocolError(
+        raise InvalidRequest(
             f"{INPUT}'s binary_data_size is {size!r}, but {len(tail) - at} bytes of binary data "
             "follow the JSON header."
         )
@@ -195,7 +190,7 @@ def _binary_elements(spec: dict, tail: bytes, at: int, n: int) -> tuple[list[byt
     if elements is None and n == 1:
         elements = [data]  # OpenVINO Model Server's form: one image, no length prefix
     if elements is None:
-        raise ProtocolError(
+        raise InvalidRequest(
             f"{INPUT}'s binary data is not {n} elements each framed by a 4-byte little-endian "
             "length (the binary tensor data extension's BYTES layout)."
         )
@@ -211,7 +206,7 @@ def _flatten(data) -> list:
 def _json_elements(spec: dict, n: int) -> list[bytes]:
     values = _flatten(spec.get("data"))
     if len(values) != n:
-        raise ProtocolError(f"{INPUT} has shape [{n}] but {len(values)} data elements.")
+        raise InvalidRequest(f"{INPUT} has shape [{n}] but {len(values)} data elements.")
     out = []
     for i, v in enumerate(values):
         try:
@@ -219,7 +214,7 @@ def _json_elements(spec: dict, n: int) -> list[bytes]:
                 raise ValueError
             out.append(base64.b64decode(v, validate=True))
         except (ValueError, binascii.Error):
-            raise ProtocolError(
+            raise InvalidRequest(
                 f"{INPUT}[{i}] is not a base64 string. The protocol's JSON carries BYTES as "
                 "UTF-8 strings, which image bytes are not: base64-encode each image, or send "
                 "it as binary data (Inference-Header-Content-Length)."
@@ -230,28 +225,28 @@ def _json_elements(spec: dict, n: int) -> list[bytes]:
 def _inputs(doc: dict, tail: bytes, max_images: int) -> list[bytes]:
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
-        raise ProtocolError(f"The request has no `inputs`; send one BYTES input named {INPUT}.")
+        raise InvalidRequest(f"The request has no `inputs`; send one BYTES input named {INPUT}.")
     images, at = None, 0
     for spec in inputs:
         if not isinstance(spec, dict):
-            raise ProtocolError("Each of `inputs` must be an object.")
+            raise InvalidRequest("Each of `inputs` must be an object.")
         name = spec.get("name")
         binary = "binary_data_size" in (spec.get("parameters") or {})
         if name != INPUT:
-            raise ProtocolError(f"Unknown input {name!r}; this model takes one input, {INPUT}.")
+            raise InvalidRequest(f"Unknown input {name!r}; this model takes one input, {INPUT}.")
         if spec.get("datatype") != "BYTES":
-            raise ProtocolError(
+            raise InvalidRequest(
                 f"{INPUT} has datatype {spec.get('datatype')!r}; send BYTES (encoded images)."
             )
         n = _elements(spec.get("shape") or [])
         if n > max_images:
-            raise ProtocolError(f"{n} images in one request; send at most {max_images}.")
+            raise InvalidRequest(f"{n} images in one request; send at most {max_images}.")
         if binary:
             images, at = _binary_elements(spec, tail, at, n)
         else:
             images = _json_elements(spec, n)
     if at != len(tail):
-        raise ProtocolError(f"{len(tail) - at} bytes of binary data follow that no input claims.")
+        raise InvalidRequest(f"{len(tail) - at} bytes of binary data follow that no input claims.")
     return images
 
 
@@ -262,13 +257,13 @@ def _wanted(doc: dict) -> Wanted:
     for out in doc.get("outputs") or []:
         if not isinstance(out, dict) or out.get("name") != OUTPUT:
             name = out.get("name") if isinstance(out, dict) else out
-            raise ProtocolError(f"Unknown output {name!r}; this model has one output, {OUTPUT}.")
+            raise InvalidRequest(f"Unknown output {name!r}; this model has one output, {OUTPUT}.")
         p = out.get("parameters") or {}
         binary = bool(p.get("binary_data", binary))
         if "classification" in p:
             k = p["classification"]
             if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-                raise ProtocolError(f"classification must be a whole number ≥ 1, not {k!r}.")
+                raise InvalidRequest(f"classification must be a whole number ≥ 1, not {k!r}.")
             classification = k
     return Wanted(classification, binary)
 
@@ -304,6 +299,11 @@ async def infer(request: Request, name: str, version: str | None = None):
     svc = service(request)
     state = _served(request, name, version)
     clf = state.require()
+    if request.headers.get("content-encoding", "identity").lower() != "identity":
+        raise UnsupportedEncoding(
+            "Compressed requests are not accepted; send the request uncompressed (tritonclient: "
+            "leave request_compression_algorithm unset)."
+        )
     doc, tail = _parse_body(await request.body(), request.headers.get(HEADER_LENGTH))
     wanted = _wanted(doc)
     images = _inputs(doc, tail, svc.settings.max_parts)
