@@ -161,6 +161,14 @@ class DeadlineExceeded(LocalVisionError):
     status = 503
 
 
+class RayUnavailable(LocalVisionError):
+    """--ray was asked for and Ray is not installed (the CLI exits 2)."""
+
+    code = "ray_unavailable"
+    status = 501
+    hint = "pip install 'localvision[ray]' (Ray Serve and Ray Data)"
+
+
 # --- whole requests (size, shape, speed): refused before anything in them is processed -----------
 class RequestError(LocalVisionError):
     code = "bad_request"
@@ -189,6 +197,20 @@ class InvalidMultipart(RequestError):
 
     code = "invalid_multipart"
     status = 400
+
+
+class InvalidRequest(RequestError):
+    """A KServe v2 request the protocol cannot take: its JSON, shapes, datatypes, framing."""
+
+    code = "invalid_request"
+    status = 400
+
+
+class UnsupportedEncoding(RequestError):
+    """A compressed request body (Content-Encoding), which the service does not inflate."""
+
+    code = "unsupported_media_type"
+    status = 415
 
 
 class RequestTimeout(RequestError):
