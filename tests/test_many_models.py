@@ -83,6 +83,26 @@ def test_each_model_answers_for_itself(server, photos, resnet18_weights):
     assert random["results"][0]["predictions"][0]["index"] == expected
 
 
+def test_every_served_model_speaks_kserve_v2_and_torchserve(server, photos):
+    """The protocol routes name the model in the path; each answers as on /api/v1/classify."""
+    import numpy as np
+    import tritonclient.http as triton
+
+    client = triton.InferenceServerClient(server.removeprefix("http://"))
+    image = triton.InferInput("IMAGE", [1], "BYTES")
+    image.set_data_from_numpy(np.array([photos["coffee"]], dtype=np.object_))
+    served = [m["modelName"] for m in httpx.get(server + "/models").json()["models"]]
+    assert served == ["efficientnet_lite0", "r18-random"]
+    for name in served:
+        assert client.is_model_ready(name)
+        assert client.get_model_metadata(name)["outputs"][0]["shape"] == [-1, 1000]
+        probs = client.infer(name, [image]).as_numpy("PROBABILITIES")[0]
+        native = classify(server, photos["coffee"], model=name).json()["results"][0]
+        assert int(probs.argmax()) == native["predictions"][0]["index"]
+        ts = httpx.put(f"{server}/predictions/{name}", content=photos["coffee"]).json()
+        assert next(iter(ts)) == native["predictions"][0]["label"]
+
+
 def test_an_unknown_model_is_404_with_a_stable_code(server, photos):
     r = classify(server, photos["coffee"], model="vgg99")
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_model"
