@@ -242,6 +242,21 @@ def test_degraded_mode_says_why(degraded, photos):
     assert degraded.get("/").status_code == 200  # the UI still loads, to show the banner
 
 
+def test_degraded_mode_in_the_kserve_and_torchserve_protocols(degraded, photos):
+    assert degraded.get("/v2/health/live").status_code == 200
+    ready = degraded.get("/v2/health/ready")
+    assert ready.status_code == 503 and "resnet18-corrupt.pth" in ready.json()["error"]
+    model = degraded.get("/v2/models/resnet18/ready")
+    assert model.status_code == 503 and model.json()["ready"] is False
+    body = {"inputs": [{"name": "IMAGE", "shape": [1], "datatype": "BYTES", "data": ["eA=="]}]}
+    r = degraded.post("/v2/models/resnet18/infer", json=body)
+    assert r.status_code == 503 and r.json()["code"] == "model_not_ready"
+    assert "resnet18-corrupt.pth" in r.json()["error"]
+    assert degraded.get("/ping").status_code == 500 and degraded.get("/ping").json() == {"status": "Unhealthy"}
+    r = degraded.put("/predictions/resnet18", content=photos["coffee"])
+    assert r.status_code == 503 and r.json()["type"] == "ServiceUnavailableException"
+
+
 # --- defects from the review (issue 10), each pinned ----------------------------------------------
 def _zip(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()

@@ -152,6 +152,8 @@ BAD_REQUESTS = {
                                                             "datatype": "BYTES",
                                                             "parameters": {"binary_data_size": 6}}]}).encode(),
                                      b"abcdef", "4-byte"),
+    "two inputs": (json.dumps({"inputs": [{"name": "IMAGE", "shape": [1], "datatype": "BYTES",
+                                          "data": ["eA=="]}] * 2}).encode(), None, "takes one"),
     "unknown output": (json.dumps({"inputs": [{"name": "IMAGE", "shape": [1], "datatype": "BYTES",
                                               "data": ["eA=="]}],
                                    "outputs": [{"name": "LOGITS"}]}).encode(), None, "LOGITS"),

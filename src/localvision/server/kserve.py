@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
 from ..errors import (
-    FileTooLarge, InvalidRequest, LocalVisionError, ModelNotReady, NotFound, UnsupportedEncoding,
+    FileTooLarge, InvalidRequest, LocalVisionError, NotFound, UnsupportedEncoding,
 )  # fmt: skip
 from ..results import Answer
 from ..road import Item
@@ -53,10 +53,6 @@ JSON_NOTE = (
     "IMAGE elements are encoded images (JPEG, PNG, ...): raw bytes with the binary tensor data "
     "extension, or base64 strings in a JSON body (JSON carries BYTES as UTF-8 strings)."
 )
-
-
-def _ready(state: ModelState) -> bool:
-    return state.status == "ready"
 
 
 def _served(request: Request, name: str, version: str | None = None) -> ModelState:
@@ -112,14 +108,12 @@ async def model_metadata(request: Request, name: str, version: str | None = None
 @router.get("/models/{name}/ready")
 @router.get("/models/{name}/versions/{version}/ready")
 async def model_ready(request: Request, name: str, version: str | None = None):
+    """200 when the model answers; 503 with the reason while it loads, failed or is unloaded."""
     state = _served(request, name, version)
-    if _ready(state):
+    if state.status == "ready":
         return {"name": name, "ready": True}
-    try:
-        state.require()
-    except ModelNotReady as exc:
-        return JSONResponse({"name": name, "ready": False, "error": exc.message}, status_code=503)
-    return {"name": name, "ready": True}
+    reason = state.reason or f"the model is {state.status}"
+    return JSONResponse({"name": name, "ready": False, "error": reason}, status_code=503)
 
 
 # --- the request ------------------------------------------------------------------------------
@@ -226,6 +220,8 @@ def _inputs(doc: dict, tail: bytes, max_images: int) -> list[bytes]:
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise InvalidRequest(f"The request has no `inputs`; send one BYTES input named {INPUT}.")
+    if len(inputs) > 1:
+        raise InvalidRequest(f"The request has {len(inputs)} inputs; this model takes one, {INPUT}.")
     images, at = None, 0
     for spec in inputs:
         if not isinstance(spec, dict):
