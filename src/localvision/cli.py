@@ -25,6 +25,7 @@ from .cli_admin import keys_app, serve_auth, users_app
 from .cli_app import App
 from .config import Settings
 from .errors import InvalidArgument, UnsupportedFormat
+from .report import cli_rows
 from .results import Result
 
 app = App(help="localvision: local, offline image recognition (ResNet-18, ImageNet-1k).")
@@ -116,6 +117,11 @@ LabelsOpt = _option("labels", "--labels", dir_okay=False)
 ModelDirOpt = _option("model_dir", "--model-dir", file_okay=False)
 LangOpt = _option("lang", "--lang")
 FloorOpt = _option("min_confidence", "--min-confidence")
+RayOpt = _option("ray", "--ray")
+RayAddressOpt = _option("ray_address", "--ray-address")
+ReplicasOpt = _option("replicas", "--replicas")
+AutoscaleOpt = _option("autoscale", "--autoscale")
+RayCpusOpt = _option("ray_cpus_per_replica", "--ray-cpus-per-replica")
 
 
 @dataclass
@@ -206,19 +212,29 @@ def classify(
     min_confidence: Optional[float] = FloorOpt,
     groups: Optional[bool] = _option("groups", "--groups"),
     model_dir: Optional[Path] = ModelDirOpt,
+    ray: Optional[bool] = RayOpt,
+    ray_address: Optional[str] = RayAddressOpt,
+    replicas: Optional[int] = ReplicasOpt,
+    autoscale: Optional[str] = AutoscaleOpt,
+    ray_cpus_per_replica: Optional[float] = RayCpusOpt,
 ):
-    """Classify images and print the top-k labels for each."""
+    """Classify images and print the top-k labels for each. With --ray: a Ray Data job over
+    the files (or object-store URLs), written as CSV or Parquet (--output x.parquet)."""
     settings = settings_from(
         model=model, weights=weights, top_k=top_k, offline=offline, backend=backend,
         device=device, precision=precision, exact_decode=exact_decode, batch_size=batch_size,
         max_pixels=max_pixels, recheck_margin=recheck_margin, labels=labels, lang=lang,
-        min_confidence=min_confidence, groups=groups, model_dir=model_dir,
+        min_confidence=min_confidence, groups=groups, model_dir=model_dir, ray=ray,
+        ray_address=ray_address, replicas=replicas, autoscale=autoscale,
+        ray_cpus_per_replica=ray_cpus_per_replica,
     )  # fmt: skip
     found = expand_paths(paths, recursive)
     if not (found.paths if strict else found.images):
         if found.skipped:
             render.note(skipped_note(found.skipped))
         raise InvalidArgument("No images found in the given paths.")
+    if settings.ray:
+        _classify_on_ray(settings, found, strict, fmt, output)
     clf = load(settings)
     classified = iter(_run(clf, found.images))
     results = [
@@ -226,7 +242,7 @@ def classify(
         for p in found.paths
         if strict or p not in found.skipped
     ]
-    rows = [{"path": r.source, "model": clf.name, **r.to_dict()} for r in results]
+    rows = cli_rows(results, clf.name)
     running = describe(clf)
     lang, k = settings.lang, settings.top_k
     if output:
@@ -238,6 +254,30 @@ def classify(
     if found.skipped and not strict:
         render.note(skipped_note(found.skipped))
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
+
+
+def _classify_on_ray(settings: Settings, found: Found, strict: bool, fmt: Format, output):
+    """classify --ray: the same rows as a Ray Data job (scale/batch.py); ends the command."""
+    from .models.resolve import resolve
+    from .scale import batch, require_ray
+
+    require_ray()
+    parquet = output is not None and output.suffix.lower() == ".parquet"
+    if fmt is Format.json or (output is None and fmt is not Format.csv and not parquet):
+        raise InvalidArgument(
+            "--ray writes CSV or Parquet: give --output results.parquet, --output results.csv "
+            "or --format csv."
+        )
+    name = resolve(settings).spec.name  # packaged into the store once, before the actors start
+    count, ok = batch.run(
+        settings, found.paths, found.skipped, strict,
+        lambda p: cli_rows([skipped_result(p)], name)[0], output, sys.stdout,
+    )  # fmt: skip
+    if output:
+        render.note(f"wrote {count} rows to {output} (Ray Data, {name})")
+    if found.skipped and not strict:
+        render.note(skipped_note(found.skipped))
+    raise typer.Exit(0 if ok else 1)
 
 
 def describe(clf) -> str:
@@ -403,12 +443,18 @@ def serve(
     lang: Optional[Lang] = LangOpt,
     min_confidence: Optional[float] = FloorOpt,
     model_dir: Optional[Path] = ModelDirOpt,
+    ray: Optional[bool] = RayOpt,
+    ray_address: Optional[str] = RayAddressOpt,
+    replicas: Optional[int] = ReplicasOpt,
+    autoscale: Optional[str] = AutoscaleOpt,
+    ray_cpus_per_replica: Optional[float] = RayCpusOpt,
     insecure_no_auth: bool = typer.Option(
         False, "--insecure-no-auth",
         help="Serve a non-loopback address without auth: anyone who can reach it can use it.",
     ),  # fmt: skip
 ):
-    """Run the web service and browser UI. Its address is printed once it is ready."""
+    """Run the web service and browser UI. Its address is printed once it is ready. With
+    --ray: as a Ray Serve application, --replicas of it (or --autoscale MIN:MAX)."""
     from . import cli_serve
 
     settings = settings_from(
@@ -417,9 +463,17 @@ def serve(
         max_wait_ms=max_wait_ms, exact_decode=exact_decode, recheck_margin=recheck_margin,
         auth=auth, rate_limit=rate_limit, log_format=log_format, allowed_hosts=allowed_hosts,
         cors_origins=cors_origins, models=models, labels=labels, lang=lang,
-        min_confidence=min_confidence, model_dir=model_dir,
+        min_confidence=min_confidence, model_dir=model_dir, ray=ray, ray_address=ray_address,
+        replicas=replicas, autoscale=autoscale, ray_cpus_per_replica=ray_cpus_per_replica,
     )  # fmt: skip
     settings = serve_auth(settings, insecure_no_auth)
+    if settings.ray:  # a Ray Serve application (scale/serve.py): replicas on a Ray cluster
+        from .scale import require_ray
+
+        require_ray()
+        from .scale.serve import run as run_on_ray
+
+        return run_on_ray(settings, render.out.print)
     _limit_malloc_arenas()
     cli_serve.run(settings, cli_serve.resolve_log_format(settings.log_format))
 

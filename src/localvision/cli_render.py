@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import LocalVisionError
-from .report import rows_to_csv
+from .report import CLI_LEAD, rows_to_csv
 
 if TYPE_CHECKING:  # pragma: no cover
     from typer._click.exceptions import ClickException
@@ -147,7 +147,7 @@ def results_text(rows: list[dict], fmt: str, running: str, k: int, lang: str) ->
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
-        return rows_to_csv(rows, lead=("path", "model"), k=k, lang=lang)
+        return rows_to_csv(rows, lead=CLI_LEAD, k=k, lang=lang)
     console = Console(file=io.StringIO(), width=120, color_system=None)
     console.print(results_table(rows, running, lang))
     return console.file.getvalue()

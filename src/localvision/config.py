@@ -195,6 +195,49 @@ class Settings(BaseSettings):
     )
     access_log: bool = Field(True, description="Log one line per HTTP request.")
 
+    # --- scale out on Ray (localvision/scale/) ---
+    ray: bool = Field(
+        False,
+        description="Run on a Ray cluster: serve as a Ray Serve application, classify as a Ray "
+        "Data job (needs the ray extra).",
+    )
+    ray_address: str = Field(
+        "",
+        description="The Ray cluster to join (auto, or ray://head:10001); empty: start a local "
+        "one for this command.",
+    )
+    replicas: int = Field(
+        2, ge=1, description="With --ray: replicas serving (serve) or classifier actors (classify)."
+    )
+    autoscale: str = Field(
+        "",
+        description="With --ray: MIN:MAX replicas (or actors), scaled with the load, instead of "
+        "--replicas.",
+    )
+    # 1: OpenVINO runs a batch on every core it sees anyway; 0.5 packs two replicas per core
+    # for a small model (the tests' two replicas on a 2-CPU cluster).
+    ray_cpus_per_replica: float = Field(
+        1.0, gt=0, description="CPUs Ray reserves for each replica or actor (fractional: 0.5)."
+    )
+
+    @field_validator("autoscale")
+    @classmethod
+    def _parse_autoscale(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            low, sep, high = value.partition(":")
+            if not (sep and low.isdigit() and high.isdigit()) or not 1 <= int(low) <= int(high):
+                raise ValueError(f"expected MIN:MAX with 1 <= MIN <= MAX, e.g. 1:4, not {value!r}")
+        return value
+
+    @property
+    def autoscale_range(self) -> tuple[int, int] | None:
+        """(MIN, MAX) from --autoscale, or None for a fixed number of replicas."""
+        if not self.autoscale:
+            return None
+        low, _, high = self.autoscale.partition(":")
+        return int(low), int(high)
+
     @field_validator("rate_limit")
     @classmethod
     def _parse_rate_limit(cls, value: str) -> str:

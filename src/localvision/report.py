@@ -13,6 +13,15 @@ import io
 from typing import Iterable, Sequence
 
 
+# The CLI's columns before the predictions (and the Ray Data job's: scale/batch.py).
+CLI_LEAD = ("path", "model")
+
+
+def cli_rows(results, model: str) -> list[dict]:
+    """Results as the CLI writes them: one dict per image, its path and model first."""
+    return [{"path": r.source, "model": model, **r.to_dict()} for r in results]
+
+
 def prediction_columns(k: int, english: bool = False) -> list[str]:
     """label_N, index_N, probability_N; with `english`, label_en_N after label_N (when the
     labels are in another language)."""
@@ -56,28 +65,42 @@ def safe_cell(value):
     return value
 
 
-def rows_to_csv(
+def table(
     rows: list[dict], lead: Sequence[str], tail: Sequence[str] = (), k: int | None = None,
     lang: str | None = None,
-) -> str:  # fmt: skip
-    """rows: dicts with the `lead` and `tail` keys, "predictions" and "error" (and "uncertain",
+) -> tuple[list[str], list[list]]:  # fmt: skip
+    """The header and each row's cells, as the CSV has them (before the formula guard): every
+    writer of rows (CSV here, Parquet in scale/batch.py) has the same columns.
+
+    rows: dicts with the `lead` and `tail` keys, "predictions" and "error" (and "uncertain",
     which gets a column when the rows have it). lang other than en: English labels beside."""
     k = k or widest(rows)
     english = bool(lang) and lang != "en"
     flag = bool(rows) and "uncertain" in rows[0]
+    header = [*lead, *prediction_columns(k, english), *(["uncertain"] if flag else []), *tail,
+              "error_code", "error_message"]  # fmt: skip
+    cells = [
+        [row[c] for c in lead]
+        + prediction_cells(row["predictions"], k, english)
+        + ([str(bool(row["uncertain"])).lower()] if flag else [])
+        + [row[c] for c in tail]
+        + error_cells(row["error"])
+        for row in rows
+    ]
+    return header, cells
+
+
+def rows_to_csv(
+    rows: list[dict], lead: Sequence[str], tail: Sequence[str] = (), k: int | None = None,
+    lang: str | None = None, header: bool = True,
+) -> str:  # fmt: skip
+    """The rows as CSV text (see `table`); header=False: the rows only (a later part of a file
+    written in parts)."""
+    names, cells = table(rows, lead, tail, k, lang)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(
-        [*lead, *prediction_columns(k, english), *(["uncertain"] if flag else []), *tail,
-         "error_code", "error_message"]
-    )  # fmt: skip
-    for row in rows:
-        cells = (
-            [row[c] for c in lead]
-            + prediction_cells(row["predictions"], k, english)
-            + ([str(bool(row["uncertain"])).lower()] if flag else [])
-            + [row[c] for c in tail]
-            + error_cells(row["error"])
-        )
-        writer.writerow([safe_cell(c) for c in cells])
+    if header:
+        writer.writerow(names)
+    for row in cells:
+        writer.writerow([safe_cell(c) for c in row])
     return buf.getvalue()

@@ -1,0 +1,58 @@
+"""Scale out on Ray: `serve --ray` (a Ray Serve application: serve.py) and `classify --ray`
+(a Ray Data batch job: batch.py).
+
+Ray is optional (the `ray` extra) and imported only here, only when --ray is asked for, so the
+rest of the package works without it. The modules are named for what they do, not `ray`, so
+that nothing shadows the `ray` package.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..config import Settings
+from ..errors import RayUnavailable
+
+# What a Ray worker must see as the driver does: the model store, offline, the torch cache.
+FORWARDED_ENV = ("TORCH_HOME", "XDG_CACHE_HOME", "HOME")
+
+
+def require_ray():
+    """The `ray` module, or RayUnavailable (exit 2, one sentence) when it is not installed."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+        import ray.serve  # noqa: F401
+    except ImportError as exc:
+        raise RayUnavailable(
+            f"--ray needs Ray Serve and Ray Data, which are not installed ({exc.name} is missing)."
+        ) from None
+    return ray
+
+
+def worker_env() -> dict[str, str]:
+    """The LOCALVISION_* variables and the caches of this process, for every Ray worker (a
+    worker started by a cluster that was running before us inherits nothing from us)."""
+    return {
+        k: v for k, v in os.environ.items() if k.startswith("LOCALVISION_") or k in FORWARDED_ENV
+    }
+
+
+def connect(settings: Settings):
+    """Join the cluster at --ray-address, or start a local one (ray.init), with our environment
+    in every worker. Returns the `ray` module. Idempotent: a driver already connected (a test's
+    cluster) is used as it is."""
+    ray = require_ray()
+    if not ray.is_initialized():
+        ray.init(
+            address=settings.ray_address or None,
+            runtime_env={"env_vars": worker_env()},
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    return ray
+
+
+def pool_size(settings: Settings) -> int | tuple[int, int]:
+    """How many replicas or actors: --replicas, or (MIN, MAX) from --autoscale."""
+    return settings.autoscale_range or settings.replicas
