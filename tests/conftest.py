@@ -168,6 +168,20 @@ def wait_ready(url: str, timeout: float = 60) -> dict:
     raise RuntimeError("model did not load")
 
 
+def users_with_keys(db: str, users: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Users made the way an operator makes them (name -> (password, role)) in the SQLite or
+    PostgreSQL database at `db`, with one API key each; returns name -> key."""
+    from localvision.auth import AuthStore
+
+    store = AuthStore.open(db)
+    try:
+        for name, (password, role) in users.items():
+            store.add_user(name, password, role=role)
+        return {name: store.create_key(name, "tests")[1] for name in users}
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, lite0):
     """Base URL of the real service (efficientnet_lite0, temp SQLite history) on loopback."""

@@ -736,16 +736,12 @@ def test_history_delete_all_shown_asks_first(page, live_server, coffee):
 # --- with auth on: /docs and deleting with a session (the CSRF header) --------------------------
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory, lite0):
-    from conftest import LiveServer
-    from localvision.auth import AuthStore
+    from conftest import LiveServer, users_with_keys
     from localvision.config import Settings
     from localvision.server.app import create_app
 
     db = f"sqlite:///{tmp_path_factory.mktemp('guarded_ui')}/localvision.db"
-    store = AuthStore.open(db)
-    store.add_user("bob", "bob-password-1", role="user")
-    key = store.create_key("bob", "tests")[1]
-    store.close()
+    key = users_with_keys(db, {"bob": ("bob-password-1", "user")})["bob"]
     settings = Settings(model="efficientnet_lite0", offline=True, db=db, auth="on")
     with LiveServer(create_app(settings, classifier=lite0)) as live:
         yield live.url, key

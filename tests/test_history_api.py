@@ -19,8 +19,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from conftest import LiveServer
-from localvision.auth import AuthStore
+from conftest import LiveServer, users_with_keys
 from localvision.config import Settings
 from localvision.history import HistoryStore, recognitions, writer
 from localvision.server.app import create_app
@@ -159,11 +158,9 @@ def test_delete_what_a_filter_matches_and_everything_only_when_confirmed(local):
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory, lite0):
     db = f"sqlite:///{tmp_path_factory.mktemp('guarded')}/localvision.db"
-    store = AuthStore.open(db)
-    for name, password in PASSWORDS.items():
-        store.add_user(name, password, role="admin" if name == "ada" else "user")
-    keys = {name: store.create_key(name, "tests")[1] for name in PASSWORDS}
-    store.close()
+    keys = users_with_keys(
+        db, {n: (p, "admin" if n == "ada" else "user") for n, p in PASSWORDS.items()}
+    )  # fmt: skip
     settings = Settings(model="efficientnet_lite0", offline=True, db=db, auth="on")
     with LiveServer(create_app(settings, classifier=lite0)) as live:
         yield SimpleNamespace(url=live.url, keys=keys)

@@ -16,7 +16,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from conftest import GOLDEN, LiveServer
+from conftest import GOLDEN, LiveServer, users_with_keys
 from localvision.config import Settings
 from localvision.server.app import create_app
 
@@ -267,13 +267,8 @@ def test_the_same_photo_gets_the_same_top1_on_every_route(client, api, live_serv
 # --- auth, rate limits and history apply as on the other routes -------------------------------
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory, lite0):
-    from localvision.auth import AuthStore
-
     db = f"sqlite:///{tmp_path_factory.mktemp('guarded') / 'localvision.db'}"
-    store = AuthStore.open(db)
-    store.add_user("ada", "ada-password-1", role="admin")
-    key = store.create_key("ada", "tests")[1]
-    store.close()
+    key = users_with_keys(db, {"ada": ("ada-password-1", "admin")})["ada"]
     settings = Settings(model="efficientnet_lite0", offline=True, db=db, auth="on",
                         rate_limit="4/minute")  # fmt: skip
     with LiveServer(create_app(settings, classifier=lite0)) as live:
