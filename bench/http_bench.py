@@ -6,7 +6,9 @@ the host to go quiet, runs an uncounted warm-up, then a measured run of POST
 cores other work used meanwhile (``noisy`` when above ``NOISY_CORES``). For
 ``localvision serve`` it also records the cold start (spawn to ``/readyz`` 200,
 artifacts already cached), whether libtorch is mapped into the server, and the
-tree's peak RSS over its whole life. Only one server runs at a time.
+tree's peak RSS over its whole life. With rivals (bench/rivals/), localvision-int8 is measured
+once more answering their request (the raw body to ``/predictions/resnet18``) and each rival
+after it, with the same images, clients and durations. Only one server runs at a time.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from bench.baseline import classic_server
 from bench.images import IMAGES
+from bench.rivals.launch import breakdown
 from bench.loadgen import ForeignCPU, ProcessTreeRSS, run_load, wait_quiet
 from bench.servers import Server, ServerStartError, running_server, wait_http
 
 NOISY_CORES = 0.2
+# localvision-int8 answering the rivals' request: the raw image body to TorchServe's route
+REFERENCE = "localvision-int8-raw"
+TORCHSERVE_PATH = "/predictions/resnet18"
 CLIENTS = (1, 8)
 READY_TIMEOUT_S = 180.0
 
@@ -123,6 +130,20 @@ def classic(weights: Path, log_path: Path) -> Iterator[tuple[Server, ProcessTree
             yield srv, life, facts
 
 
+@dataclass(frozen=True)
+class Route:
+    """What the load generator sends: ``POST path``, multipart field ``file`` or the raw body."""
+
+    path: str = "/predict"
+    raw: bool = False
+
+    def describe(self) -> str:
+        return f"POST {self.path} " + ("raw body" if self.raw else "multipart")
+
+
+PREDICT = Route()
+
+
 def measure_cell(
     srv: Server,
     payload: bytes,
@@ -130,14 +151,15 @@ def measure_cell(
     duration_s: float,
     warmup_s: float,
     quiet_timeout_s: float,
+    route: Route = PREDICT,
 ) -> dict:
     """Quiet wait, uncounted warm-up, then the measured closed-loop run."""
     quiet = wait_quiet(srv.pid, max_cores=NOISY_CORES, timeout_s=quiet_timeout_s)
-    url = srv.url("/predict")
+    url = srv.url(route.path)
     if warmup_s > 0:
-        run_load(url, payload, clients=clients, duration_s=warmup_s)
+        run_load(url, payload, clients=clients, duration_s=warmup_s, raw=route.raw)
     with ProcessTreeRSS(srv.pid) as mem, ForeignCPU(srv.pid) as foreign:
-        result = run_load(url, payload, clients=clients, duration_s=duration_s)
+        result = run_load(url, payload, clients=clients, duration_s=duration_s, raw=route.raw)
     cell = {
         **result.as_dict(),
         "peak_rss_mb": mem.peak_mb,
@@ -159,11 +181,12 @@ def measure_quietest(
     warmup_s: float,
     quiet_timeout_s: float,
     retries: int,
+    route: Route = PREDICT,
 ) -> dict:
     """``measure_cell``, repeated up to ``retries`` times while noisy; keeps the quietest."""
     best = None
     for attempt in range(1, retries + 2):
-        cell = measure_cell(srv, payload, clients, duration_s, warmup_s, quiet_timeout_s)
+        cell = measure_cell(srv, payload, clients, duration_s, warmup_s, quiet_timeout_s, route)
         if best is None or cell["foreign_cores"] < best["foreign_cores"]:
             best = cell
         if not cell["noisy"]:
@@ -179,15 +202,22 @@ def bench_server(
     quiet_timeout_s: float,
     log: Callable[[str], None] = print,
     retries: int = 0,
+    route: Route = PREDICT,
+    role: str | None = None,
 ) -> dict:
-    """Every (image, clients) cell against one server; a start failure is recorded, not raised."""
-    out = {"name": name, "cells": []}
+    """Every (image, clients) cell against one server; a start failure is recorded, not raised.
+
+    ``role``: None for the classic and localvision rows, "reference" for localvision answering
+    the rivals' request, "rival" for a rival."""
+    out = {"name": name, "cells": [], "request": route.describe()}
+    if role:
+        out["role"] = role
     try:
         with starter() as (srv, life, facts):
             out.update(facts)
-            log(
-                f"  {name}: ready ({', '.join(f'{k}={v}' for k, v in facts.items() if k != 'command')})"
-            )
+            out.setdefault("processes", breakdown(srv.pid))
+            brief = {k: v for k, v in facts.items() if k not in ("command", "processes")}
+            log(f"  {name}: ready ({', '.join(f'{k}={v}' for k, v in brief.items())})")
             for image, make in IMAGES.items():
                 payload = make()
                 for clients in CLIENTS:
@@ -195,7 +225,8 @@ def bench_server(
                         "image": image,
                         "bytes": len(payload),
                         **measure_quietest(
-                            srv, payload, clients, duration_s, warmup_s, quiet_timeout_s, retries
+                            srv, payload, clients, duration_s, warmup_s, quiet_timeout_s, retries,
+                            route,
                         ),
                     }
                     out["cells"].append(cell)
@@ -222,9 +253,14 @@ def bench_http(
     quiet_timeout_s: float,
     log: Callable[[str], None] = print,
     retries: int = 0,
+    rivals: Sequence[str] = (),
+    only: Collection[str] | None = None,
 ) -> list[dict]:
     """classic, then localvision at fp32, bf16 (on a CPU with native bf16) and int8, one after
-    another."""
+    another; then, for ``rivals`` (names in ``bench.rivals.RIVALS``), localvision-int8 answering
+    their request (``localvision-int8-raw``: the raw body to TorchServe's ``/predictions``
+    route) and each rival. ``only``: run just the rows with these names."""
+    from bench.rivals import RIVALS, starter
     from localvision.engine.precision import native_bf16
 
     def served(precision: str):
@@ -236,7 +272,16 @@ def bench_http(
     starters = {"classic": lambda: classic(weights, logs / "classic.log")}
     for precision in ("fp32", "bf16", "int8") if native_bf16() else ("fp32", "int8"):
         starters[f"localvision-{precision}"] = served(precision)
+    rows = [(name, start, PREDICT, None) for name, start in starters.items()]
+    if rivals:
+        db = f"sqlite:///{tmp / 'history-int8-raw.db'}"
+        start = lambda: localvision_server(weights, "int8", db, logs / "localvision-int8-raw.log")  # noqa: E731
+        rows.append((REFERENCE, start, Route(TORCHSERVE_PATH, raw=True), "reference"))
+    for name in rivals:
+        start = lambda n=name: starter(n)(weights, tmp, logs / f"{n}.log")  # noqa: E731
+        rows.append((name, start, Route(RIVALS[name][1], raw=True), "rival"))
     return [
-        bench_server(name, start, duration_s, warmup_s, quiet_timeout_s, log, retries)
-        for name, start in starters.items()
+        bench_server(name, start, duration_s, warmup_s, quiet_timeout_s, log, retries, route, role)
+        for name, start, route, role in rows
+        if only is None or name in only
     ]

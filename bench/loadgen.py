@@ -1,6 +1,7 @@
 """Closed-loop HTTP load generator and a process-tree memory sampler.
 
-Closed loop: each of N client threads sends one ``POST`` (multipart field ``file``),
+Closed loop: each of N client threads sends one ``POST`` (multipart field ``file``, or the raw
+image body),
 waits for the whole answer, and sends the next one at once. Runs are bounded by a
 duration and/or a total request count, and only loopback hosts are accepted.
 
@@ -140,8 +141,11 @@ def _client(host: str, port: int, path: str, body: bytes, headers: dict, timeout
 def run_load(url: str, payload: bytes, *, clients: int = 1, duration_s: float | None = 10.0,
              max_requests: int | None = None, warmup_s: float = 0.0, timeout_s: float = 60.0,
              filename: str = "image.jpg", content_type: str = "image/jpeg",
-             field_name: str = "file") -> LoadResult:
+             field_name: str = "file", raw: bool = False) -> LoadResult:
     """Drive ``url`` with ``clients`` closed-loop clients POSTing ``payload``.
+
+    The body is a multipart form with one file part ``field_name``, or with ``raw`` the image
+    bytes themselves with ``Content-Type: content_type`` (what TorchServe's ``curl -T`` sends).
 
     Stops at ``duration_s`` seconds or after ``max_requests`` requests in all,
     whichever comes first (at least one must be given; both are capped). A
@@ -159,7 +163,10 @@ def run_load(url: str, payload: bytes, *, clients: int = 1, duration_s: float | 
     if max_requests is not None:
         max_requests = min(max_requests, MAX_REQUESTS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    body, ctype = multipart_body(payload, field_name, filename, content_type)
+    if raw:
+        body, ctype = payload, content_type
+    else:
+        body, ctype = multipart_body(payload, field_name, filename, content_type)
     headers = {"Content-Type": ctype, "Content-Length": str(len(body))}
     port = parts.port or 80
 

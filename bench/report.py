@@ -37,6 +37,8 @@ ENGINE_TARGETS = (
 def _ok(value: float | None, op: str, threshold: float) -> bool | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
+    if op in ("<", ">"):
+        return value < threshold if op == "<" else value > threshold
     return value >= threshold if op == ">=" else value <= threshold
 
 
@@ -96,7 +98,7 @@ def targets(results: dict) -> list[dict]:
         noisy = bool((c and c["noisy"]) or (base and base["noisy"]))
         out.append(_target(label, op, threshold, "x classic", c and c.get(metric), noisy))
     for srv in http:
-        if not srv["name"].startswith("localvision"):
+        if not srv["name"].startswith("localvision") or srv.get("role"):
             continue
         label = f"server RSS, peak over the run ({srv['name']})"
         out.append(_target(label, "<=", RSS_LIMIT_MB, "MiB", srv.get("peak_rss_mb"), False))
@@ -115,10 +117,128 @@ def targets(results: dict) -> list[dict]:
         )
         noisy = (row.get("foreign_cores") or 0) > 0.2
         out.append(_target(label, op, threshold, "", row.get(field), noisy))
+    out += rival_targets(http)
+    parity = results.get("parity") or {}
+    if parity:
+        label = "same top-1: tritonclient→localvision /v2, curl -T→localvision and →TorchServe"
+        out.append(_target(label, ">=", 1.0, "", parity.get("agreement"), False))
     agree = (results.get("decode") or {}).get("agreement") or {}
     label = "fast decode, top-1 agreement with full decode, real photos"
     out.append(_target(label, ">=", 0.99, "", agree.get("agreement_served"), False))
     return out
+
+
+# --- the rivals (bench/rivals/): TorchServe, LitServe, Ray Serve ----------------------------
+RIVAL_LEAD = 2.0  # localvision-int8 should answer at least 2x a rival's req/s at 8 clients
+REFERENCE = "localvision-int8-raw"  # localvision-int8 answering the rivals' raw-body request
+
+
+def _server(http: list[dict], name: str) -> dict | None:
+    return next((s for s in http if s["name"] == name), None)
+
+
+def _reference(http: list[dict]) -> dict | None:
+    """The localvision row the rivals are compared with: the same request when measured."""
+    ref = _server(http, REFERENCE)
+    if ref and ref.get("cells"):
+        return ref
+    return _server(http, "localvision-int8")
+
+
+def rival_ratios(http: list[dict]) -> list[dict]:
+    """Per rival and image at 8 clients: localvision-int8 req/s ÷ the rival's, and peak RSS
+    (whole run) of the rival ÷ localvision's (> 1: the rival uses more)."""
+    ref, out = _reference(http), []
+    for srv in http:
+        if srv.get("role") != "rival":
+            continue
+        for image in ("small", "large"):
+            mine = ref and _cell([ref], ref["name"], image, 8)
+            theirs = _cell(http, srv["name"], image, 8)
+            out.append({
+                "rival": srv["name"],
+                "reference": ref and ref["name"],
+                "image": image,
+                "rps_ratio": _div(mine and mine["rps"], theirs and theirs["rps"]),
+                "noisy": bool((mine and mine["noisy"]) or (theirs and theirs["noisy"])),
+                "rss_ratio": _div(srv.get("peak_rss_mb"), ref and ref.get("peak_rss_mb")),
+                "error": srv.get("error"),
+            })  # fmt: skip
+    return out
+
+
+def rival_targets(http: list[dict]) -> list[dict]:
+    out = []
+    for r in rival_ratios(http):
+        size = "<=1 MP" if r["image"] == "small" else ">=4 MP"
+        label = f">= 2x {r['rival']} req/s at 8 clients, {size} ({r['reference']})"
+        out.append(_target(label, ">=", RIVAL_LEAD, "x", r["rps_ratio"], r["noisy"]))
+        if r["image"] == "small":
+            label = f"less peak RSS than {r['rival']} ({r['rival']} ÷ {r['reference']})"
+            out.append(_target(label, ">", 1.0, "x", r["rss_ratio"], False))
+    return out
+
+
+def rivals_section(results: dict) -> str:
+    http = results["http"]
+    rivals = [s for s in http if s.get("role") == "rival"]
+    if not rivals:
+        return "Not run (`--no-rivals`, or filtered out)."
+    lines = []
+    for r in rival_ratios(http):
+        size = "<=1 MP" if r["image"] == "small" else ">=4 MP"
+        lines.append(
+            f"- {r['reference']} req/s ÷ {r['rival']} req/s at 8 clients, {size}: "
+            f"**{_f(r['rps_ratio'], 2, '×')}**" + (" (noisy)" if r["noisy"] else "")
+        )
+        if r["image"] == "large":
+            lines.append(
+                f"- {r['rival']} peak RSS ÷ {r['reference']} peak RSS (whole run): "
+                f"**{_f(r['rss_ratio'], 2, '×')}**"
+            )
+    for s in rivals:
+        if s.get("error"):
+            lines.append(f"- {s['name']} did not run: {s['error'].splitlines()[0][:300]}")
+    rows = []
+    for s in [_reference(http)] + rivals:
+        if not s:
+            continue
+        procs = s.get("processes") or []
+        counted = ", ".join(f"{p['name'][:40]} {p['rss_mb']:.0f}".replace("|", "/") for p in procs)
+        settings = ", ".join(f"{k}={v}" for k, v in (s.get("settings") or {}).items()
+                             if k != "rss_counts")  # fmt: skip
+        rows.append([s["name"], s.get("request", ""), settings or "–",
+                     _f(s.get("peak_rss_mb"), 0), counted or "–"])  # fmt: skip
+    table = _table(
+        ["server", "request", "settings", "peak RSS MiB (whole run)",
+         "processes at ready (MiB each)"], rows)  # fmt: skip
+    return "\n".join(lines) + "\n\n" + table
+
+
+def parity_section(parity: dict | None) -> str:
+    if not parity:
+        return "Not run."
+    if parity.get("error"):
+        return f"Not measured: {parity['error'][:400]}"
+    def answer(p: dict, c: str) -> str:
+        if c in p["top1"]:
+            return f"{p['top1'][c]} ({p['top1_prob'][c]:.4f})"
+        return "error: " + (p["errors"].get(c) or "?").splitlines()[0][:80].replace("|", "/")
+
+    rows = [
+        [p["photo"], p.get("expected_real", ""), *(answer(p, c) for c in parity["clients"]),
+         "yes" if p["agree"] else "**no**", "yes" if p.get("same_top5") else "no"]
+        for p in parity["photos"]
+    ]
+    head = (
+        f"Seeded ResNet-18 on every server; localvision `{parity['localvision']}`; TorchServe's "
+        f"`image_classifier` handler. Same top-1 on **{parity['agreed']}/{len(parity['photos'])}** "
+        f"real photos, the same top 5 on {parity.get('same_top5', '?')} (random weights favour "
+        "one class for most photos, so the top 5 and the probabilities are the sharper check; "
+        "the real-weights label is what the golden test expects with real weights, not here)."
+    )
+    header = ["photo", "real-weights label", *parity["clients"], "same top-1", "same top 5"]
+    return head + "\n\n" + _table(header, rows)
 
 
 def _f(x, digits: int = 1, suffix: str = "") -> str:
@@ -186,7 +306,8 @@ def http_table(http: list[dict]) -> str:
     rows = []
     for srv in http:
         if "error" in srv and not srv.get("cells"):
-            rows.append([srv["name"], "failed to start", "", "", "", "", "", "", "", "", ""])
+            why = srv["error"].splitlines()[0][:160].replace("|", "/")
+            rows.append([srv["name"], f"failed to start: {why}", "", "", "", "", "", "", "", "", ""])
             continue
         for c in srv["cells"]:
             rows.append(
@@ -229,7 +350,8 @@ def startup_table(http: list[dict]) -> str:
     for s in http:
         start = s.get("cold_start_s", s.get("ready_s"))
         torch = {True: "yes", False: "no"}.get(
-            s.get("torch_loaded"), "yes (classic)" if s["name"] == "classic" else "–"
+            s.get("torch_loaded"),
+            "yes (eager)" if s["name"] == "classic" or s.get("role") == "rival" else "–",
         )
         rows.append(
             [
@@ -337,8 +459,14 @@ def markdown(results: dict) -> str:
                 head,
                 "## Model only (backend.infer on random arrays)\n\n"
                 + engine_table(results["engine"]),
-                "## HTTP, closed loop on loopback, POST /predict\n\n" + http_table(results["http"]),
+                "## HTTP, closed loop on loopback\n\nclassic and localvision-<precision>: POST "
+                "/predict (multipart); localvision-int8-raw and the rivals: POST of the raw image "
+                "body (TorchServe's `/predictions/resnet18`, the others' `/predict`), answered "
+                "with the top 5.\n\n" + http_table(results["http"]),
                 "## Start-up\n\n" + startup_table(results["http"]),
+                "## Side by side with TorchServe, LitServe, Ray Serve\n\n" + rivals_section(results),
+                "## Same top-1 through the same client calls\n\n"
+                + parity_section(results.get("parity")),
                 "## Fast decode\n\n" + decode_section(results.get("decode")),
                 "## Targets\n\n" + targets_table(results["targets"]),
                 "## GPU\n\n" + cuda_section(results["cuda"]),

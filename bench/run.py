@@ -1,12 +1,14 @@
 """One command for every benchmark figure, measured in the same run:
 
-    .venv/bin/python -m bench.run [--quick] [--duration S] [--out DIR]
+    .venv/bin/python -m bench.run [--quick] [--duration S] [--out DIR] [--no-rivals]
 
 1. model only: backend.infer latency (batch 1) and throughput (batch 16) for
    torch/fp32, openvino/fp32, openvino/int8, onnxruntime/fp32, and the classic
    eager-PyTorch recipe, with ratios;
 2. HTTP: classic (Flask + gunicorn, 2 workers) vs ``localvision serve`` fp32 and
-   int8, small and large JPEG, 1 and 8 closed-loop clients; cold start; RSS;
+   int8, small and large JPEG, 1 and 8 closed-loop clients; cold start; RSS; and beside
+   them (unless ``--no-rivals``) TorchServe, LitServe and Ray Serve with eager PyTorch
+   (bench/rivals/), with the same top-1 check through tritonclient and curl -T;
 3. fast decode: top-1 agreement with exact decode on real photos (efficientnet_lite0's
    real weights) and preprocessing time (bench/decode_bench.py);
 4. the targets, pass/fail; 5. GPU figures when CUDA is available.
@@ -63,6 +65,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     ap.add_argument("--skip-http", action="store_true", help="model-only figures only")
+    ap.add_argument(
+        "--rivals",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure TorchServe, LitServe and Ray Serve (bench/rivals/) and the same-top-1 "
+        "check through tritonclient and curl -T (--no-rivals skips them)",
+    )
+    ap.add_argument(
+        "--only",
+        help="comma-separated HTTP rows to run (e.g. localvision-int8-raw,torchserve), for "
+        "trying a change quickly; the others are left out of the report",
+    )
     return ap.parse_args(argv)
 
 
@@ -132,13 +146,23 @@ def measure(
     results["exports"] = model_bench.export_artifacts(weights, calib)
     log("model only ...")
     results["engine"] = model_bench.bench_engines(weights, p["n1"], p["n16"], log, args.retries)
+    from bench.rivals import RIVALS
+
+    rivals = list(RIVALS) if args.rivals else []
+    only = set(args.only.split(",")) if args.only else None
     results["http"] = (
         []
         if args.skip_http
         else http_bench.bench_http(
-            weights, tmp, logs, p["duration_s"], p["warmup_s"], args.quiet_wait, log, args.retries
+            weights, tmp, logs, p["duration_s"], p["warmup_s"], args.quiet_wait, log, args.retries,
+            rivals, only,
         )
-    )
+    )  # fmt: skip
+    if args.rivals:
+        from bench.rivals import parity
+
+        log("same top-1 through tritonclient and curl -T (localvision, TorchServe) ...")
+        results["parity"] = parity.check(weights, tmp, logs, log)
     log("fast decode agreement and preprocessing time ...")
     results["decode"] = decode_bench.bench_decode(p["decode_photos"])
     log("GPU ...")
