@@ -13,8 +13,9 @@ TorchServe's eager ``image_classifier`` handler), for each real photo of the tes
 
 localvision runs ``--exact-decode --precision fp32`` (full-size JPEG decode, float32 model), the
 preprocessing closest to TorchServe's PIL + torchvision transforms. A photo agrees when the three
-top-1 labels are equal; an error (TorchServe's handler does not convert a grayscale JPEG to RGB)
-counts as a disagreement and is reported.
+top-1 labels are equal. Agreement is counted over the photos every server answered; a photo a
+server refuses (TorchServe's handler does not convert a grayscale JPEG to RGB) is reported as
+refused, and localvision must answer every photo (a target of its own).
 """
 
 from __future__ import annotations
@@ -147,10 +148,18 @@ def check(weights: Path, tmp: Path, logs: Path, log=print) -> dict:
                      "same_top5": same5, "top1_prob_spread": spread,
                      "errors": {c: e for c, e in err.items() if e}, "agree": agree})  # fmt: skip
         log(f"  parity {name}: {rows[-1]['top1']} {'same' if agree else 'DIFFERENT'}")
-    agreed = sum(r["agree"] for r in rows)
+    # Agreement is over the photos every server answered; a photo a rival refuses (TorchServe's
+    # handler and a grayscale JPEG) is reported beside it, and localvision must answer them all.
+    compared = [r for r in rows if not r["errors"]]
+    agreed = sum(r["agree"] for r in compared)
+    lv_clients = CLIENTS[:2]
+    lv_answered = sum(all(c in r["top1"] for c in lv_clients) for r in rows)
     return {"clients": list(CLIENTS), "localvision": how, "photos": rows, "agreed": agreed,
-            "agreement": agreed / len(rows) if rows else None,
-            "same_top5": sum(r["same_top5"] for r in rows)}  # fmt: skip
+            "compared": len(compared),
+            "agreement": agreed / len(compared) if compared else None,
+            "localvision_answered": lv_answered / len(rows) if rows else None,
+            "refused": {r["photo"]: sorted(r["errors"]) for r in rows if r["errors"]},
+            "same_top5": sum(r["same_top5"] for r in compared)}  # fmt: skip
 
 
 def main() -> None:
