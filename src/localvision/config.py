@@ -185,7 +185,8 @@ class Settings(BaseSettings):
     rate_limit: str = Field(
         "600/minute",
         description="Requests per client (the signed-in user or key owner, else the address) to "
-        "/api and /predict, e.g. 60/minute or 10/second;600/minute; off for no limit.",
+        "/api, /predict, /v2/models and /predictions, e.g. 60/minute or 10/second;600/minute; "
+        "off for no limit.",
     )
     # auto: a person at a terminal reads text; a pipe, a file or a log collector gets JSON.
     log_format: Literal["auto", "json", "text"] = Field(
