@@ -14,6 +14,7 @@ import contextlib
 import http.client
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -123,3 +124,16 @@ def rival_server(cmd: Sequence[str], predict_path: str, log_path: Path, *,
                 seen.update({p.pid: p for p in tree(srv.pid)})
     finally:
         kill_survivors(list(seen.values()))
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def module_server(module: str, weights: Path, predict_path: str, log_path: Path, *,
+                  settings: dict, env: Mapping[str, str] | None = None,
+                  ) -> Iterator[tuple[Server, ProcessTreeRSS, dict]]:  # fmt: skip
+    """``python -m <module> --weights W --port P`` from the repository, as ``rival_server``."""
+    cmd = [sys.executable, "-m", module, "--weights", str(weights), "--port", "{port}"]
+    with rival_server(cmd, predict_path, log_path, cwd=REPO, env=env, settings=settings) as running:
+        yield running

@@ -23,7 +23,6 @@ timeout 5 ms. RSS counts the launcher, the API server process and the inference 
 import argparse
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -89,13 +88,10 @@ def settings() -> dict:
 @contextlib.contextmanager
 def server(weights: Path, tmp: Path, log_path: Path) -> Iterator:
     """The app, ready once ``/predict`` answers (the bench's starter)."""
-    from bench.rivals.launch import rival_server
+    from bench.rivals.launch import module_server
 
-    repo = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "bench.rivals.litserve_app", "--weights", str(weights),
-           "--port", "{port}"]  # fmt: skip
-    with rival_server(cmd, PREDICT_PATH, log_path, cwd=repo, settings=settings(),
-                      env={"LITSERVE_DISABLE_TELEMETRY": "1"}) as running:
+    with module_server("bench.rivals.litserve_app", weights, PREDICT_PATH, log_path,
+                       settings=settings(), env={"LITSERVE_DISABLE_TELEMETRY": "1"}) as running:  # fmt: skip
         yield running
 
 

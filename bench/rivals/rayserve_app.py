@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,19 +100,16 @@ def settings() -> dict:
 @contextlib.contextmanager
 def server(weights: Path, tmp: Path, log_path: Path) -> Iterator:
     """The app under a private Ray, ready once ``/predict`` answers (the bench's starter)."""
-    from bench.rivals.launch import rival_server
+    from bench.rivals.launch import REPO, module_server
 
-    repo = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "bench.rivals.rayserve_app", "--weights", str(weights),
-           "--port", "{port}"]  # fmt: skip
     env = {
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_TMPDIR": str(tmp / "ray"),  # its sockets and logs stay in the run's temp dir
-        "PYTHONPATH": f"{repo}:{os.environ.get('PYTHONPATH', '')}",
+        "PYTHONPATH": f"{REPO}:{os.environ.get('PYTHONPATH', '')}",
     }
     (tmp / "ray").mkdir(exist_ok=True)
-    with rival_server(cmd, PREDICT_PATH, log_path, cwd=repo, env=env,
-                      settings=settings()) as running:
+    with module_server("bench.rivals.rayserve_app", weights, PREDICT_PATH, log_path,
+                       settings=settings(), env=env) as running:
         yield running
 
 
