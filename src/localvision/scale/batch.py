@@ -23,6 +23,7 @@ import fnmatch
 import itertools
 import json
 import os
+import time
 from collections import defaultdict, deque
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -37,6 +38,8 @@ WRITE_ROWS = 256
 # Reading a file is I/O, not compute: a small CPU share lets the reads run beside actors that
 # hold the rest of the cluster's CPUs (with a whole CPU each, they would wait for ever).
 READ_CPUS = 0.1
+# How long a job waits for CPUs that a job that just ended is still handing back.
+ROOM_WAIT_S = 10.0
 
 
 class ClassifyBatch:
@@ -97,6 +100,19 @@ def check_room(settings: Settings, free_cpus: float) -> None:
             hint="lower --replicas or --ray-cpus-per-replica, or join a bigger cluster "
             "(--ray-address)",
         )
+
+
+def wait_for_room(settings: Settings, ray) -> None:
+    """check_room, allowing a job that just ended ROOM_WAIT_S to hand back its actors' CPUs
+    (Ray releases them a moment after the job's last batch)."""
+    deadline = time.monotonic() + ROOM_WAIT_S
+    while True:
+        try:
+            return check_room(settings, ray.available_resources().get("CPU", 0.0))
+        except InvalidArgument:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def classified(settings: Settings, files: list[str]) -> Iterator[tuple[str, dict]]:
@@ -211,7 +227,7 @@ def run(settings: Settings, paths: list[str], skipped: set[str], strict: bool,
     files = [p for p in keep if p not in skipped]
     ok = True
     if files and not settings.ray_address:  # a local cluster: its CPUs are all there will be
-        check_room(settings, connect(settings).available_resources().get("CPU", 0.0))
+        wait_for_room(settings, connect(settings))
 
     def checked(rows):
         nonlocal ok
