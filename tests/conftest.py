@@ -168,6 +168,22 @@ def wait_ready(url: str, timeout: float = 60) -> dict:
     raise RuntimeError("model did not load")
 
 
+@pytest.fixture(scope="module")
+def r18_store(tmp_path_factory, resnet18_weights, lite0_package) -> Path:
+    """A private model store for one module, LOCALVISION_MODEL_DIR while it runs: the session's
+    efficientnet_lite0 package linked in (not packaged again), and r18-random (seeded ResNet-18
+    weights) imported as a user would."""
+    from localvision.config import Settings
+    from localvision.models.importing import import_model
+
+    root = tmp_path_factory.mktemp("store")
+    (root / "efficientnet_lite0").symlink_to(lite0_package, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LOCALVISION_MODEL_DIR", str(root))
+        import_model(Settings(), "r18-random", "resnet18", resnet18_weights, None, None, False)
+        yield root
+
+
 def users_with_keys(db: str, users: dict[str, tuple[str, str]]) -> dict[str, str]:
     """Users made the way an operator makes them (name -> (password, role)) in the SQLite or
     PostgreSQL database at `db`, with one API key each; returns name -> key."""
@@ -180,6 +196,20 @@ def users_with_keys(db: str, users: dict[str, tuple[str, str]]) -> dict[str, str
         return {name: store.create_key(name, "tests")[1] for name in users}
     finally:
         store.close()
+
+
+def wait_models_ready(url: str, timeout: float) -> None:
+    """Until every model the service at `url` serves is ready (one failing fails the test)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [m["state"] for m in httpx.get(url + "/api/v1/models").json()["models"]]
+        if all(s == "ready" for s in states):
+            return
+        assert "failed" not in states, states
+        time.sleep(0.2)
+    raise RuntimeError(f"the models did not load: {states}")
 
 
 @pytest.fixture(scope="session")

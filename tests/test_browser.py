@@ -78,8 +78,10 @@ class Watch:
         return [u for u in self.requests if urlsplit(u).path == path]
 
 
-def _open(browser, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height})
+def watched_page(browser, **context_options):
+    """A new browser context (with these options) and its page; `page.watch` records what the
+    page requests, refuses anything from outside this machine and collects JavaScript errors."""
+    context = browser.new_context(**context_options)
     watch = Watch()
     context.route("**/*", watch.route)
     page = context.new_page()
@@ -89,22 +91,26 @@ def _open(browser, width: int, height: int):
     return context, page
 
 
-@pytest.fixture
-def page(browser, live_server):
-    context, page = _open(browser, 1200, 900)
-    yield page
-    context.close()
+def check_clean(page) -> None:
+    """What every page test checks at its end: nothing from outside, no JavaScript error."""
     assert page.watch.external == [], "the page tried to load resources from outside this machine"
     assert page.watch.errors == [], "the page raised JavaScript errors"
 
 
 @pytest.fixture
-def phone(browser, live_server):
-    context, page = _open(browser, 375, 740)
+def page(browser, live_server):
+    context, page = watched_page(browser, viewport={"width": 1200, "height": 900})
     yield page
     context.close()
-    assert page.watch.external == []
-    assert page.watch.errors == []
+    check_clean(page)
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    context, page = watched_page(browser, viewport={"width": 375, "height": 740})
+    yield page
+    context.close()
+    check_clean(page)
 
 
 # --- real photos --------------------------------------------------------------------------------
@@ -755,7 +761,7 @@ def test_with_auth_on_docs_and_deleting_work_after_signing_in(browser, guarded, 
     r = httpx.post(url + "/api/v1/classify", headers=bearer, timeout=60,
                    files=[("file", (n, coffee.read_bytes(), "image/jpeg")) for n in ("x1.jpg", "x2.jpg")])  # fmt: skip
     assert r.status_code == 200
-    context, page = _open(browser, 1200, 900)
+    context, page = watched_page(browser, viewport={"width": 1200, "height": 900})
     try:
         page.goto(url + "/docs")  # not signed in: the sign-in page, then back
         expect(page).to_have_url(re.compile(r"/login\?next=%2Fdocs$"))
@@ -775,7 +781,7 @@ def test_with_auth_on_docs_and_deleting_work_after_signing_in(browser, guarded, 
         assert [i["filename"] for i in items] == ["x2.jpg"]
     finally:
         context.close()
-    assert page.watch.external == [] and page.watch.errors == []
+    check_clean(page)
 
 
 # --- every string from the page's dictionary ----------------------------------------------------

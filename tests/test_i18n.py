@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SLOW, TEXTS, Watch
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SLOW, TEXTS, check_clean, watched_page
 
 STATIC = Path(__file__).parents[1] / "src" / "localvision" / "server" / "static"
 SRC = Path(__file__).parents[1] / "src" / "localvision"
@@ -61,21 +61,14 @@ def open_page(browser):
 
     def _open(locale: str, **options):
         options.setdefault("viewport", {"width": 1200, "height": 900})
-        context = browser.new_context(locale=locale, **options)
-        watch = Watch()
-        context.route("**/*", watch.route)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: watch.errors.append(f"pageerror: {exc}"))
-        page.on("console", watch.console)
-        page.watch = watch
+        context, page = watched_page(browser, locale=locale, **options)
         opened.append((context, page))
         return page
 
     yield _open
     for context, page in opened:
         context.close()
-        assert page.watch.external == [], "the page tried to load resources from outside"
-        assert page.watch.errors == [], "the page raised JavaScript errors"
+        check_clean(page)
 
 
 @pytest.fixture(scope="module")

@@ -13,25 +13,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from conftest import LiveServer
+from conftest import LiveServer, wait_models_ready
 from localvision import load_classifier
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, resnet18_weights):
-    """A private store holding r18-random (seeded ResNet-18 weights, imported)."""
-    from localvision.config import Settings
-    from localvision.models.importing import import_model
-
-    root = tmp_path_factory.mktemp("store")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOCALVISION_MODEL_DIR", str(root))
-        import_model(Settings(), "r18-random", "resnet18", resnet18_weights, None, None, False)
-        yield root
-
-
-@pytest.fixture(scope="module")
-def server(store, tmp_path_factory):
+def server(r18_store, tmp_path_factory):
     from localvision.config import Settings
     from localvision.server.app import create_app
 
@@ -41,13 +28,7 @@ def server(store, tmp_path_factory):
         precision="fp32", rate_limit="off",
     )  # fmt: skip
     with LiveServer(create_app(settings)) as live:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            states = [m["state"] for m in httpx.get(live.url + "/api/v1/models").json()["models"]]
-            if states == ["ready", "ready"]:
-                break
-            assert "failed" not in states, states
-            time.sleep(0.2)
+        wait_models_ready(live.url, 180)
         yield live.url
 
 
@@ -156,7 +137,7 @@ def test_groups_sum_the_fine_grained_classes(server, photos):
 
 
 def test_a_model_imported_while_serving_is_loaded_and_unloaded_without_a_restart(
-    server, store, tmp_path, resnet18_weights, photos
+    server, r18_store, tmp_path, resnet18_weights, photos
 ):
     import torch
 
@@ -168,7 +149,7 @@ def test_a_model_imported_while_serving_is_loaded_and_unloaded_without_a_restart
     state["fc.weight"] = torch.randn(1000, 512)
     weights = tmp_path / "late.pth"
     torch.save(state, weights)
-    import_model(Settings(model_dir=store), "late-model", "resnet18", weights, None, None, False)
+    import_model(Settings(model_dir=r18_store), "late-model", "resnet18", weights, None, None, False)
     before = classify(server, photos["coffee"], model="late-model")
     assert before.status_code == 404
     r = httpx.post(server + "/api/v1/models/late-model/load")

@@ -17,7 +17,6 @@ service, not against numbers copied here.
 from __future__ import annotations
 
 import re
-import time
 import zipfile
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -26,10 +25,12 @@ import httpx
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from conftest import LiveServer
+from conftest import LiveServer, wait_models_ready
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
-from test_browser import CHROMIUM, CHROMIUM_ARGS, PSEUDO, SLOW, Watch, _csv, _english_left
+from test_browser import (
+    CHROMIUM, CHROMIUM_ARGS, PSEUDO, SLOW, _csv, _english_left, check_clean, watched_page,
+)  # fmt: skip
 from test_i18n import _latin_left
 
 EXAMPLES = Path(__file__).parents[1] / "src" / "localvision" / "server" / "static" / "examples"
@@ -40,22 +41,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM}
 
 # --- the service --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, resnet18_weights, lite0_package):
-    """A private store holding r18-random (seeded ResNet-18 weights, imported) and the session's
-    efficientnet_lite0 package (linked, so it is not packaged again)."""
-    from localvision.config import Settings
-    from localvision.models.importing import import_model
-
-    root = tmp_path_factory.mktemp("picker_store")
-    (root / "efficientnet_lite0").symlink_to(lite0_package, target_is_directory=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOCALVISION_MODEL_DIR", str(root))
-        import_model(Settings(), "r18-random", "resnet18", resnet18_weights, None, None, False)
-        yield root
-
-
-@pytest.fixture(scope="module")
-def server(store, tmp_path_factory):
+def server(r18_store, tmp_path_factory):
     """Base URL of a service serving both models, once both are ready."""
     from localvision.config import Settings
     from localvision.server.app import create_app
@@ -66,15 +52,7 @@ def server(store, tmp_path_factory):
         rate_limit="off",
     )  # fmt: skip
     with LiveServer(create_app(settings)) as live:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            states = [m["state"] for m in httpx.get(live.url + "/api/v1/models").json()["models"]]
-            if states == ["ready", "ready"]:
-                break
-            assert "failed" not in states, states
-            time.sleep(0.2)
-        else:
-            raise RuntimeError(f"the models did not load: {states}")
+        wait_models_ready(live.url, 240)
         yield live.url
 
 
@@ -121,21 +99,14 @@ def open_page(browser, server):
     opened = []
 
     def _open(locale: str = "en-US", width: int = 1200):
-        context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
-        watch = Watch()
-        context.route("**/*", watch.route)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: watch.errors.append(f"pageerror: {exc}"))
-        page.on("console", watch.console)
-        page.watch = watch
+        context, page = watched_page(browser, locale=locale, viewport={"width": width, "height": 900})
         opened.append((context, page))
         return page
 
     yield _open
     for context, page in opened:
         context.close()
-        assert page.watch.external == [], "the page tried to load resources from outside"
-        assert page.watch.errors == [], "the page raised JavaScript errors"
+        check_clean(page)
 
 
 def example(page, name: str) -> None:
