@@ -17,6 +17,7 @@ calls give the same top-1 through TorchServe and localvision's v2 and TorchServe
 
 from __future__ import annotations
 
+import argparse
 import importlib
 
 RIVALS = {
@@ -29,3 +30,13 @@ RIVALS = {
 def starter(name: str):
     """The module's ``server`` function for rival ``name`` (imported only when it runs)."""
     return importlib.import_module(RIVALS[name][0]).server
+
+
+def server_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """A rival app's command line: --weights (the seeded state dict), --host, --port. (Here, not
+    in common.py, which imports torch: Ray Serve's driver must not load it.)"""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8000)
+    return ap.parse_args(argv)

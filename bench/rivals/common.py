@@ -44,3 +44,4 @@ def predict(model: torch.nn.Module, batch: torch.Tensor) -> list[dict[str, float
     return [
         {LABELS[i]: p for p, i in zip(ps, idx)} for ps, idx in zip(top_p.tolist(), top_i.tolist())
     ]
+

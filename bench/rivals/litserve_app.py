@@ -20,7 +20,6 @@ timeout 5 ms. RSS counts the launcher, the API server process and the inference 
 
 # no `from __future__ import annotations`: LitServe passes decode_request's annotation to FastAPI
 
-import argparse
 import contextlib
 import os
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ import litserve as ls
 import torch
 from fastapi import Body
 
-from bench.rivals import common
+from bench.rivals import common, server_args
 
 MAX_BATCH = 8
 BATCH_TIMEOUT_S = 0.005
@@ -62,11 +61,7 @@ class ResNet18API(ls.LitAPI):
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", required=True)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8000)
-    args = ap.parse_args(argv)
+    args = server_args(__doc__.splitlines()[0], argv)
     os.environ[WEIGHTS_ENV] = args.weights
     api = ResNet18API(max_batch_size=MAX_BATCH, batch_timeout=BATCH_TIMEOUT_S,
                       api_path=PREDICT_PATH)

@@ -22,13 +22,14 @@ pre-started workers). ``server`` is the bench's starter for it.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from bench.rivals import server_args
 
 MAX_BATCH = 8
 BATCH_WAIT_S = 0.005
@@ -67,11 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     import ray
     from ray import serve
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", required=True)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8000)
-    args = ap.parse_args(argv)
+    args = server_args(__doc__.splitlines()[0], argv)
     repo = str(Path(__file__).resolve().parents[2])
     ray.init(num_cpus=REPLICA_CPUS, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": repo}})
