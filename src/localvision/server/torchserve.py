@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 
 from ..archive import is_zip
 from ..errors import EmptyFile, FileTooLarge, NotFound, TooManyFiles, UnsupportedFormat
+from ..imaging import MB
 from ..results import Answer
 from ..road import Item
 from .api import client_of, language, service
@@ -64,7 +65,7 @@ async def _image(request: Request, limit: int) -> Item:
     else:
         name, data = "upload", await request.body()  # a raw body has no file name
     if len(data) > limit:
-        raise FileTooLarge(f"This file is larger than {limit / 2**20:g} MB.")
+        raise FileTooLarge(f"This file is larger than {limit / MB:g} MB.")
     if not data:
         raise EmptyFile('The request has no image: send it as the body (curl -T photo.jpg).')
     if is_zip(data):
@@ -105,7 +106,7 @@ async def predictions(request: Request, name: str, version: str | None = None):
 def _description(request: Request, state: ModelState) -> dict:
     s = service(request).settings
     worker = {"id": "1", "status": "READY" if state.status == "ready" else state.status.upper(),
-              "memoryUsage": int((state.memory_mb or 0) * 2**20), "gpu": False}  # fmt: skip
+              "memoryUsage": int((state.memory_mb or 0) * MB), "gpu": False}  # fmt: skip
     return {
         "modelName": state.name,
         "modelVersion": "1.0",
