@@ -10,5 +10,12 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list -q "WenQuanYi Micro Hei" 2
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium fonts-wqy-microhei
 fi
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    # The history, auth and hostile-input suites also run against a real PostgreSQL server that
+    # the tests start themselves (tests/pgserver.py: initdb + pg_ctl in a temporary directory).
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
+fi
 bash scripts/setup.sh test
 exec .venv/bin/python -m pytest "$@"

@@ -222,3 +222,41 @@ def live_server(tmp_path_factory, lite0):
     settings = Settings(model="efficientnet_lite0", offline=True, db=f"sqlite:///{db}")
     with LiveServer(create_app(settings, classifier=lite0)) as server:
         yield server.url
+
+
+# --- databases: SQLite and a real PostgreSQL server (tests/pgserver.py) --------------------------
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One real PostgreSQL server for the whole session (started on first use)."""
+    from pgserver import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def _new_db(request, backend: str, folder: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{folder}/localvision.db"
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    # dropped afterwards (ending connections a test left open), so the server stays lean
+    request.addfinalizer(lambda: server.drop_database(url))
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path) -> str:
+    """A fresh, empty database for one test, on each backend: an SQLite file, then a database
+    of its own on the session's PostgreSQL server."""
+    return _new_db(request, request.param, tmp_path)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_db_url(request, tmp_path_factory) -> str:
+    """A fresh database shared by one module's tests, on each backend (the module runs twice)."""
+    return _new_db(request, request.param, tmp_path_factory.mktemp("db"))
