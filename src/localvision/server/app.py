@@ -20,8 +20,8 @@ from ..classifier import Classifier
 from ..config import Settings
 from ..history import HistoryStore
 from . import (
-    accounts, api, body, dialects, errors, gate, history_routes, kserve, login, logs, metrics,
-    model_routes, observer, openapi, origin, ratelimit, torchserve, ui,
+    accounts, api, body, camera, dialects, errors, gate, history_routes, kserve, login, logs,
+    metrics, model_routes, observer, openapi, origin, ratelimit, torchserve, ui,
 )  # fmt: skip
 from .state import Service
 
@@ -90,6 +90,7 @@ def create_app(
     app.include_router(history_routes.router)
     app.include_router(kserve.router)
     app.include_router(torchserve.router)
+    app.include_router(camera.router)  # the live camera page and its WebSocket
     ui.install(app)
     dialects.install(app)  # KServe's and TorchServe's error shapes on their paths
     sinks = [metrics.install(app)] + ([logs.AccessLog()] if settings.access_log else [])

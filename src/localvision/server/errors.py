@@ -4,6 +4,7 @@ request. No traceback ever reaches a client; unexpected exceptions are logged an
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -50,6 +51,17 @@ def render(exc: LocalVisionError) -> JSONResponse:
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="localvision"'
     return error_response(exc.status, exc.code, exc.message, headers=headers or None, **extra)
+
+
+async def refuse(response, scope, receive, send) -> None:
+    """Send a middleware's refusal: over HTTP the response itself; to a WebSocket handshake
+    the same response as its HTTP answer (the ASGI `websocket.http.response` extension, which
+    uvicorn has), else a close with code 1008 and the error code as the reason."""
+    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
+        code = json.loads(response.body)["error"]["code"]
+        await send({"type": "websocket.close", "code": 1008, "reason": code})
+        return
+    await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

@@ -38,7 +38,7 @@ from starlette.requests import cookie_parser
 from ..auth import AuthStore, Principal, auth_enabled
 from ..config import Settings
 from ..errors import CsrfFailed, Forbidden, LocalVisionError, Unauthorized
-from .errors import render
+from .errors import refuse, render
 
 log = logging.getLogger("localvision.server")
 
@@ -201,11 +201,14 @@ class AuthMiddleware:
         self.app, self.gate = app, gate
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
+        # A WebSocket handshake is a GET: no page can put an X-CSRF-Token header on it, so a
+        # session needs none there; the origin guard refuses other sites' pages instead.
+        method = scope.get("method", "GET")
         try:
-            principal = await self.gate.principal(scope["app"], scope["method"], headers)
+            principal = await self.gate.principal(scope["app"], method, headers)
             if principal is None:
                 raise Unauthorized(
                     "Sign in, or send an API key as `Authorization: Bearer <key>`.",
@@ -216,7 +219,8 @@ class AuthMiddleware:
             # address's rate-limit window (server/ratelimit.py), and over it gets 429, not 401.
             over_limit = getattr(scope["app"].state, "unverified_over_limit", None)
             response = over_limit(scope) if over_limit else None
-            return await (response or self._refuse(exc, scope, headers))(scope, receive, send)
+            response = response or self._refuse(exc, scope, headers)
+            return await refuse(response, scope, receive, send)
         scope[PRINCIPAL] = principal
 
         async def send_private(message):
@@ -232,7 +236,7 @@ class AuthMiddleware:
 
     @staticmethod
     def _refuse(exc: LocalVisionError, scope, headers: Headers) -> Response:
-        page = scope["method"] in ("GET", "HEAD") and wants_html(headers)
+        page = scope.get("method") in ("GET", "HEAD") and wants_html(headers)
         if isinstance(exc, Unauthorized) and page:
             query = scope["query_string"].decode("latin-1")
             target = scope["path"] + (f"?{query}" if query else "")

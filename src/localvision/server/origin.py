@@ -25,7 +25,7 @@ from starlette.datastructures import Headers
 
 from ..config import Settings
 from ..errors import CrossOrigin, HostNotAllowed, LocalVisionError
-from .errors import render
+from .errors import refuse, render
 from .gate import SAFE_METHODS
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -77,14 +77,14 @@ class OriginGuard:
         self.policy = policy
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         refused = self.check(scope)
         if refused is None:
             await self.app(scope, receive, send)
             return
-        await render(refused)(scope, receive, send)
+        await refuse(render(refused), scope, receive, send)
 
     def check(self, scope) -> LocalVisionError | None:
         headers = Headers(scope=scope)
@@ -94,12 +94,16 @@ class OriginGuard:
                 f"This server does not answer to the host name {host_name(host)!r}.",
                 hint="localvision serve --allowed-hosts NAME",
             )
-        if scope["method"] in SAFE_METHODS:
+        # A WebSocket handshake is a GET, but what it opens can change things (and CORS does
+        # not cover it): it is checked like a write.
+        if scope["type"] == "http" and scope["method"] in SAFE_METHODS:
             return None
         origin = headers.get("origin")
         site = headers.get("sec-fetch-site")
         if origin is not None:
-            allowed = self.policy.allows_origin(origin, host, scope.get("scheme", "http"))
+            scheme = scope.get("scheme", "http")
+            scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)  # a page's origin is http(s)
+            allowed = self.policy.allows_origin(origin, host, scheme)
         else:  # an older browser: Fetch Metadata tells where the request came from
             allowed = site in (None, "same-origin", "none")
         if allowed:

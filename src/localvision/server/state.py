@@ -215,9 +215,12 @@ class Service:
         client: str | None,
         user: str | None = None,
         model: str | None = None,
+        record: bool = True,
     ) -> list[Result]:
         """The road for these items (decode in the pool, infer through the model's batcher),
-        then the request's records, whole, in the history (group-committed with others')."""
+        then the request's records, whole, in the history (group-committed with others').
+        record=False: not in the history (the live camera's frames: ten a second would bury
+        every photo there)."""
         state = self.state(model)
         clf = state.require()
         started = time.perf_counter()
@@ -225,6 +228,8 @@ class Service:
             items, answer, self._infer(state), self._run_jobs(state), digest=True
         )
         self.classified.update("error" if r.error else "ok" for r in results)
+        if not record:
+            return results
         elapsed_ms = (time.perf_counter() - started) * 1000
         records = [
             Record(

@@ -33,6 +33,7 @@
     skipLink: "Skip to content",
     navPages: "Pages",
     navRecognize: "Recognize",
+    navLive: "Live camera",
     navHistory: "History",
     signOut: "Sign out",
     heading: "What is in this photo?",

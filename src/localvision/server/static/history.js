@@ -23,6 +23,7 @@
     skipLink: "Skip to content",
     navPages: "Pages",
     navRecognize: "Recognize",
+    navLive: "Live camera",
     navHistory: "History",
     signOut: "Sign out",
     heading: "History",
