@@ -249,14 +249,21 @@ def _new_db(request, backend: str, folder: Path) -> str:
     return url
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path) -> str:
-    """A fresh, empty database for one test, on each backend: an SQLite file, then a database
-    of its own on the session's PostgreSQL server."""
-    return _new_db(request, request.param, tmp_path)
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
-def module_db_url(request, tmp_path_factory) -> str:
-    """A fresh database shared by one module's tests, on each backend (the module runs twice)."""
-    return _new_db(request, request.param, tmp_path_factory.mktemp("db"))
+def db_backend(request) -> str:
+    """The database a module's tests run on: the module runs once on an SQLite file, then once
+    on the session's PostgreSQL server (only the tests that use a database fixture)."""
+    return request.param
+
+
+@pytest.fixture
+def db_url(request, db_backend, tmp_path) -> str:
+    """A fresh, empty database for one test (an SQLite file, or a database of its own on the
+    PostgreSQL server): its SQLAlchemy URL, as --db takes it."""
+    return _new_db(request, db_backend, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def new_db(request, db_backend, tmp_path_factory):
+    """Makes fresh databases on the module's backend, for module-scoped servers."""
+    return lambda: _new_db(request, db_backend, tmp_path_factory.mktemp("db"))

@@ -1,14 +1,13 @@
 """Auth: API keys, web sign-in, CSRF, throttling, roles, and the `keys` / `users` commands.
 
-A real server with auth on (the real model, a real SQLite file holding history, users and keys),
-on loopback. Users and keys are made the way an operator makes them: with the store the CLI uses,
+A real server with auth on (the real model, a real database holding history, users and keys:
+an SQLite file, then a database on a real PostgreSQL server), on loopback. Users and keys are made the way an operator makes them: with the store the CLI uses,
 or with the CLI itself.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +20,6 @@ from localvision.auth import AuthStore, auth_enabled, is_loopback
 from localvision.cli import app as cli
 from localvision.cli_admin import serve_auth
 from localvision.config import Settings
-from localvision.history import HistoryStore
 from localvision.server.app import create_app
 
 PASSWORDS = {
@@ -32,10 +30,10 @@ PASSWORDS = {
 }
 
 
-def start(tmp_path_factory, lite0, **settings):
-    """A live server with auth on, its users (ada is the admin) and one API key each."""
-    db = tmp_path_factory.mktemp("auth") / "localvision.db"
-    url = f"sqlite:///{db}"
+def start(new_db, lite0, **settings):
+    """A live server with auth on, its users (ada is the admin) and one API key each, on a fresh
+    database of the module's backend (SQLite, then PostgreSQL)."""
+    url = new_db()
     store = AuthStore.open(url)
     for name, password in PASSWORDS.items():
         store.add_user(name, password, role="admin" if name == "ada" else "user")
@@ -47,8 +45,8 @@ def start(tmp_path_factory, lite0, **settings):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, lite0):
-    live, info = start(tmp_path_factory, lite0)
+def server(new_db, lite0):
+    live, info = start(new_db, lite0)
     with live:
         yield info
 
@@ -275,8 +273,8 @@ def test_failed_sign_ins_are_throttled_per_user_and_others_are_unaffected(server
             assert dave.get("/api/v1/history").status_code == 200
 
 
-def test_many_failures_from_one_address_throttle_it(tmp_path_factory, lite0):
-    live, server = start(tmp_path_factory, lite0)
+def test_many_failures_from_one_address_throttle_it(new_db, lite0):
+    live, server = start(new_db, lite0)
     with live, httpx.Client(base_url=server.url, timeout=60) as client:
         for i in range(20):  # different names each time: a password spray
             assert sign_in(client, f"user{i}", "password-1").status_code == 401
@@ -378,9 +376,9 @@ def test_only_an_admin_sees_users_and_every_key(server):
 
 # --- the CLI ------------------------------------------------------------------------------------
 @pytest.fixture
-def run(tmp_path):
-    """`localvision ...` against a temp database, as LOCALVISION_DB."""
-    db = f"sqlite:///{tmp_path}/cli.db"
+def run(db_url):
+    """`localvision ...` against a fresh database, as LOCALVISION_DB."""
+    db = db_url
     runner = CliRunner()
 
     def invoke(*args, input=None):
@@ -474,8 +472,8 @@ def test_keys_create_list_revoke(run):
         store.close()
 
 
-def test_removing_a_user_revokes_their_keys_and_ends_their_access(tmp_path_factory, lite0):
-    live, server = start(tmp_path_factory, lite0)
+def test_removing_a_user_revokes_their_keys_and_ends_their_access(new_db, lite0):
+    live, server = start(new_db, lite0)
     with live:
         client = session(server, "bob")
         r = CliRunner().invoke(cli, ["users", "remove", "bob"], env={"LOCALVISION_DB": server.db})
@@ -485,10 +483,10 @@ def test_removing_a_user_revokes_their_keys_and_ends_their_access(tmp_path_facto
         assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
 
 
-def test_a_session_ends_when_it_expires(tmp_path):
+def test_a_session_ends_when_it_expires(db_url):
     from datetime import timedelta
 
-    store = AuthStore.open(f"sqlite:///{tmp_path}/s.db")
+    store = AuthStore.open(db_url)
     try:
         store.add_user("ivan", "ivan-password")
         live, _ = store.create_session("ivan", timedelta(hours=1))
@@ -497,30 +495,6 @@ def test_a_session_ends_when_it_expires(tmp_path):
         assert store.session_principal(expired) is None
     finally:
         store.close()
-
-
-# --- the history store --------------------------------------------------------------------------
-def test_a_history_file_from_before_users_gains_the_column(tmp_path):
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as conn:  # the schema as the first release wrote it
-        conn.execute(
-            "CREATE TABLE recognitions (id INTEGER PRIMARY KEY, created_at DATETIME NOT NULL, "
-            "batch_id VARCHAR(36) NOT NULL, filename VARCHAR(512) NOT NULL, sha256 VARCHAR(64), "
-            "model VARCHAR(64) NOT NULL, predictions TEXT NOT NULL, top_label VARCHAR(128), "
-            "top_probability FLOAT, error_code VARCHAR(64), error_message TEXT, "
-            "latency_ms FLOAT NOT NULL, client VARCHAR(128))"
-        )
-        conn.execute(
-            "INSERT INTO recognitions VALUES (1, '2024-01-01 00:00:00', 'b', 'old.jpg', NULL, "
-            "'resnet18', '[]', NULL, NULL, NULL, NULL, 1.0, NULL)"
-        )
-    store = HistoryStore(f"sqlite:///{path}")
-    try:
-        assert [(i["filename"], i["user"]) for i in store.page()] == [("old.jpg", None)]
-        assert store.count(user="bob") == 0
-    finally:
-        store.close()
-    assert Path(path).exists()
 
 
 # --- the browser, with auth on ------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The history store: real SQLite files, concurrent writers, whole-or-nothing batches."""
+"""The history store: concurrent writers, whole-or-nothing batches, search and delete; each test
+on an SQLite file and on a real PostgreSQL server (`db_url`, tests/pgserver.py)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ def test_creates_the_parent_directory(tmp_path):
     assert store.count() == 1
 
 
-def test_newest_first_and_round_trip(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+def test_newest_first_and_round_trip(db_url):
+    store = HistoryStore(db_url)
     store.add_batch([record("old.jpg")])
     store.add_batch([record("new.jpg", "tabby")])
     first, second = store.page(limit=10)
@@ -39,8 +40,8 @@ def test_newest_first_and_round_trip(tmp_path):
     assert first["created_at"].endswith("+00:00")
 
 
-def test_a_batch_is_recorded_whole_or_not_at_all(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+def test_a_batch_is_recorded_whole_or_not_at_all(db_url):
+    store = HistoryStore(db_url)
     store.add_batch([record("ok.jpg")])
     broken = record("broken.jpg")
     broken.model = None  # violates NOT NULL: the whole transaction must roll back
@@ -49,10 +50,10 @@ def test_a_batch_is_recorded_whole_or_not_at_all(tmp_path):
     assert [i["filename"] for i in store.page()] == ["ok.jpg"]
 
 
-def test_twenty_concurrent_writers_never_see_database_is_locked(tmp_path):
-    """Two stores (two engines, like two server processes) and 20 threads on one file."""
-    url = f"sqlite:///{tmp_path}/h.db"
-    stores = [HistoryStore(url), HistoryStore(url)]
+def test_twenty_concurrent_writers_never_see_database_is_locked(db_url):
+    """Two stores (two engines, like two server processes) and 20 threads on one database: none
+    fails, no row is lost."""
+    stores = [HistoryStore(db_url), HistoryStore(db_url)]
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:
@@ -71,8 +72,8 @@ def test_twenty_concurrent_writers_never_see_database_is_locked(tmp_path):
     assert stores[0].count() == 20 * 10 * 5
 
 
-def test_csv_flattens_predictions(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+def test_csv_flattens_predictions(db_url):
+    store = HistoryStore(db_url)
     store.add_batch([record("a.jpg")])
     bad = record("b.txt")
     bad.predictions, bad.error = [], {"code": "unsupported_format", "message": "Not an image."}
@@ -83,14 +84,13 @@ def test_csv_flattens_predictions(tmp_path):
     assert ",espresso,967,0.900000," in lines[2]
 
 
-def test_a_long_read_does_not_hold_up_writers(tmp_path):
+def test_a_long_read_does_not_hold_up_writers(db_url):
     """A read transaction left open (a long history export, a page being read) must not take
     the write lock: another process's writer goes ahead at once. Before, every transaction
     began with BEGIN IMMEDIATE and this writer waited out the 30 s busy timeout."""
     from sqlalchemy import func, select
 
-    url = f"sqlite:///{tmp_path}/h.db"
-    reader, other = HistoryStore(url), HistoryStore(url)
+    reader, other = HistoryStore(db_url), HistoryStore(db_url)
     reader.add_batch([record("a.jpg")])
     done = threading.Event()
     with reader.engine.connect() as conn:
@@ -105,8 +105,8 @@ def test_a_long_read_does_not_hold_up_writers(tmp_path):
 
 @pytest.mark.parametrize("name", ['=HYPERLINK("http://x")&.jpg', "+1.jpg", "-2.jpg", "@SUM(A1).jpg",
                                   "\tcmd.jpg", "\rcmd.jpg"])
-def test_csv_cells_that_look_like_formulas_stay_text(tmp_path, name):
-    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+def test_csv_cells_that_look_like_formulas_stay_text(db_url, name):
+    store = HistoryStore(db_url)
     store.add_batch([record(name)])
     import csv
     import io
@@ -132,8 +132,8 @@ def _at(store: HistoryStore, filename: str, when: str) -> None:
 
 
 @pytest.fixture
-def searchable(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+def searchable(db_url):
+    store = HistoryStore(db_url)
     rows = [("IMG_001.jpg", "Egyptian cat", "bob", "2026-01-30T23:59:59+00:00"),
             ("img_002.JPG", "tabby cat", "bob", "2026-01-31T00:00:00+00:00"),
             ("beach.png", "seashore", "carol", "2026-01-31T12:00:00+00:00"),
@@ -263,13 +263,12 @@ def test_deleting_everything_needs_an_explicit_confirmation(searchable):
     assert searchable.count() == 0
 
 
-def test_deletes_and_writes_from_two_stores_never_see_database_is_locked(tmp_path):
+def test_deletes_and_writes_from_two_stores_never_see_database_is_locked(db_url):
     """Deletes are writes: they take the lock up front (writer()) and queue behind other writers,
     like add_batch, instead of failing with SQLITE_BUSY."""
     from localvision.history import Filter
 
-    url = f"sqlite:///{tmp_path}/h.db"
-    stores = [HistoryStore(url), HistoryStore(url)]
+    stores = [HistoryStore(db_url), HistoryStore(db_url)]
     errors: list[BaseException] = []
 
     def work(n: int) -> None:

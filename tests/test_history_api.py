@@ -2,8 +2,8 @@
 matches, with auth off (the local user may do everything) and on (a user only their own rows, an
 admin everyone's; a session's delete needs its CSRF token).
 
-Real servers on loopback with their own SQLite files (deletes must not disturb the shared
-`live_server`). Rows are made by real classify requests; a few are moved to known times through
+Real servers on loopback with their own databases (deletes must not disturb the shared
+`live_server`), on an SQLite file and on a real PostgreSQL server. Rows are made by real classify requests; a few are moved to known times through
 the history store, as another process on the same file would.
 """
 
@@ -68,8 +68,8 @@ def ids(client: httpx.Client) -> dict[str, int]:
 
 # --- auth off (loopback) ------------------------------------------------------------------------
 @pytest.fixture
-def local(tmp_path, lite0, photos):
-    db = f"sqlite:///{tmp_path}/history.db"
+def local(db_url, lite0, photos):
+    db = db_url
     settings = Settings(model="efficientnet_lite0", offline=True, db=db)
     with LiveServer(create_app(settings, classifier=lite0)) as live:
         with httpx.Client(base_url=live.url, timeout=60) as client:
@@ -156,8 +156,8 @@ def test_delete_what_a_filter_matches_and_everything_only_when_confirmed(local):
 
 # --- auth on ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory, lite0):
-    db = f"sqlite:///{tmp_path_factory.mktemp('guarded')}/localvision.db"
+def guarded(new_db, lite0):
+    db = new_db()
     keys = users_with_keys(
         db, {n: (p, "admin" if n == "ada" else "user") for n, p in PASSWORDS.items()}
     )  # fmt: skip

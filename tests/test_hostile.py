@@ -2,7 +2,9 @@
 
 For every case: the documented status and error code (or, for the classify endpoints, the
 documented code on the bad row), no 5xx and no traceback in any answer, and the server is still
-up and right afterwards: a real photo sent next is still an espresso.
+up and right afterwards: a real photo sent next is still an espresso. The servers keep their
+history, users and keys in an SQLite file, then on a real PostgreSQL server (the module runs
+once on each).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def error_log():
     logging.getLogger().removeHandler(handler)
 
 
-def serve(tmp_path_factory, lite0, **overrides):
+def serve(new_db, lite0, **overrides):
     """A real server, served the way `localvision serve` serves (the same uvicorn options):
     default size limits, short slow-client deadlines (so those cases take a second, not ten),
     rate limiting off (this module sends a few hundred requests a minute from one address)."""
@@ -62,28 +64,27 @@ def serve(tmp_path_factory, lite0, **overrides):
     from localvision.server.app import create_app
     from localvision.server.protocol import uvicorn_options
 
-    db = tmp_path_factory.mktemp("hostile") / "history.db"
-    settings = Settings(
-        model="efficientnet_lite0", offline=True, db=f"sqlite:///{db}", rate_limit="off",
+    settings = Settings(  # a fresh database on the module's backend (SQLite, then PostgreSQL)
+        model="efficientnet_lite0", offline=True, db=new_db(), rate_limit="off",
         **SLOW_CLIENT_SETTINGS, **overrides,
     )  # fmt: skip
     return LiveServer(create_app(settings, classifier=lite0), **uvicorn_options(settings)), settings
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, lite0, error_log):
-    live, _ = serve(tmp_path_factory, lite0, auth="off")
+def server(new_db, lite0, error_log):
+    live, _ = serve(new_db, lite0, auth="off")
     with live:
         yield live
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory, lite0, error_log):
+def auth_server(new_db, lite0, error_log):
     """A second server, with auth on: users and keys made with the store the CLI uses, a session
     from a real sign-in; `auth_server.context` holds the credentials the auth cases use."""
     from localvision.auth import AuthStore
 
-    live, settings = serve(tmp_path_factory, lite0, auth="on")
+    live, settings = serve(new_db, lite0, auth="on")
     store = AuthStore.open(settings.db)
     store.add_user("ada", "ada-password-1", role="admin")
     store.add_user("eve", "eve-password-1")

@@ -1,6 +1,6 @@
 """Group commit (server/recorder.py): concurrent requests' batches share a transaction, each
 keeps its own batch id and is written whole, and a batch that cannot be written fails only its
-own request. A real SQLite file."""
+own request. On an SQLite file and on PostgreSQL (`db_url`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def record(name: str, model: str | None = "efficientnet_lite0") -> Record:
     return Record(name, None, model, preds, 1.0, "127.0.0.1")
 
 
-def test_concurrent_batches_are_each_recorded_whole_with_their_own_id(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+def test_concurrent_batches_are_each_recorded_whole_with_their_own_id(db_url):
+    store = HistoryStore(db_url)
 
     async def main():
         recorder = Recorder(store)
@@ -34,8 +34,8 @@ def test_concurrent_batches_are_each_recorded_whole_with_their_own_id(tmp_path):
     assert len(batches) == 20 and all(len(owners) == 1 for owners in batches.values())
 
 
-def test_a_batch_that_cannot_be_written_fails_only_its_own_request(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+def test_a_batch_that_cannot_be_written_fails_only_its_own_request(db_url):
+    store = HistoryStore(db_url)
 
     async def main():
         recorder = Recorder(store)
@@ -50,7 +50,7 @@ def test_a_batch_that_cannot_be_written_fails_only_its_own_request(tmp_path):
     assert names == [f"ok{i}.jpg" for i in range(5)]  # nothing of the failed batch
 
 
-def test_nothing_to_record_is_a_no_op(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path}/h.db")
+def test_nothing_to_record_is_a_no_op(db_url):
+    store = HistoryStore(db_url)
     asyncio.run(Recorder(store).record([]))
     assert store.count() == 0

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from .errors import InvalidArgument, Unauthorized, UnknownKey, UnknownUser, UserExists
-from .history import HistoryStore, metadata, writer
+from .history import HistoryStore, metadata, write_transaction
 
 ROLES = ("admin", "user")
 KEY_PREFIX = "lv_"  # makes a leaked key recognisable (secret scanners, logs)
@@ -86,8 +86,6 @@ auth_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
 )
-
-_TABLES = [users, api_keys, sessions, auth_secrets]
 
 
 # --- policy -------------------------------------------------------------------------------------
@@ -200,10 +198,17 @@ class AuthStore:
     """Users, API keys and the session secret, on an existing engine (the history's)."""
 
     def __init__(self, engine: Engine, owner: HistoryStore | None = None):
+        from .migrate import upgrade
+
         self.engine = engine
-        self.writer = writer(engine)  # write transactions take the lock up front (history.py)
         self._owner = owner  # set when this store opened the database itself
-        metadata.create_all(self.writer, tables=_TABLES)
+        if owner is None:  # a HistoryStore has done it already
+            upgrade(engine)
+
+    def _write(self, work):
+        """`work(conn)` in one write transaction (history.write_transaction: SQLite's lock up
+        front; PostgreSQL's deadlock victims run again)."""
+        return write_transaction(self.engine, work)
 
     @classmethod
     def open(cls, url: str) -> "AuthStore":
@@ -223,26 +228,29 @@ class AuthStore:
         hashed = hash_password(check_password(password)) if password is not None else None
         row = {"username": username, "password_hash": hashed, "role": role, "created_at": _now()}
         try:
-            with self.writer.begin() as conn:
-                conn.execute(insert(users), row)
+            self._write(lambda conn: conn.execute(insert(users), row))
         except IntegrityError:
             raise UserExists(f"The user {username!r} already exists.") from None
 
     def set_password(self, username: str, password: str) -> None:
         """A new password ends every session the user has open."""
         hashed = hash_password(check_password(password))
-        with self.writer.begin() as conn:
+
+        def change(conn) -> int:
             done = conn.execute(
                 update(users).where(users.c.username == username).values(password_hash=hashed)
             ).rowcount
             conn.execute(delete(sessions).where(sessions.c.username == username))
-        if not done:
+            return done
+
+        if not self._write(change):
             raise self._unknown_user(username)
 
     def remove_user(self, username: str) -> int:
         """Delete the user, end their sessions and revoke their keys (kept, revoked, so listings
         still explain them). Their history rows stay. Returns how many keys were revoked."""
-        with self.writer.begin() as conn:
+
+        def remove(conn) -> int:
             if not conn.execute(delete(users).where(users.c.username == username)).rowcount:
                 raise self._unknown_user(username)
             conn.execute(delete(sessions).where(sessions.c.username == username))
@@ -251,6 +259,8 @@ class AuthStore:
                 .where(api_keys.c.username == username, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=_now())
             ).rowcount
+
+        return self._write(remove)
 
     def get_user(self, username: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -294,12 +304,11 @@ class AuthStore:
         if not (ok and stored):
             return None
         if new_hash:
-            with self.writer.begin() as conn:
-                conn.execute(
-                    update(users)
-                    .where(users.c.username == username, users.c.password_hash == stored)
-                    .values(password_hash=new_hash)
-                )
+            self._write(lambda conn: conn.execute(
+                update(users)
+                .where(users.c.username == username, users.c.password_hash == stored)
+                .values(password_hash=new_hash)
+            ))  # fmt: skip
             user = self.get_user(username)
         return user
 
@@ -328,8 +337,7 @@ class AuthStore:
             "key_hash": hash_api_key(key),
             "created_at": _now(),
         }
-        with self.writer.begin() as conn:
-            key_id = conn.execute(insert(api_keys), row).inserted_primary_key[0]
+        key_id = self._write(lambda conn: conn.execute(insert(api_keys), row).inserted_primary_key[0])
         return key_id, key
 
     def list_keys(self, username: str | None = None) -> list[dict]:
@@ -358,12 +366,11 @@ class AuthStore:
 
     def revoke_key(self, key_id: int) -> dict:
         """Revoke a key; returns it as listed. Revoking a revoked key changes nothing."""
-        with self.writer.begin() as conn:
-            conn.execute(
-                update(api_keys)
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=_now())
-            )
+        self._write(lambda conn: conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        ))  # fmt: skip
         for key in self.list_keys():
             if key["id"] == key_id:
                 return key
@@ -388,9 +395,8 @@ class AuthStore:
         return Principal(row["username"], row["role"], "key", key_id=row["id"])
 
     def touch_key(self, key_id: int) -> None:
-        with self.writer.begin() as conn:
-            used = update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=_now())
-            conn.execute(used)
+        used = update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=_now())
+        self._write(lambda conn: conn.execute(used))
 
     # --- web sessions ---
     def create_session(self, username: str, lifetime: timedelta) -> tuple[str, str]:
@@ -403,9 +409,12 @@ class AuthStore:
             "created_at": now,
             "expires_at": now + lifetime,
         }
-        with self.writer.begin() as conn:
+
+        def create(conn) -> None:
             conn.execute(delete(sessions).where(sessions.c.expires_at < now))  # tidy up
             conn.execute(insert(sessions), row)
+
+        self._write(create)
         return token, csrf
 
     def session_principal(self, token: str) -> Principal | None:
@@ -420,8 +429,8 @@ class AuthStore:
         return Principal(row["username"], row["role"], "session", csrf=row["csrf"]) if row else None
 
     def end_session(self, token: str) -> None:
-        with self.writer.begin() as conn:
-            conn.execute(delete(sessions).where(sessions.c.token_hash == sha256_hex(token)))
+        gone = delete(sessions).where(sessions.c.token_hash == sha256_hex(token))
+        self._write(lambda conn: conn.execute(gone))
 
     # --- the session secret ---
     def secret(self, name: str = "session") -> str:
@@ -431,10 +440,12 @@ class AuthStore:
             value = conn.execute(query).scalar_one_or_none()
         if value is not None:
             return value
+        row = {"name": name, "value": secrets.token_hex(32)}
         try:
-            with self.writer.begin() as conn:
-                conn.execute(insert(auth_secrets), {"name": name, "value": secrets.token_hex(32)})
+            self._write(lambda conn: conn.execute(insert(auth_secrets), row))
         except IntegrityError:
-            pass  # another process made it first; use theirs
+            # Another process made it first (on PostgreSQL, our insert waited for theirs to
+            # commit, then found the name taken): use theirs, so both sign the same cookies.
+            pass
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()

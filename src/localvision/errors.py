@@ -299,6 +299,14 @@ class UnknownKey(InvalidArgument):
     status = 404
 
 
+# --- the database's schema (migrate.py) ---------------------------------------------------------
+class DatabaseTooNew(LocalVisionError):
+    """The database was migrated by a newer localvision: its schema is not one this one knows."""
+
+    code = "database_too_new"
+    status = 503
+
+
 def _by_code(base: type) -> dict[str, type]:
     found = {base.code: base}
     for sub in base.__subclasses__():

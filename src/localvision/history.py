@@ -1,11 +1,17 @@
 """The recognition history: one row per image recognized through the service (never the image).
 
-SQLAlchemy over any database URL; by default an SQLite file in WAL mode. SQLite writes take the
-write lock up front (BEGIN IMMEDIATE, through `writer(engine)`) and wait for it (busy_timeout), so
-concurrent requests queue instead of failing with "database is locked"; reads take no lock at all
-(a deferred BEGIN: in WAL mode a reader sees a snapshot and never blocks a writer), so a long
-history export holds up no classification and no key check. A batch is written in one
-transaction: whole or not at all.
+SQLAlchemy over an SQLite file (the default, in WAL mode) or PostgreSQL
+(`postgresql+psycopg://...`). A batch is written in one transaction: whole or not at all, on
+both. SQLite writes take the write lock up front (BEGIN IMMEDIATE, through `writer(engine)`) and
+wait for it (busy_timeout), so concurrent requests queue instead of failing with "database is
+locked"; reads take no lock at all (a deferred BEGIN: in WAL mode a reader sees a snapshot and
+never blocks a writer), so a long history export holds up no classification and no key check.
+PostgreSQL needs none of that: plain transactions at its default isolation (READ COMMITTED:
+inserts never conflict, and a delete waits for a row another transaction holds), and a write
+that PostgreSQL aborts to break a deadlock is run again (`write_transaction`).
+
+The schema is made and upgraded by Alembic migrations (migrate.py, migrations/), when a store
+opens the database.
 
 Rows are searched with a `Filter` (top label and file name containing some text, a time range)
 and deleted one by one or by filter, always within a user scope: `user=None` is every user's
@@ -16,6 +22,8 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import nullcontext
+import time as _time
 import uuid
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
@@ -36,10 +44,10 @@ from sqlalchemy import (
     func,
     insert,
     or_,
-    inspect,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from .errors import ConfirmationRequired, InvalidArgument, NotFound
 from .report import rows_to_csv
@@ -188,6 +196,25 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
+# PostgreSQL's "serialization failure" and "deadlock detected": the transaction was aborted as a
+# whole and may simply be run again (SQLite has neither: its writers queue for one lock).
+_RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def write_transaction(engine: Engine, work, attempts: int = 5):
+    """`work(conn)` in one write transaction, committed when it returns; run again (from a new
+    transaction) when the database aborted it to resolve a conflict with another writer."""
+    for attempt in range(attempts):
+        try:
+            with writer(engine).begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            state = getattr(exc.orig, "sqlstate", None)
+            if state not in _RETRY_SQLSTATES or attempt == attempts - 1:
+                raise
+            _time.sleep(0.01 * 2**attempt)
+
+
 class HistoryStore:
     def __init__(self, url: str):
         parsed = make_url(url)
@@ -200,10 +227,16 @@ class HistoryStore:
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
         self.writer = writer(self.engine)
-        metadata.create_all(self.writer)
-        _add_missing_columns(self.engine)
-        # Within one process, writers queue here rather than in SQLite's busy loop.
-        self._write_lock = threading.Lock()
+        from .migrate import upgrade
+
+        upgrade(self.engine)  # makes the tables, or brings an older database up to date
+        # Within one process, SQLite writers queue here rather than in SQLite's busy loop.
+        # PostgreSQL takes concurrent writers as they come (it locks rows, not the database).
+        self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
+
+    def _write(self, work):
+        with self._write_lock:
+            return write_transaction(self.engine, work)
 
     def add_batch(self, records: list[Record]) -> str:
         """Write all records in one transaction; returns the batch id."""
@@ -219,8 +252,7 @@ class HistoryStore:
             ids.append(batch_id)
             rows += [_row(r, batch_id, now) for r in records]
         if rows:
-            with self._write_lock, self.writer.begin() as conn:
-                conn.execute(insert(recognitions), rows)
+            self._write(lambda conn: conn.execute(insert(recognitions), rows))
         return ids
 
     # `user`: only that user's rows; None: everyone's. `where`: a search within them.
@@ -261,8 +293,7 @@ class HistoryStore:
         """Delete one row; NotFound when there is none with that id in the user's scope (another
         user's row is answered exactly like a missing one)."""
         query = _only(delete(recognitions).where(recognitions.c.id == row_id), user)
-        with self._write_lock, self.writer.begin() as conn:
-            deleted = conn.execute(query).rowcount
+        deleted = self._write(lambda conn: conn.execute(query).rowcount)
         if not deleted:
             whose = "" if user is None else "of yours "
             raise NotFound(f"There is no history row {whose}with id {row_id}.")
@@ -283,8 +314,7 @@ class HistoryStore:
                 "all=true."
             )
         query = _only(delete(recognitions), user, where)
-        with self._write_lock, self.writer.begin() as conn:
-            return conn.execute(query).rowcount
+        return self._write(lambda conn: conn.execute(query).rowcount)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -325,23 +355,6 @@ def _only(query, user: str | None, where: Filter | None = None):
     if user is not None:
         query = query.where(recognitions.c.user == user)
     return query.where(*where.conditions()) if where is not None and where.narrows else query
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """create_all makes missing tables, not missing columns: add the nullable columns added
-    since a database was created (`user`), so older history files keep working."""
-    have = {c["name"] for c in inspect(engine).get_columns("recognitions")}
-    missing = [c for c in recognitions.columns if c.name not in have and c.nullable]
-    if not missing:
-        return
-    quote = engine.dialect.identifier_preparer.quote
-    with writer(engine).begin() as conn:
-        for col in missing:
-            kind = col.type.compile(dialect=engine.dialect)
-            conn.exec_driver_sql(f"ALTER TABLE recognitions ADD COLUMN {quote(col.name)} {kind}")
-        for index in recognitions.indexes:
-            if any(c in missing for c in index.columns):
-                index.create(conn, checkfirst=True)
 
 
 def _to_item(row) -> dict:

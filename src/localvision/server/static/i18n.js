@@ -123,6 +123,7 @@
     user_exists: "A user by that name already exists.",
     unknown_user: "There is no user by that name.",
     unknown_key: "There is no such API key.",
+    database_too_new: "The database was set up by a newer version of localvision; upgrade this one.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -183,6 +184,7 @@
     user_exists: "这个用户名已被使用。",
     unknown_user: "没有这个用户。",
     unknown_key: "没有这个 API 密钥。",
+    database_too_new: "数据库由更新版本的 localvision 建立，请升级本程序。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 
