@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import cli_render as render
-from .cli_admin import keys_app, serve_auth, users_app
+from .cli_admin import db_app, keys_app, serve_auth, users_app
 from .cli_app import App
 from .config import Settings
 from .errors import InvalidArgument, UnsupportedFormat
@@ -33,6 +33,7 @@ weights_app = App(help="Show, download or import model weights.")
 app.add_typer(weights_app, name="weights")
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".jfif"}
 

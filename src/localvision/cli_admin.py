@@ -1,4 +1,5 @@
-"""`localvision keys ...` and `localvision users ...`: who may use a service that requires auth.
+"""`localvision keys ...` and `localvision users ...`: who may use a service that requires auth;
+`localvision db ...`: the database's schema (its migrations).
 
 They work on the database the service uses (`--db`, or LOCALVISION_DB), so run them on the
 server's machine, before or while it runs; changes apply to the next request.
@@ -20,6 +21,7 @@ from .errors import InvalidArgument, LocalVisionError
 
 keys_app = App(help="API keys for programs: `Authorization: Bearer <key>`.")
 users_app = App(help="Users who sign in to the web UI.")
+db_app = App(help="The database's schema: history, users, keys and sessions (Alembic migrations).")
 
 # The option maps to the `db` setting, so it shares its help (checked by tests/test_docs.py).
 DbOpt = typer.Option(None, "--db", help=Settings.model_fields["db"].description)
@@ -35,8 +37,18 @@ def _store(db: str | None):
         raise  # rendered once, by the CLI's renderer (cli_render.py)
     except Exception as exc:  # a bad URL, an unreadable file
         raise InvalidArgument(
-            f"Cannot open the database {db or 'from LOCALVISION_DB'}: {exc}"
+            f"Cannot open the database {_where(db) if db else 'from LOCALVISION_DB'}: {exc}"
         ) from None
+
+
+def _where(url: str) -> str:
+    """A database URL fit to print: never its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: nothing in it to hide, and nothing to show either
+        return "(not a database URL)"
 
 
 def _run(db: str | None, action):
@@ -231,3 +243,64 @@ def serve_auth(settings: Settings, insecure_no_auth: bool) -> Settings:
                 highlight=False, soft_wrap=True,
             )  # fmt: skip
     return settings
+
+
+# --- db -----------------------------------------------------------------------------------------
+def _schema(db: str | None, action):
+    """Run `action(engine)` on the database, with the errors rendered as _store renders them."""
+    from .history import open_engine
+
+    url = db or Settings().db
+    try:
+        engine = open_engine(url)
+    except Exception as exc:
+        raise InvalidArgument(f"Cannot open the database {_where(url)}: {exc}") from None
+    try:
+        return action(engine)
+    except LocalVisionError:
+        raise
+    except Exception as exc:  # unreachable, refused, not a database
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # the driver's words
+        raise InvalidArgument(f"Cannot open the database {_where(url)}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
+def _revision(rev: str | None) -> str:
+    return rev or "none (a new database, or one made before migrations)"
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: Optional[str] = DbOpt):
+    """Bring the database's schema to this version's newest revision, keeping every row.
+
+    The service and the keys/users commands do it themselves when they open the database; this
+    does it ahead of time (e.g. before starting several servers on one database)."""
+    from .migrate import upgrade
+
+    where = _where(db or Settings().db)
+    before = _schema(db, upgrade)
+    if before.up_to_date:
+        out.print(escape(f"The database {where} is up to date (revision {before.head})."),
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    else:
+        out.print(
+            escape(f"Upgraded the database {where} from revision {_revision(before.current)} "
+                   f"to {before.head}."),
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
+
+
+@db_app.command("current")
+def db_current(db: Optional[str] = DbOpt):
+    """The database's schema revision, and whether `localvision db upgrade` has work to do
+    (changes nothing)."""
+    from .migrate import status
+
+    where = _where(db or Settings().db)
+    now = _schema(db, status)
+    state = "up to date" if now.up_to_date else "needs `localvision db upgrade`"
+    out.print(
+        escape(f"{where}: revision {_revision(now.current)}; newest {now.head}: {state}."),
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip

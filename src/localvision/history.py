@@ -174,9 +174,11 @@ def _sqlite_pragmas(engine: Engine) -> None:
         # Take transactions into our own hands (pysqlite's implicit BEGIN is deferred).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        # The wait first: switching a new file to WAL takes a lock another process opening it
+        # at the same moment may hold.
+        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -215,17 +217,25 @@ def write_transaction(engine: Engine, work, attempts: int = 5):
             _time.sleep(0.01 * 2**attempt)
 
 
+def open_engine(url: str) -> Engine:
+    """The engine for a database URL, set up as every part of localvision uses it (SQLite: WAL,
+    waits for the lock, its folder made). Connects to nothing yet."""
+    parsed = make_url(url)
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    # A server database may drop idle connections, so they are checked before use; an SQLite
+    # file cannot, and the check would cost a query on every request's write.
+    engine = create_engine(url, future=True, pool_pre_ping=not is_sqlite)
+    if is_sqlite:
+        _sqlite_pragmas(engine)
+    return engine
+
+
 class HistoryStore:
     def __init__(self, url: str):
-        parsed = make_url(url)
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        # A server database may drop idle connections, so they are checked before use; an SQLite
-        # file cannot, and the check would cost a query on every request's write.
-        self.engine = create_engine(url, future=True, pool_pre_ping=not self.is_sqlite)
-        if self.is_sqlite:
-            _sqlite_pragmas(self.engine)
+        self.engine = open_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.writer = writer(self.engine)
         from .migrate import upgrade
 
