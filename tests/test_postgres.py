@@ -34,3 +34,66 @@ def test_the_test_server_runs_unprivileged_and_survives_a_kill(pg_server):
         if pg_server.pid() is None:
             pg_server.start()
         pg_server.drop_database(url)
+
+
+def test_a_server_killed_mid_batch_leaves_the_batch_whole_or_absent(pg_server):
+    """A large add_batch in flight when the server is SIGKILLed (postmaster and backends, as a
+    crash would): after crash recovery the batch is all there or not there at all, and what was
+    committed before it is all there."""
+    import threading
+    import time
+
+    from sqlalchemy import func, select
+
+    from localvision.history import HistoryStore, Record, recognitions
+
+    url = pg_server.create_database()
+    store = HistoryStore(url)
+    preds = [{"label": "espresso", "index": 967, "probability": 0.9}]
+    store.add_batch([Record(f"before-{i}.jpg", None, "m", preds, 1.0, None) for i in range(50)])
+    big = [Record(f"big-{i}.jpg", "ab" * 32, "m", preds * 5, 1.0, None) for i in range(40_000)]
+    outcome: dict = {}
+
+    def write() -> None:
+        try:
+            outcome["batch"] = store.add_batch(big)
+        except Exception as exc:  # noqa: BLE001 - the connection dies with the server
+            outcome["error"] = exc
+
+    watcher = create_engine(pg_server.url(url.rsplit("/", 1)[1]))
+    try:
+        writer = threading.Thread(target=write)
+        writer.start()
+        # Uncommitted rows are invisible to other sessions, but they do grow the table's file:
+        # wait until a good part of the batch is written, then kill the server under it.
+        with watcher.connect() as conn:
+            size = text("SELECT pg_relation_size('recognitions')")
+            start = conn.execute(size).scalar_one()
+            while conn.execute(size).scalar_one() < start + 2_000_000 and writer.is_alive():
+                time.sleep(0.005)
+        in_flight = writer.is_alive()
+        pg_server.kill()
+        writer.join(timeout=60)
+        assert in_flight, "the batch finished before the kill: make it larger"
+        assert "error" in outcome  # the writer saw the server go, and said so
+        pg_server.start()
+        store.engine.dispose()  # connections to the dead server; the pool would test them anyway
+        with store.engine.connect() as conn:
+            big_rows = conn.execute(
+                select(func.count()).where(recognitions.c.filename.like("big-%"))
+            ).scalar_one()
+            batches = conn.execute(
+                select(func.count(func.distinct(recognitions.c.batch_id)))
+                .where(recognitions.c.filename.like("big-%"))
+            ).scalar_one()
+        assert big_rows in (0, len(big)), f"{big_rows} of {len(big)} rows: a half-written batch"
+        assert batches == (1 if big_rows else 0)
+        assert store.count() == 50 + big_rows  # everything committed before is still there
+        store.add_batch([Record("after.jpg", None, "m", preds, 1.0, None)])  # and it works again
+        assert store.count() == 51 + big_rows
+    finally:
+        watcher.dispose()
+        store.close()
+        if pg_server.pid() is None:
+            pg_server.start()
+        pg_server.drop_database(url)
