@@ -113,7 +113,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the web service binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port the web service listens on.")
     db: str = Field(
-        default_factory=default_db_url, description="History database (any SQLAlchemy URL)."
+        default_factory=default_db_url,
+        description="The database for history, users, keys and sessions: an SQLite file "
+        "(sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DATABASE).",
     )
     # 8: on two cores batch 8 runs at about batch 16's img/s, and the working memory OpenVINO
     # keeps for a batch of 16 (60-110 MB, measured) is saved.
