@@ -97,3 +97,47 @@ def test_a_server_killed_mid_batch_leaves_the_batch_whole_or_absent(pg_server):
         if pg_server.pid() is None:
             pg_server.start()
         pg_server.drop_database(url)
+
+
+def test_a_writer_that_postgresql_picks_as_a_deadlock_victim_is_run_again(pg_server):
+    """Two writers taking the same two rows in opposite orders: PostgreSQL aborts one of them
+    (deadlock detected); write_transaction runs it again, so both succeed."""
+    import threading
+
+    from localvision.history import write_transaction
+
+    url = pg_server.create_database()
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (id int PRIMARY KEY, n int)"))
+            conn.execute(text("INSERT INTO t VALUES (1, 0), (2, 0)"))
+        both_hold_one = threading.Barrier(2, timeout=10)
+        attempts: list[str] = []
+        errors: list[BaseException] = []
+
+        def work(first: int, second: int):
+            def step(conn) -> None:
+                attempts.append(f"{first}{second}")
+                conn.execute(text("UPDATE t SET n = n + 1 WHERE id = :i"), {"i": first})
+                if len(attempts) <= 2:  # the first round: meet, then reach for the other row
+                    both_hold_one.wait()
+                conn.execute(text("UPDATE t SET n = n + 1 WHERE id = :i"), {"i": second})
+
+            try:
+                write_transaction(engine, step)
+            except BaseException as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=p) for p in ((1, 2), (2, 1))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert errors == []
+        assert len(attempts) == 3  # one of the two ran twice
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT n FROM t ORDER BY id")).scalars().all() == [2, 2]
+    finally:
+        engine.dispose()
+        pg_server.drop_database(url)

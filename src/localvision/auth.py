@@ -337,8 +337,8 @@ class AuthStore:
             "key_hash": hash_api_key(key),
             "created_at": _now(),
         }
-        key_id = self._write(lambda conn: conn.execute(insert(api_keys), row).inserted_primary_key[0])
-        return key_id, key
+        new = self._write(lambda conn: conn.execute(insert(api_keys), row))
+        return new.inserted_primary_key[0], key
 
     def list_keys(self, username: str | None = None) -> list[dict]:
         """Every key (or one user's), newest first; never the key itself."""

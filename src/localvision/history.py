@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 import threading
-from contextlib import nullcontext
-import time as _time
+import time as _time  # `time` is datetime's, below
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
