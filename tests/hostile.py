@@ -943,6 +943,13 @@ def _http_specs() -> list[tuple]:
          None, 200, None, "ok", False, "top_k past 64 bits: as many labels as the model has"),
         ("unknown_format", lambda: upload(CLASSIFY + "?format=xml", "c.jpg", coffee), None, 422,
          "invalid_argument", None, False, "format=xml"),
+        # what SQLite stores as given and PostgreSQL refuses: recorded alike on both (history.py)
+        ("nul_in_filename", lambda: upload(CLASSIFY, "a\x00b.jpg", coffee), None, 200, None, "ok",
+         False, "a NUL in a part's filename: the image is answered and recorded"),
+        ("long_filename", lambda: upload(CLASSIFY, "x" * 4000 + ".jpg", coffee), None, 200, None,
+         "ok", False, "a 4,000-character filename (the history keeps 512)"),
+        ("nul_in_history_search", lambda: Request("GET", "/api/v1/history?label=%00&filename=%00",
+         [], b""), None, 200, None, None, False, "a NUL in a history search"),
     ]
     # fmt: on
 

@@ -50,6 +50,27 @@ def test_a_batch_is_recorded_whole_or_not_at_all(db_url):
     assert [i["filename"] for i in store.page()] == ["ok.jpg"]
 
 
+def test_long_text_and_nul_characters_are_kept_alike_on_every_backend(db_url):
+    """PostgreSQL refuses what SQLite takes (a string over its VARCHAR, a NUL): a file name, a
+    label from a user's label file, an error message must not fail the batch on either."""
+    store = HistoryStore(db_url)
+    r = record("a\x00b" + "x" * 600 + ".jpg", label="L" * 300 + "\x00")
+    r.error = {"code": "invalid_input", "message": "bad\x00byte " * 100}
+    r.client = "c" * 200
+    store.add_batch([r])
+    (item,) = store.page()
+    assert item["filename"] == ("a\ufffdb" + "x" * 600)[:512]
+    assert item["error"]["message"].startswith("bad\ufffdbyte bad")
+    assert item["client"] == "c" * 128
+    assert item["predictions"][0]["label"] == "L" * 300 + "\x00"  # JSON keeps it exactly
+    from localvision.history import Filter
+
+    assert store.count(where=Filter.parse(label="LLL")) == 1  # the clipped top label
+    assert store.count(where=Filter.parse(filename="a\x00b")) == 1  # a search for a NUL, too
+    assert store.delete_matching(Filter.parse(label="\x00")) == 0
+    store.close()
+
+
 def test_twenty_concurrent_writers_never_see_database_is_locked(db_url):
     """Two stores (two engines, like two server processes) and 20 threads on one database: none
     fails, no row is lost."""

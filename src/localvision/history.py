@@ -144,7 +144,8 @@ class Filter:
 
 
 def _text(value: str | None) -> str | None:
-    value = (value or "").strip()
+    # NUL as stored (_fit); PostgreSQL would refuse it in a query, too
+    value = (value or "").replace("\x00", "\ufffd").strip()
     return value or None
 
 
@@ -331,10 +332,10 @@ class HistoryStore:
 
 
 def _row(r: Record, batch_id: str, now: datetime) -> dict:
-    return {
+    return _fit({
         "created_at": now,
         "batch_id": batch_id,
-        "filename": r.filename[:512],
+        "filename": r.filename,
         "sha256": r.sha256,
         "model": r.model,
         "predictions": json.dumps(r.predictions),
@@ -346,7 +347,20 @@ def _row(r: Record, batch_id: str, now: datetime) -> dict:
         "latency_ms": round(r.latency_ms, 3),
         "client": r.client,
         "user": r.user,
-    }
+    })  # fmt: skip
+
+
+def _fit(row: dict) -> dict:
+    """Text as every backend keeps it. PostgreSQL refuses a string longer than its VARCHAR(n)
+    and any NUL character, which SQLite stores as given: a long label from a label file, a file
+    name with a NUL in it would fail the whole batch there. So text is clipped to its column and
+    NUL becomes U+FFFD, on both, and the two keep the same rows."""
+    for name, value in row.items():
+        if isinstance(value, str):
+            value = value.replace("\x00", "\ufffd")
+            length = getattr(recognitions.c[name].type, "length", None)
+            row[name] = value[:length] if length else value
+    return row
 
 
 def _top(r: Record, key: str) -> str:
