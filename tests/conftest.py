@@ -243,9 +243,9 @@ def _new_db(request, backend: str, folder: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{folder}/localvision.db"
     server = request.getfixturevalue("pg_server")
-    url = server.create_database()
+    url = server.create_schema()  # as empty as a new database, and made in milliseconds
     # dropped afterwards (ending connections a test left open), so the server stays lean
-    request.addfinalizer(lambda: server.drop_database(url))
+    request.addfinalizer(lambda: server.drop_schema(url))
     return url
 
 
@@ -258,8 +258,8 @@ def db_backend(request) -> str:
 
 @pytest.fixture
 def db_url(request, db_backend, tmp_path) -> str:
-    """A fresh, empty database for one test (an SQLite file, or a database of its own on the
-    PostgreSQL server): its SQLAlchemy URL, as --db takes it."""
+    """A fresh, empty database for one test (an SQLite file, or a schema of its own on the
+    PostgreSQL server, named in the URL): its SQLAlchemy URL, as --db takes it."""
     return _new_db(request, db_backend, tmp_path)
 
 
