@@ -426,6 +426,7 @@ def serve(
     model: Optional[str] = ModelOpt,
     weights: Optional[Path] = WeightsOpt,
     db: Optional[str] = _option("db", "--db"),
+    db_wait_s: Optional[float] = _option("db_wait_s", "--db-wait-s"),
     offline: Optional[bool] = OfflineOpt,
     backend: Optional[Backend] = BackendOpt,
     device: Optional[Device] = DeviceOpt,
@@ -466,9 +467,23 @@ def serve(
         cors_origins=cors_origins, models=models, labels=labels, lang=lang,
         min_confidence=min_confidence, model_dir=model_dir, ray=ray, ray_address=ray_address,
         replicas=replicas, autoscale=autoscale, ray_cpus_per_replica=ray_cpus_per_replica,
+        db_wait_s=db_wait_s,
     )  # fmt: skip
-    settings = serve_auth(settings, insecure_no_auth)
+    log_format = cli_serve.resolve_log_format(settings.log_format)
+    opened = []  # a database server still starting beside us is waited for (db_wait_s), once
+    # auth is decided (a usage error waits for nothing); one that never comes ends the command
+    # with one line naming it (dbwait.py)
+    wait = lambda s: opened or opened.append(cli_serve.open_history(s, log_format))  # noqa: E731
+    try:
+        settings = serve_auth(settings, insecure_no_auth, before_db=wait)
+        wait(settings)
+    except BaseException:
+        for store in opened:
+            store.close()
+        raise
+    history = opened[0]
     if settings.ray:  # a Ray Serve application (scale/serve.py): replicas on a Ray cluster
+        history.close()  # each replica opens its own
         from .scale import require_ray
 
         require_ray()
@@ -476,7 +491,7 @@ def serve(
 
         return run_on_ray(settings, render.out.print)
     _limit_malloc_arenas()
-    cli_serve.run(settings, cli_serve.resolve_log_format(settings.log_format))
+    cli_serve.run(settings, log_format, history)
 
 
 @app.command()

@@ -28,16 +28,22 @@ DbOpt = typer.Option(None, "--db", help=Settings.model_fields["db"].description)
 
 
 def _store(db: str | None):
+    """The auth store on the database; one that cannot be reached is one line naming its host
+    and port (never the password): no waiting here, a person at a terminal wants the answer."""
     from .auth import AuthStore
+    from .dbwait import connect_url, describe, is_server, reason, unavailable
 
+    url = db or Settings().db
     try:
-        url = db or Settings().db
-        return AuthStore.open(url)
+        return AuthStore.open(connect_url(url) if is_server(url) else url)
     except LocalVisionError:
         raise  # rendered once, by the CLI's renderer (cli_render.py)
-    except Exception as exc:  # a bad URL, an unreadable file
+    except Exception as exc:  # a bad URL, an unreadable file, a server that cannot be reached
+        typed = unavailable(exc, url)
+        if typed is not None:
+            raise typed from None
         raise InvalidArgument(
-            f"Cannot open the database {_where(db) if db else 'from LOCALVISION_DB'}: {exc}"
+            f"Cannot open the database {describe(url)}: {reason(exc, url)}"
         ) from None
 
 
@@ -52,9 +58,16 @@ def _where(url: str) -> str:
 
 
 def _run(db: str | None, action):
+    from .dbwait import unavailable
+
     store = _store(db)
     try:
         return action(store)
+    except Exception as exc:  # the database went away between opening and using it
+        typed = unavailable(exc, db or Settings().db)
+        if typed is None:
+            raise
+        raise typed from None
     finally:
         store.close()
 
@@ -202,9 +215,11 @@ def users_list(db: Optional[str] = DbOpt):
 
 
 # --- serve's auth policy ------------------------------------------------------------------------
-def serve_auth(settings: Settings, insecure_no_auth: bool) -> Settings:
+def serve_auth(settings: Settings, insecure_no_auth: bool, before_db=None) -> Settings:
     """Decide auth for `localvision serve`, saying loudly what was decided. Auth may be off on a
-    non-loopback address only with --insecure-no-auth, never by a quiet setting alone."""
+    non-loopback address only with --insecure-no-auth, never by a quiet setting alone.
+    before_db: called once the decision is made, before the database is first opened (serve
+    waits for a database server there: dbwait.py)."""
     from .auth import auth_enabled, is_loopback
 
     public = not is_loopback(settings.host)
@@ -228,6 +243,8 @@ def serve_auth(settings: Settings, insecure_no_auth: bool) -> Settings:
             "--insecure-no-auth if you really mean it",
         )  # fmt: skip
     if auth_enabled(settings.auth, settings.host):
+        if before_db is not None:
+            before_db(settings)
         store = _store(settings.db)
         try:
             empty = store.count_users() == 0 and store.count_keys() == 0
@@ -260,6 +277,11 @@ def _schema(db: str | None, action):
     except LocalVisionError:
         raise
     except Exception as exc:  # unreachable, refused, not a database
+        from .dbwait import unavailable
+
+        typed = unavailable(exc, url)  # a server that cannot be reached: named as _store names it
+        if typed is not None:
+            raise typed from None
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # the driver's words
         raise InvalidArgument(f"Cannot open the database {_where(url)}: {reason}") from None
     finally:

@@ -107,7 +107,10 @@ class Group(_Styled, TyperGroup):
         except LocalVisionError as exc:
             code = render.render_error(exc)
         except Exception as exc:  # a bug or a library's own failure: one line, not a traceback
-            code = render.render_unexpected(exc)
+            from .dbwait import unavailable  # or a database server that cannot be reached
+
+            typed = unavailable(exc)
+            code = render.render_error(typed) if typed else render.render_unexpected(exc)
         sys.exit(code if isinstance(code, int) else 0)
 
 

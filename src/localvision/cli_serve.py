@@ -10,6 +10,7 @@ after the later of the two, so whoever reads it and opens the address gets an an
 from __future__ import annotations
 
 import logging
+import logging.config
 import sys
 import threading
 from typing import TextIO
@@ -85,15 +86,26 @@ class _Server(uvicorn.Server):
             self._on_listening()
 
 
-def run(settings: Settings, log_format: str) -> None:
-    """Serve until interrupted (uvicorn.run's behaviour, plus the ready line)."""
+def open_history(settings: Settings, log_format: str):
+    """The history store, once its database answers: a server that cannot be reached yet is
+    waited for (db_wait_s), each try logged in the server's own log format (dbwait.py)."""
+    from .dbwait import open_history as wait_and_open
+    from .server.logs import logging_config
+
+    logging.config.dictConfig(logging_config(log_format))
+    return wait_and_open(settings.db, settings.db_wait_s)
+
+
+def run(settings: Settings, log_format: str, history=None) -> None:
+    """Serve until interrupted (uvicorn.run's behaviour, plus the ready line). history: the
+    store already opened (open_history); the app closes it when it stops."""
     from .server.app import create_app
     from .server.logs import logging_config
     from .server.protocol import uvicorn_options
 
     announcer = Announcer(browser_url(settings))
     config = uvicorn.Config(
-        create_app(settings, on_ready=announcer.model_ready),
+        create_app(settings, on_ready=announcer.model_ready, history=history),
         host=settings.host, port=settings.port, log_level="info",
         log_config=logging_config(log_format), access_log=False,  # ours: server/logs.py
         **uvicorn_options(settings),  # header deadline and size, keep-alive (server/protocol.py)

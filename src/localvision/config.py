@@ -223,6 +223,15 @@ class Settings(BaseSettings):
         1.0, gt=0, description="CPUs Ray reserves for each replica or actor (fractional: 0.5)."
     )
 
+    # --- the database at start (dbwait.py) ---
+    # 30 s: a PostgreSQL started beside the service (compose, a booting machine) accepts
+    # connections within a few seconds; one that takes longer than half a minute needs a person.
+    db_wait_s: float = Field(
+        30.0, ge=0,
+        description="How long serve waits at start for a database server (--db postgresql://...) "
+        "that cannot be reached yet, retrying with backoff, before it exits; 0: do not wait.",
+    )  # fmt: skip
+
     @field_validator("autoscale")
     @classmethod
     def _parse_autoscale(cls, value: str) -> str:

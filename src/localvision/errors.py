@@ -307,6 +307,20 @@ class DatabaseTooNew(LocalVisionError):
     status = 503
 
 
+# --- the history database -----------------------------------------------------------------------
+class HistoryUnavailable(LocalVisionError):
+    """The history database cannot be reached (not there yet, stopped, the network between): a
+    request that must be recorded, or whose API key or session must be looked up, is refused
+    with 503 and Retry-After until it is back; the CLI names the server and exits 2."""
+
+    code = "history_unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 2, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after  # seconds: about how often the service checks it again
+
+
 def _by_code(base: type) -> dict[str, type]:
     found = {base.code: base}
     for sub in base.__subclasses__():

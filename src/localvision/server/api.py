@@ -217,12 +217,14 @@ async def healthz():
 
 @router.get("/readyz", tags=["health"])
 async def readyz(request: Request):
-    """200 when the model is loaded; 503 with the reason otherwise."""
+    """200 when the model is loaded and the history database answers; 503 with the reason
+    otherwise."""
     svc = service(request)
     state = svc.model
-    if state.status == "ready":
+    why = svc.not_ready()
+    if why is None:
         served = {name: st.status for name, st in svc.models.items()}
         return {"status": "ready", "model": state.classifier.name, "models": served}
-    reason = state.reason or "the model is still loading"
-    body = {"status": "not_ready", "reason": reason, "hint": state.hint}
+    reason, hint = why
+    body = {"status": "not_ready", "reason": reason, "hint": hint}
     return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})

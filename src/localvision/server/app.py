@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..classifier import Classifier
 from ..config import Settings
+from ..dbwait import open_history
 from ..history import HistoryStore
 from . import (
     accounts, api, body, camera, dialects, errors, gate, history_routes, kserve, login, logs,
@@ -33,6 +34,7 @@ def create_app(
     classifier: Classifier | None = None,
     on_ready: Callable[[Service], None] | None = None,
     service: Callable[[Settings, HistoryStore], Service] = Service,
+    history: HistoryStore | None = None,
 ) -> FastAPI:
     """classifier: an already-loaded Classifier to serve as the only model (tests and
     embedding); else the app loads the models the settings name (`models`, else `model`).
@@ -40,7 +42,10 @@ def create_app(
     service runs degraded (svc.model.status says which); `localvision serve` prints the
     address then, not before.
     service: what holds the models and drives the road (a Ray Serve replica passes a Service
-    whose inference step is its @serve.batch method: scale/serve.py)."""
+    whose inference step is its @serve.batch method: scale/serve.py).
+    history: the history store, already opened (`localvision serve` waits for its database
+    before anything starts: dbwait.py); else it is opened at start-up, waiting up to db_wait_s
+    for a database server that cannot be reached yet."""
     settings = settings or Settings()
 
     def each(svc: Service, state) -> None:
@@ -49,7 +54,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        svc = service(settings, HistoryStore(settings.db))
+        store = history or await asyncio.to_thread(open_history, settings.db, settings.db_wait_s)
+        svc = service(settings, store)
         app.state.service = svc
         if classifier is not None:
             svc.models = {}

@@ -16,6 +16,10 @@ rather than a dependency on each route, also covers what routes do not declare: 
 
 Pages (a GET that accepts HTML) without valid credentials are redirected to /login; everything
 else gets a JSON 401 with `WWW-Authenticate: Bearer`.
+
+Keys and sessions live in the database: while it cannot be reached (server/dbhealth.py), a
+request that carries credentials is answered 503 `history_unavailable` with Retry-After (its key
+cannot be checked, which is not the same as a wrong key: a 401 would tell the client to stop).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from starlette.requests import cookie_parser
 
 from ..auth import AuthStore, Principal, auth_enabled
 from ..config import Settings
-from ..errors import CsrfFailed, Forbidden, LocalVisionError, Unauthorized
+from ..errors import CsrfFailed, Forbidden, HistoryUnavailable, LocalVisionError, Unauthorized
 from .errors import refuse, render
 
 log = logging.getLogger("localvision.server")
@@ -129,11 +133,13 @@ class Gate:
 
     async def store(self, app) -> AuthStore:
         if self._store is None:
+            app.state.service.database.require()
             await run_in_threadpool(self._open, app)
         return self._store
 
     async def signer(self, app) -> URLSafeTimedSerializer:
         if self._signer is None:
+            app.state.service.database.require()
             await run_in_threadpool(self._open, app)
         return self._signer
 
@@ -162,6 +168,7 @@ class Gate:
         if scheme.lower() != "bearer" or not key.strip():
             raise Unauthorized("Send the API key as `Authorization: Bearer <key>`.")
         store = await self.store(app)
+        app.state.service.database.require()  # fail fast while the database is down
         principal = await run_in_threadpool(store.verify_key, key.strip())
         now = time.monotonic()
         if now - self._touched.get(principal.key_id, -TOUCH_EVERY_S) >= TOUCH_EVERY_S:
@@ -174,7 +181,9 @@ class Gate:
         token = await self.unsign(app, signed, self.session_lifetime.total_seconds())
         if not isinstance(token, str):
             return None
-        return await run_in_threadpool((await self.store(app)).session_principal, token)
+        store = await self.store(app)
+        app.state.service.database.require()
+        return await run_in_threadpool(store.session_principal, token)
 
     async def unsign(self, app, signed: str, max_age: float, salt: str | None = None):
         try:
@@ -221,6 +230,8 @@ class AuthMiddleware:
             response = over_limit(scope) if over_limit else None
             response = response or self._refuse(exc, scope, headers)
             return await refuse(response, scope, receive, send)
+        except HistoryUnavailable as exc:  # the key or session cannot be looked up now
+            return await refuse(render(exc), scope, receive, send)
         scope[PRINCIPAL] = principal
 
         async def send_private(message):

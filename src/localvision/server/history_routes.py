@@ -5,6 +5,9 @@ Whose rows: with auth on, a user reads and deletes only their own, an admin ever
 off (loopback) the local user is trusted with all of them (`gate.history_scope`). Another user's
 row is answered like a missing one (404). Deletes made with a session cookie carry the page's
 X-CSRF-Token like every state-changing request (the gate checks it).
+
+While the database cannot be reached, every history route answers 503 `history_unavailable` with
+Retry-After at once (server/dbhealth.py), never a 500.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from ..history import Filter
 from .gate import history_scope
 
-router = APIRouter(tags=["history"])
+def _reachable(request: Request) -> None:
+    request.app.state.service.database.require()
+
+
+router = APIRouter(tags=["history"], dependencies=[Depends(_reachable)])
 
 WHEN = "An ISO 8601 date (a whole UTC day) or date-time (UTC unless it has an offset)."
 

@@ -76,11 +76,10 @@ async def live():
 @router.get("/health/ready")
 async def ready(request: Request):
     """200 when the default model answers; else 503 (4xx/5xx both read as "not ready")."""
-    svc = service(request)
-    if svc.ready:
+    why = service(request).not_ready()
+    if why is None:
         return {"ready": True}
-    reason = svc.model.reason or "the model is still loading"
-    return JSONResponse({"ready": False, "error": reason}, status_code=503)
+    return JSONResponse({"ready": False, "error": why[0]}, status_code=503)
 
 
 def _metadata(state: ModelState) -> dict:

@@ -16,7 +16,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import CsrfFailed, InvalidCredentials, LocalVisionError, NotFound, TooManyAttempts
+from ..errors import (
+    CsrfFailed,
+    HistoryUnavailable,
+    InvalidCredentials,
+    LocalVisionError,
+    NotFound,
+    TooManyAttempts,
+)
 from .errors import render
 from .gate import (
     CSRF_COOKIE,
@@ -104,8 +111,12 @@ async def login_page(request: Request, next: str = "/"):
     if not gate.enabled:
         return RedirectResponse(target, status_code=303)
     signed = request.cookies.get(SESSION_COOKIE)
-    if signed and await gate.session(request.app, signed):
-        return RedirectResponse(target, status_code=303)
+    try:
+        if signed and await gate.session(request.app, signed):
+            return RedirectResponse(target, status_code=303)
+    except HistoryUnavailable as exc:  # the page says so (in the reader's language), 503
+        return await _login_page(request, gate, status=exc.status, message=exc.message,
+                                 code=exc.code, next_url=target, retry_after=exc.retry_after)  # fmt: skip
     return await _login_page(request, gate, next_url=target)
 
 
@@ -144,17 +155,21 @@ async def login(request: Request):
             f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait
         )
         return await refuse(exc, retry_after=wait)
-    store = await gate.store(request.app)
-    user = await run_in_threadpool(store.authenticate, username, password) if username else None
+    try:
+        store = await gate.store(request.app)
+        user = await run_in_threadpool(store.authenticate, username, password) if username else None
+        if user is not None:
+            session, csrf = await run_in_threadpool(
+                store.create_session, user["username"], gate.session_lifetime
+            )
+    except HistoryUnavailable as exc:  # users and sessions are in the database
+        return await refuse(exc, retry_after=exc.retry_after)
     if user is None:
         gate.by_user.fail(name)
         gate.by_address.fail(address)
         log.warning("failed sign-in for %r from %s", username[:64], address)
         return await refuse(InvalidCredentials("Wrong user name or password."))
     gate.by_user.clear(name)
-    session, csrf = await run_in_threadpool(
-        store.create_session, user["username"], gate.session_lifetime
-    )
     signed = (await gate.signer(request.app)).dumps(session)
     age = int(gate.session_lifetime.total_seconds())
     response = RedirectResponse(target, status_code=303, headers=_NO_STORE)

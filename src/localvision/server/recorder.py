@@ -6,7 +6,9 @@ or not at all. Written one transaction per request, that is a thread hop and a c
 request; under load most of them wait for each other anyway. So requests queue their batches and
 one writer turn commits everything queued in one transaction (each batch keeps its own batch id),
 then wakes every request it wrote. If that transaction fails, each batch is written on its own,
-so a batch that cannot be written fails only its own request.
+so a batch that cannot be written fails only its own request; unless the database itself cannot
+be reached (HistoryUnavailable, server/dbhealth.py): then every request of the group is refused
+at once, none of them written.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 
 from starlette.concurrency import run_in_threadpool
 
+from ..errors import HistoryUnavailable
 from ..history import HistoryStore, Record
 
 
@@ -39,6 +42,11 @@ class Recorder:
             group, self._pending = self._pending, []
             try:
                 await run_in_threadpool(self.store.add_batches, [records for records, _ in group])
+            except HistoryUnavailable as exc:  # no batch's fault: trying each again cannot help
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
             except Exception:
                 await self._one_by_one(group)
                 continue

@@ -27,6 +27,7 @@ from ..errors import LocalVisionError, ModelNotReady, UnknownModel
 from ..history import HistoryStore, Record
 from ..results import Answer, Result
 from ..road import Item, Job
+from .dbhealth import DatabaseHealth
 from .recorder import Recorder
 
 log = logging.getLogger("localvision.server")
@@ -89,9 +90,13 @@ class Service:
     # Images classified by outcome ("ok", "error"), read by the /metrics collector.
     classified: Counter = field(default_factory=Counter)
     recorder: Recorder | None = None
+    # Whether the history database answers (server/dbhealth.py): while it does not, requests
+    # that must be recorded are refused (503 history_unavailable) and the service is not ready.
+    database: DatabaseHealth | None = None
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(self.history)
+        self.database = DatabaseHealth(self.history.engine)
         self._loading = asyncio.Lock()
         self._loads: dict[str, asyncio.Task] = {}  # run-time loads in flight, by model
         if not self.models:
@@ -120,7 +125,15 @@ class Service:
 
     @property
     def ready(self) -> bool:
-        return self.model.status == "ready"
+        return self.model.status == "ready" and self.database.up
+
+    def not_ready(self) -> tuple[str, str | None] | None:
+        """Why the service cannot answer now, with a hint: (reason, hint); None when it can."""
+        state = self.model
+        if state.status != "ready":
+            return state.reason or "the model is still loading", state.hint
+        why = self.database.readiness()
+        return (why, "see the server's log for the database it cannot reach") if why else None
 
     # --- loading ---
     async def load_all(self, on_each: Callable[["Service", ModelState], None] | None = None):
@@ -201,6 +214,7 @@ class Service:
             return state
 
     async def close(self) -> None:
+        self.database.close()
         for task in list(self._loads.values()):
             task.cancel()
         for state in self.models.values():
@@ -223,6 +237,8 @@ class Service:
         every photo there)."""
         state = self.state(model)
         clf = state.require()
+        if record:  # the answer must be recorded: no model run when it cannot be
+            self.database.require()
         started = time.perf_counter()
         results = await clf.road.run_async(
             items, answer, self._infer(state), self._run_jobs(state), digest=True

@@ -110,6 +110,7 @@
     inference_failed: "The model failed while recognizing. Try again; if it keeps happening, look at the server's log.",
     overloaded: "The server is busy right now. Try again in a few seconds.",
     timeout: "The server could not finish in time. Try again in a few seconds.",
+    history_unavailable: "The server cannot reach its history database right now, so nothing was recognized or saved. Try again in a few seconds.",
     rate_limited: (x) => (x.seconds ? `Too many requests. Try again in ${x.seconds} s.`
       : "Too many requests. Try again in a moment."),
     not_found: "That was not found; it may have been deleted already.",
@@ -172,6 +173,7 @@
     inference_failed: "模型识别时出错。请重试；如果反复出现，请查看服务器日志。",
     overloaded: "服务器正忙，请过几秒再试。",
     timeout: "服务器未能及时完成识别，请过几秒再试。",
+    history_unavailable: "服务器暂时无法连接历史记录数据库，所以这次没有识别也没有保存。请过几秒再试。",
     rate_limited: (x) => (x.seconds ? `请求太频繁，请 ${x.seconds} 秒后再试。` : "请求太频繁，请稍后再试。"),
     not_found: "找不到要操作的内容，它可能已被删除。",
     unauthorized: "你尚未登录，或登录已过期。请重新登录。",
