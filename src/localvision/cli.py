@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from . import cli_library
 from . import cli_render as render
 from .cli_admin import db_app, keys_app, serve_auth, users_app
 from .cli_app import App
@@ -27,6 +28,7 @@ from .config import Settings
 from .errors import InvalidArgument, UnsupportedFormat
 from .report import cli_rows
 from .results import Result
+from .streams.library import Library
 
 app = App(help="localvision: local, offline image recognition (ResNet-18, ImageNet-1k).")
 weights_app = App(help="Show, download or import model weights.")
@@ -123,6 +125,14 @@ RayAddressOpt = _option("ray_address", "--ray-address")
 ReplicasOpt = _option("replicas", "--replicas")
 AutoscaleOpt = _option("autoscale", "--autoscale")
 RayCpusOpt = _option("ray_cpus_per_replica", "--ray-cpus-per-replica")
+# --sort-into and --write-xmp, on classify and watch (streams/library.py)
+SortMode = _choices("sort_mode")
+XmpSidecar = _choices("xmp_sidecar")
+SortIntoOpt = _option("sort_into", "--sort-into", file_okay=False)
+SortModeOpt = _option("sort_mode", "--sort-mode")
+MoveOpt = typer.Option(False, "--move", help="With --sort-into: move the images (--sort-mode move).")
+WriteXmpOpt = _option("write_xmp", "--write-xmp")
+XmpSidecarOpt = _option("xmp_sidecar", "--xmp-sidecar")
 
 
 @dataclass
@@ -218,6 +228,11 @@ def classify(
     replicas: Optional[int] = ReplicasOpt,
     autoscale: Optional[str] = AutoscaleOpt,
     ray_cpus_per_replica: Optional[float] = RayCpusOpt,
+    sort_into: Optional[Path] = SortIntoOpt,
+    sort_mode: Optional[SortMode] = SortModeOpt,
+    move: bool = MoveOpt,
+    write_xmp: Optional[bool] = WriteXmpOpt,
+    xmp_sidecar: Optional[XmpSidecar] = XmpSidecarOpt,
 ):
     """Classify images and print the top-k labels for each. With --ray: a Ray Data job over
     the files (or object-store URLs), written as CSV or Parquet (--output x.parquet)."""
@@ -227,14 +242,18 @@ def classify(
         max_pixels=max_pixels, recheck_margin=recheck_margin, labels=labels, lang=lang,
         min_confidence=min_confidence, groups=groups, model_dir=model_dir, ray=ray,
         ray_address=ray_address, replicas=replicas, autoscale=autoscale,
-        ray_cpus_per_replica=ray_cpus_per_replica,
+        ray_cpus_per_replica=ray_cpus_per_replica, sort_into=sort_into, sort_mode=sort_mode,
+        write_xmp=write_xmp, xmp_sidecar=xmp_sidecar,
     )  # fmt: skip
+    settings = cli_library.check_library(settings, move)
     found = expand_paths(paths, recursive)
     if not (found.paths if strict else found.images):
         if found.skipped:
             render.note(skipped_note(found.skipped))
         raise InvalidArgument("No images found in the given paths.")
     if settings.ray:
+        if settings.sort_into is not None or settings.write_xmp:
+            raise InvalidArgument("--sort-into and --write-xmp work on this machine, not --ray.")
         _classify_on_ray(settings, found, strict, fmt, output)
     clf = load(settings)
     classified = iter(_run(clf, found.images))
@@ -252,9 +271,61 @@ def classify(
         render.out.print(render.results_table(rows, running, lang))
     else:
         sys.stdout.write(render.results_text(rows, fmt.value, running, k, lang))
+    library = Library.from_settings(settings, clf)
+    filed = cli_library.file_results(library, results)
+    if library and library.summary():
+        render.note(library.summary())
     if found.skipped and not strict:
         render.note(skipped_note(found.skipped))
-    raise typer.Exit(0 if all(r.ok for r in results) else 1)
+    raise typer.Exit(0 if filed and all(r.ok for r in results) else 1)
+
+
+@app.command()
+def watch(
+    folder: Path = typer.Argument(..., help="The folder to watch."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", dir_okay=False,
+        help="Append one row per image here: JSON Lines, or CSV for a .csv file (default: JSON "
+        "Lines on stdout).",
+    ),  # fmt: skip
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Watch subfolders too."),
+    watch_existing: Optional[bool] = _option("watch_existing", "--existing"),
+    watch_settle_s: Optional[float] = _option("watch_settle_s", "--settle-s"),
+    watch_polling: Optional[bool] = _option("watch_polling", "--polling"),
+    sort_into: Optional[Path] = SortIntoOpt,
+    sort_mode: Optional[SortMode] = SortModeOpt,
+    move: bool = MoveOpt,
+    write_xmp: Optional[bool] = WriteXmpOpt,
+    xmp_sidecar: Optional[XmpSidecar] = XmpSidecarOpt,
+    model: Optional[str] = ModelOpt,
+    weights: Optional[Path] = WeightsOpt,
+    top_k: Optional[int] = _option("top_k", "--top-k", "-k"),
+    offline: Optional[bool] = OfflineOpt,
+    backend: Optional[Backend] = BackendOpt,
+    device: Optional[Device] = DeviceOpt,
+    precision: Optional[Precision] = PrecisionOpt,
+    exact_decode: Optional[bool] = _option("exact_decode", "--exact-decode"),
+    recheck_margin: Optional[float] = RecheckOpt,
+    batch_size: Optional[int] = _option("batch_size", "--batch-size"),
+    max_pixels: Optional[int] = _option("max_pixels", "--max-pixels"),
+    labels: Optional[Path] = LabelsOpt,
+    lang: Optional[Lang] = LangOpt,
+    min_confidence: Optional[float] = FloorOpt,
+    groups: Optional[bool] = _option("groups", "--groups"),
+    model_dir: Optional[Path] = ModelDirOpt,
+):
+    """Classify each image as it arrives in FOLDER (once it has finished arriving), one row per
+    image, the same rows as classify's, until Ctrl+C."""
+    settings = settings_from(
+        watch_existing=watch_existing, watch_settle_s=watch_settle_s,
+        watch_polling=watch_polling, sort_into=sort_into, sort_mode=sort_mode,
+        write_xmp=write_xmp, xmp_sidecar=xmp_sidecar, model=model, weights=weights, top_k=top_k,
+        offline=offline, backend=backend, device=device, precision=precision,
+        exact_decode=exact_decode, recheck_margin=recheck_margin, batch_size=batch_size,
+        max_pixels=max_pixels, labels=labels, lang=lang, min_confidence=min_confidence,
+        groups=groups, model_dir=model_dir,
+    )  # fmt: skip
+    cli_library.watch(cli_library.check_library(settings, move), folder, output, recursive)
 
 
 def _classify_on_ray(settings: Settings, found: Found, strict: bool, fmt: Format, output):

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from .errors import LocalVisionError
 from .report import CLI_LEAD, rows_to_csv
+from .results import NOT_SURE
 
 if TYPE_CHECKING:  # pragma: no cover
     from typer._click.exceptions import ClickException
@@ -116,7 +117,6 @@ def explain(error: dict, bounds: str | None = None) -> str:
 
 
 # --- stdout: results ------------------------------------------------------------------------------
-NOT_SURE = {"en": "not sure", "zh": "不确定"}
 
 
 def _label(p: dict) -> str:

@@ -232,6 +232,43 @@ class Settings(BaseSettings):
         "that cannot be reached yet, retrying with backoff, before it exits; 0: do not wait.",
     )  # fmt: skip
 
+    # --- watched folders and photo libraries (streams/watch.py, sorting.py, xmp.py) ---
+    watch_existing: bool = Field(
+        False, description="watch: also classify the images already in the folder when it starts."
+    )
+    # 1 s: a camera, a browser download or a copy over USB writes far faster than one pause of a
+    # second; a slower writer (a network share) wants more, or watch_polling.
+    watch_settle_s: float = Field(
+        1.0, gt=0,
+        description="watch: a new file is classified once its size and modification time have "
+        "not changed for this many seconds.",
+    )  # fmt: skip
+    watch_polling: bool = Field(
+        False,
+        description="watch: look for new files by polling instead of the system's file events "
+        "(for network shares, whose writes from other machines raise no events here).",
+    )
+    sort_into: Path | None = Field(
+        None,
+        description="Put each classified image into a folder per top label under this folder "
+        "(\"not sure\" ones into their own).",
+    )
+    sort_mode: Literal["link", "copy", "move"] = Field(
+        "link",
+        description="How --sort-into puts an image there: link (a hard link, a symlink across "
+        "filesystems), copy or move.",
+    )
+    write_xmp: bool = Field(
+        False,
+        description="Write the labels as keywords into an XMP sidecar next to each image, "
+        "merged into one already there (digiKam, darktable, Lightroom).",
+    )
+    xmp_sidecar: Literal["photo.jpg.xmp", "photo.xmp"] = Field(
+        "photo.jpg.xmp",
+        description="The sidecar's name: photo.jpg.xmp (darktable, digiKam) or photo.xmp "
+        "(Lightroom, Capture One).",
+    )
+
     @field_validator("autoscale")
     @classmethod
     def _parse_autoscale(cls, value: str) -> str:

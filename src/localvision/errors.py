@@ -321,6 +321,35 @@ class HistoryUnavailable(LocalVisionError):
         self.retry_after = retry_after  # seconds: about how often the service checks it again
 
 
+# --- watched folders and photo libraries (streams/) ---------------------------------------------
+class FolderNotFound(InvalidArgument):
+    """The folder to watch does not exist, or is not a folder."""
+
+    code = "folder_not_found"
+    status = 404
+
+
+class SortLoop(InvalidArgument):
+    """--sort-into inside the folder watched recursively: each sorted image would arrive again."""
+
+    code = "sort_loop"
+    status = 422
+
+
+class SortFailed(LocalVisionError):
+    """An image was classified but could not be linked, copied or moved into its folder."""
+
+    code = "sort_failed"
+    status = 500
+
+
+class SidecarFailed(LocalVisionError):
+    """An image was classified but its XMP sidecar could not be read or written."""
+
+    code = "sidecar_failed"
+    status = 500
+
+
 def _by_code(base: type) -> dict[str, type]:
     found = {base.code: base}
     for sub in base.__subclasses__():

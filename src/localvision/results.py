@@ -15,6 +15,10 @@ import numpy as np
 from .errors import LocalVisionError
 
 
+# How an answer under the confidence floor is called (the CLI's table, --sort-into's folder).
+NOT_SURE = {"en": "not sure", "zh": "不确定"}
+
+
 @dataclass(frozen=True)
 class Prediction:
     label: str  # in the language asked for

@@ -125,6 +125,10 @@
     unknown_user: "There is no user by that name.",
     unknown_key: "There is no such API key.",
     database_too_new: "The database was set up by a newer version of localvision; upgrade this one.",
+    folder_not_found: "That folder does not exist.",
+    sort_loop: "The folder to sort into is inside the folder being watched; every sorted photo would arrive again.",
+    sort_failed: "The photo was recognized but could not be put into its label's folder.",
+    sidecar_failed: "The photo was recognized but its XMP sidecar could not be written.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -187,6 +191,10 @@
     unknown_user: "没有这个用户。",
     unknown_key: "没有这个 API 密钥。",
     database_too_new: "数据库由更新版本的 localvision 建立，请升级本程序。",
+    folder_not_found: "这个文件夹不存在。",
+    sort_loop: "要整理到的文件夹在被监视的文件夹里面，整理好的每张照片都会再次被当作新照片。",
+    sort_failed: "照片已识别，但没能放进它的标签文件夹。",
+    sidecar_failed: "照片已识别，但没能写入它的 XMP 附属文件。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 

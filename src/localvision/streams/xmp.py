@@ -1,0 +1,196 @@
+"""XMP sidecars (`--write-xmp`): the labels as keywords next to each photo, merged into what is
+there, so digiKam, darktable and Lightroom show them.
+
+    dc:subject               every keyword, flat (a grouped label's group too, as Lightroom does)
+    lr:hierarchicalSubject   "group|label" for a label in a group (dog|golden retriever), else
+                             "label"; digiKam and Lightroom build their keyword trees from it
+    localvision:*            the model, and which keywords localvision added, so a rerun
+                             replaces its own keywords and never touches anyone else's
+
+Which labels: those at least min_confidence probable (an answer that is "not sure" gets no
+sidecar at all), in the chosen language.
+
+The file is `photo.jpg.xmp` by default (darktable's and digiKam's default: one sidecar per file,
+so photo.jpg and photo.cr2 of a RAW+JPEG pair never share one); `photo.xmp` is Lightroom's and
+Capture One's form (settings: xmp_sidecar). Written with the standard library's ElementTree
+(namespaces, comments and every other field of an existing sidecar kept), then atomically: a
+temporary file in the same folder, fsync, rename over the old one, so a reader or a crash never
+sees half a sidecar.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from ..errors import SidecarFailed
+from ..models.groups import group_map
+
+X = "adobe:ns:meta/"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+DC = "http://purl.org/dc/elements/1.1/"
+LR = "http://ns.adobe.com/lightroom/1.0/"
+LV = "http://ns.localvision.invalid/xmp/1.0/"  # ours; .invalid: a name no one else can own
+PREFIXES = {"x": X, "rdf": RDF, "dc": DC, "lr": LR, "localvision": LV}
+PACKET = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n', '\n<?xpacket end="w"?>\n')
+SIDECARS = {
+    "photo.jpg.xmp": lambda name: f"{name}.xmp",
+    "photo.xmp": lambda name: f"{Path(name).stem}.xmp",
+}
+
+
+def sidecar_name(image_name: str, form: str) -> str:
+    """The sidecar's file name for an image's, in the form chosen (settings.xmp_sidecar)."""
+    return SIDECARS[form](image_name)
+
+
+def keywords(result, spec, lang: str, floor: float) -> tuple[list[str], list[str]]:
+    """(dc:subject, lr:hierarchicalSubject) for an answer: the labels at least `floor` probable
+    (in the answer's language, `lang`), each with its group where it has one."""
+    groups = group_map(spec.groups) if spec.groups else ()
+    group_of = {int(i): g for g in groups for i in g.members}
+    flat: list[str] = []
+    tree: list[str] = []
+    for p in result.predictions:
+        if result.uncertain or p.probability < floor:
+            continue
+        label = p.label.replace("|", "/")  # "|" separates the levels of a hierarchical subject
+        g = group_of.get(p.index)
+        if g is not None:
+            name = g.names.get(lang, g.names["en"]).replace("|", "/")
+            flat += [name, label]
+            tree.append(f"{name}|{label}")
+        else:
+            flat.append(label)
+            tree.append(label)
+    return _unique(flat), _unique(tree)
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+# --- reading and merging ------------------------------------------------------------------------
+def _read(path: Path) -> ET.Element:
+    """An existing sidecar's root element, its namespace prefixes kept for the rewrite."""
+    try:
+        text = path.read_bytes()
+        for _, (prefix, uri) in ET.iterparse(path, events=("start-ns",)):
+            if prefix and not re.fullmatch(r"ns\d+", prefix):
+                ET.register_namespace(prefix, uri)
+        parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+        parser.feed(text)
+        return parser.close()
+    except ET.ParseError as exc:
+        raise SidecarFailed(
+            f"{path} is not a readable XMP file ({exc}); it was left as it is."
+        ) from None
+    except OSError as exc:
+        raise SidecarFailed(f"Could not read {path}: {exc.strerror or exc}.") from None
+
+
+def _new() -> ET.Element:
+    root = ET.Element(f"{{{X}}}xmpmeta", {f"{{{X}}}xmptk": "localvision"})
+    rdf = ET.SubElement(root, f"{{{RDF}}}RDF")
+    ET.SubElement(rdf, f"{{{RDF}}}Description", {f"{{{RDF}}}about": ""})
+    return root
+
+
+def _descriptions(root: ET.Element) -> list[ET.Element]:
+    found = list(root.iter(f"{{{RDF}}}Description"))
+    if found:
+        return found
+    rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
+    if rdf is None:
+        raise SidecarFailed("The XMP file has no rdf:RDF element; it was left as it is.")
+    return [ET.SubElement(rdf, f"{{{RDF}}}Description", {f"{{{RDF}}}about": ""})]
+
+
+def _bag(descriptions: list[ET.Element], tag: str) -> tuple[ET.Element | None, list[str]]:
+    """The property `tag` (an rdf:Bag, or a Seq some writers use) and its items' text."""
+    for d in descriptions:
+        prop = d.find(tag)
+        if prop is not None:
+            items = [li.text or "" for li in prop.iter(f"{{{RDF}}}li")]
+            return prop, items
+    return None, []
+
+
+def _set_bag(descriptions: list[ET.Element], tag: str, items: list[str]) -> None:
+    """Replace the property `tag` with a Bag of `items` (in place; removed when empty)."""
+    prop, _ = _bag(descriptions, tag)
+    holder = next((d for d in descriptions if prop is not None and prop in list(d)), None)
+    if prop is None:
+        if not items:
+            return
+        holder = descriptions[0]
+        prop = ET.SubElement(holder, tag)
+    if not items:
+        holder.remove(prop)
+        return
+    tail = prop.tail
+    prop.clear()
+    prop.tail = tail
+    bag = ET.SubElement(prop, f"{{{RDF}}}Bag")
+    for text in items:
+        ET.SubElement(bag, f"{{{RDF}}}li").text = text
+
+
+def merge(root: ET.Element, flat: list[str], tree: list[str], model: str) -> ET.Element:
+    """Our keywords into a sidecar's tree: the keywords localvision added last time (recorded
+    under localvision:) are replaced; everyone else's stay, in their order, never doubled."""
+    descriptions = _descriptions(root)
+    for tag, ours_tag, new in ((f"{{{DC}}}subject", f"{{{LV}}}subject", flat),
+                               (f"{{{LR}}}hierarchicalSubject", f"{{{LV}}}hierarchicalSubject",
+                                tree)):  # fmt: skip
+        _, present = _bag(descriptions, tag)
+        _, ours_before = _bag(descriptions, ours_tag)
+        others = [t for t in present if t not in ours_before]
+        added = [t for t in new if t not in others]
+        _set_bag(descriptions, tag, others + added)
+        _set_bag(descriptions, ours_tag, added)
+    holder = descriptions[0]
+    found = holder.find(f"{{{LV}}}model")
+    if found is None:
+        found = ET.SubElement(holder, f"{{{LV}}}model")
+    found.text = model
+    return root
+
+
+def write(image: Path, flat: list[str], tree: list[str], model: str, form: str) -> Path:
+    """Merge the keywords into the image's sidecar (made if missing), atomically."""
+    path = image.with_name(sidecar_name(image.name, form))
+    for prefix, uri in PREFIXES.items():
+        ET.register_namespace(prefix, uri)
+    root = merge(_read(path) if path.exists() else _new(), flat, tree, model)
+    ET.indent(root, space=" ")
+    body = ET.tostring(root, encoding="unicode")
+    _atomic_write(path, (PACKET[0] + body + PACKET[1]).encode("utf-8"))
+    return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    try:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else None
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(temp, mode if mode is not None else 0o666 & ~_umask())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise SidecarFailed(f"Could not write {path}: {exc.strerror or exc}.") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
