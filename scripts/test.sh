@@ -3,12 +3,15 @@
 # Extra arguments go to pytest (e.g. -k api).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1 || ! fc-list -q "WenQuanYi Micro Hei" 2>/dev/null; then
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list -q "WenQuanYi Micro Hei" 2>/dev/null \
+    || ! command -v exiftool >/dev/null 2>&1; then
     # The browser tests drive Debian's Chromium (Playwright cannot download browsers offline),
-    # and draw the Chinese UI with a system CJK font (the small WenQuanYi Micro Hei).
+    # and draw the Chinese UI with a system CJK font (the small WenQuanYi Micro Hei); the XMP
+    # sidecar tests read what --write-xmp wrote with a real reader, exiftool.
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium fonts-wqy-microhei
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium fonts-wqy-microhei \
+        libimage-exiftool-perl
 fi
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     # The history, auth and hostile-input suites also run against a real PostgreSQL server that

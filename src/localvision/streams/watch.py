@@ -132,13 +132,12 @@ class Watcher:
             self._write(final)
         written = len(final)
         for start in range(0, len(ready), self.chunk):
-            written += self._answer(sorted(ready)[start : start + self.chunk])
+            written += self._answer(sorted(ready)[start : start + self.chunk], now)
         return written
 
-    def _answer(self, names: list[str]) -> int:
+    def _answer(self, names: list[str], now: float) -> int:
         results = self.classify(names)
         done = []
-        now = self.clock()
         for name, result in zip(names, results):
             p = self.pending.get(name)
             sig = signature(name)
