@@ -66,10 +66,10 @@ class Running:
         self.stop()
         raise AssertionError(f"waited for {what}; stderr:\n{''.join(self.err)}")
 
-    def stop(self) -> int:
-        """Ctrl+C, as a person ends it."""
+    def stop(self, sig=signal.SIGINT) -> int:
+        """Ctrl+C, as a person ends it (SIGTERM: as a service manager does)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
         code = self.proc.wait(30)
         self.reader.join(5)
         return code
@@ -170,12 +170,16 @@ def test_watch_appends_csv_and_moves_into_label_folders(tmp_path, photos, lite0_
     inbox, out = tmp_path / "inbox", tmp_path / "sorted"
     inbox.mkdir()
     rows_file = tmp_path / "rows.csv"
-    run = Running(inbox, "--settle-s", "0.5", "--output", rows_file, "--sort-into", out,
-                  "--move", "--write-xmp", "--lang", "zh", *LITE0)  # fmt: skip
+    trip = tmp_path / "trip"  # a folder of photos, moved in whole
+    trip.mkdir()
+    (trip / "chelsea.jpg").write_bytes(photos["chelsea"])
+    run = Running(inbox, "--recursive", "--settle-s", "0.5", "--output", rows_file,
+                  "--sort-into", out, "--move", "--write-xmp", "--lang", "zh", *LITE0)  # fmt: skip
     run.wait_for(lambda: "watching" in run.stderr, "the watch to start")
     shutil.copyfile(_photo(tmp_path, photos, "coffee"), inbox / "coffee.jpg")
     (tmp_path / "src" / "astronaut.jpg").write_bytes(real_photo_bytes("astronaut"))
     shutil.copyfile(tmp_path / "src" / "astronaut.jpg", inbox / "astronaut.jpg")
+    trip.rename(inbox / "trip")
 
     def csv_rows() -> list[list[str]]:
         if not rows_file.exists():
@@ -184,7 +188,7 @@ def test_watch_appends_csv_and_moves_into_label_folders(tmp_path, photos, lite0_
             return list(csv.reader(f))
 
     # the rows come first, then the moves
-    run.wait_for(lambda: len(csv_rows()) == 3, "a header and two rows")
+    run.wait_for(lambda: len(csv_rows()) == 4, "a header and three rows")
     header, *cells = csv_rows()
     by_name = {Path(r[0]).name: r for r in cells}
     coffee = by_name["coffee.jpg"]
@@ -192,17 +196,20 @@ def test_watch_appends_csv_and_moves_into_label_folders(tmp_path, photos, lite0_
     espresso = out / coffee[header.index("label_1")]  # in Chinese
     assert espresso.name != GOLDEN["coffee"]
     not_sure = out / "不确定"
+    assert Path(by_name["chelsea.jpg"][0]) == inbox / "trip" / "chelsea.jpg"
     run.wait_for(lambda: (espresso / "coffee.jpg.xmp").exists()
-                 and (not_sure / "astronaut.jpg").exists(), "both moved")  # fmt: skip
+                 and (not_sure / "astronaut.jpg").exists()
+                 and not (inbox / "trip" / "chelsea.jpg.xmp").exists(), "all moved")  # fmt: skip
     time.sleep(1.0)  # a moved image leaving the folder must not make another row
-    assert run.stop() == 0
-    assert len(csv_rows()) == 3
-    assert "sorted 2 images into" in run.stderr and "(2 move)" in run.stderr, run.stderr
-    assert sorted(p.name for p in inbox.iterdir()) == []  # image and sidecar moved together
+    assert run.stop(signal.SIGTERM) == 0
+    assert len(csv_rows()) == 4
+    assert "sorted 3 images into" in run.stderr and "(3 move)" in run.stderr, run.stderr
+    assert [p.name for p in inbox.rglob("*")] == ["trip"]  # images and sidecars moved together
     assert not (not_sure / "astronaut.jpg.xmp").exists()  # not sure: no keyword claimed
     assert (espresso / "coffee.jpg").read_bytes() == photos["coffee"]
 
-    moved = [str(espresso / "coffee.jpg"), str(not_sure / "astronaut.jpg")]
+    cat = out / by_name["chelsea.jpg"][header.index("label_1")]
+    moved = [str(espresso / "coffee.jpg"), str(not_sure / "astronaut.jpg"), str(cat / "chelsea.jpg")]
     proc = subprocess.run(
         localvision("classify", *moved, *LITE0, "--format", "csv", "--lang", "zh"),
         capture_output=True, text=True, timeout=300,

@@ -59,7 +59,13 @@ def watch(settings: Settings, folder: Path, output: Path | None, recursive: bool
         )
     if output is not None and not output.parent.is_dir():
         raise InvalidArgument(f"--output {output}: the folder {output.parent} does not exist.")
-    clf = load(settings)
+    # SIGTERM (a service manager stopping it) ends it as Ctrl+C does: the rows so far are kept.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        clf = load(settings)
+    except KeyboardInterrupt:  # while the model loads: nothing to keep
+        render.note("stopped before the model was loaded")
+        raise typer.Exit(0) from None
     library = Library.from_settings(settings, clf)
     writer = RowWriter(output, settings.top_k, settings.lang)
 
@@ -71,8 +77,6 @@ def watch(settings: Settings, folder: Path, output: Path | None, recursive: bool
         folder, recursive=recursive, suffixes=IMAGE_SUFFIXES, settle_s=settings.watch_settle_s,
         chunk=settings.batch_size, classify=clf.predict, report=report,
     )  # fmt: skip
-    # SIGTERM (a service manager stopping it) ends it as Ctrl+C does: the rows so far are kept.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     where = f" (rows to {output})" if output else ""
     try:
         watcher.run(

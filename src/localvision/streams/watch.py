@@ -93,8 +93,10 @@ class Watcher:
             return None
         return str(self.folder / rel)
 
-    def existing(self) -> list[str]:
-        walker = self.root.rglob("*") if self.recursive else self.root.glob("*")
+    def existing(self, under: Path | None = None) -> list[str]:
+        """The images in the folder (or in one of its subfolders, `under`)."""
+        top = under or self.root
+        walker = top.rglob("*") if self.recursive else top.glob("*")
         return sorted(n for f in walker if f.is_file() and (n := self.name(str(f))))
 
     # --- what happened ---
@@ -112,6 +114,7 @@ class Watcher:
 
     def gone(self, name: str) -> None:
         self.pending.pop(name, None)
+        self.reported.pop(name, None)  # the same photo copied back later is new again
 
     def tick(self, now: float) -> int:
         """Classify what has settled; write the rows that are final. Returns rows written."""
@@ -183,6 +186,11 @@ class Watcher:
                     self.seen(name, now, settled=True)
                 ready()
             for change, path in sorted(changes, key=lambda c: c[1]):
+                if self.recursive and change is Change.added and os.path.isdir(path):
+                    # a folder moved in whole: its files raise no events of their own
+                    for name in self.existing(Path(path)):
+                        self.seen(name, now)
+                    continue
                 name = self.name(path)
                 if name is None:
                     continue
