@@ -321,9 +321,11 @@ def test_classify_sort_into_copy_and_move(tmp_path, photos, lite0_package):
     assert copied.exit_code == 0, copied.stderr
     copy = tmp_path / "c" / "espresso" / "coffee.jpg"
     assert copy.read_bytes() == photos["coffee"] and not os.path.samefile(copy, src / "coffee.jpg")
+    (src / "coffee.jpg.xmp").write_text("someone's sidecar")  # a move takes it along
     moved = invoke("classify", src, *LITE0, "--sort-into", tmp_path / "m", "--move")
     assert moved.exit_code == 0, moved.stderr
     assert list(src.iterdir()) == []
+    assert (tmp_path / "m" / "espresso" / "coffee.jpg.xmp").read_text() == "someone's sidecar"
     assert (tmp_path / "m" / "espresso" / "coffee.jpg").read_bytes() == photos["coffee"]
     assert (tmp_path / "m" / "not sure" / "astronaut.jpg").exists()  # under min_confidence
 

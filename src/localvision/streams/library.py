@@ -49,17 +49,24 @@ class Library:
                 except LocalVisionError as exc:
                     failed.append(exc)
         if s.sort_into is not None:
-            form = s.xmp_sidecar
-            sidecar = image.with_name(xmp.sidecar_name(image.name, form))
-            companions = [(sidecar, lambda name: xmp.sidecar_name(name, form))] if s.write_xmp else []
             try:
-                placed = sorting.place(
-                    image, s.sort_into, sorting.folder_for(result, s.lang), s.sort_mode, companions
-                )
+                placed = sorting.place(image, s.sort_into, sorting.folder_for(result, s.lang),
+                                       s.sort_mode, self._companions(image))  # fmt: skip
                 self.placed[placed.how] += 1
             except LocalVisionError as exc:
                 failed.append(exc)
         return failed
+
+    def _companions(self, image: Path) -> list:
+        """The sidecars that go along with an image: ours when we wrote one; with --move, any
+        sidecar of either form, so a move never leaves someone's sidecar behind."""
+        s = self.settings
+        forms = list(xmp.SIDECARS) if s.sort_mode == "move" else [s.xmp_sidecar] * s.write_xmp
+        return [
+            (image.with_name(xmp.sidecar_name(image.name, form)),
+             lambda name, form=form: xmp.sidecar_name(name, form))
+            for form in forms
+        ]  # fmt: skip
 
     def summary(self) -> str | None:
         """e.g. "sorted 4 images into out (3 hard links, 1 symlink); 4 XMP sidecars written"."""
