@@ -209,7 +209,8 @@ def test_watch_appends_csv_and_moves_into_label_folders(tmp_path, photos, lite0_
     assert (espresso / "coffee.jpg").read_bytes() == photos["coffee"]
 
     cat = out / by_name["chelsea.jpg"][header.index("label_1")]
-    moved = [str(espresso / "coffee.jpg"), str(not_sure / "astronaut.jpg"), str(cat / "chelsea.jpg")]
+    moved = [str(p) for p in (espresso / "coffee.jpg", not_sure / "astronaut.jpg",
+                              cat / "chelsea.jpg")]  # fmt: skip
     proc = subprocess.run(
         localvision("classify", *moved, *LITE0, "--format", "csv", "--lang", "zh"),
         capture_output=True, text=True, timeout=300,

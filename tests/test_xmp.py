@@ -87,6 +87,7 @@ def test_keywords_and_hierarchical_subjects_read_by_exiftool(exiftool, album, tm
         tags = read(exiftool, album / f"{name}.jpg.xmp")
         flat, tree = expected(rows[name])
         assert tags["Subject"] == flat and tags["HierarchicalSubject"] == tree
+        assert tags["Classifier"] == "efficientnet_lite0"
         assert GOLDEN[name] in flat and any("|" in t for t in tree), tree  # both are in groups
         # the copy beside the sorted link says the same
         beside = tmp_path / "sorted" / GOLDEN[name] / f"{name}.jpg.xmp"

@@ -130,7 +130,7 @@ SortMode = _choices("sort_mode")
 XmpSidecar = _choices("xmp_sidecar")
 SortIntoOpt = _option("sort_into", "--sort-into", file_okay=False)
 SortModeOpt = _option("sort_mode", "--sort-mode")
-MoveOpt = typer.Option(False, "--move", help="With --sort-into: move the images (--sort-mode move).")
+MoveOpt = typer.Option(False, "--move", help="Move the images into --sort-into (--sort-mode move).")
 WriteXmpOpt = _option("write_xmp", "--write-xmp")
 XmpSidecarOpt = _option("xmp_sidecar", "--xmp-sidecar")
 

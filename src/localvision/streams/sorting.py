@@ -130,7 +130,8 @@ def place(source: Path, out: Path, folder: str, mode: str, companions: Companion
         name, there = _free_name(where, source, companions)
         target = where / name
         if there:
-            if mode == "move" and source.resolve() != target.resolve():  # the same bytes are there already: the move is done
+            # the same bytes are there already: the move is done (unless it is this very file)
+            if mode == "move" and source.resolve() != target.resolve():
                 source.unlink()
             how = "already there"
         else:

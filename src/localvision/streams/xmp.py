@@ -4,8 +4,10 @@ there, so digiKam, darktable and Lightroom show them.
     dc:subject               every keyword, flat (a grouped label's group too, as Lightroom does)
     lr:hierarchicalSubject   "group|label" for a label in a group (dog|golden retriever), else
                              "label"; digiKam and Lightroom build their keyword trees from it
-    localvision:*            the model, and which keywords localvision added, so a rerun
-                             replaces its own keywords and never touches anyone else's
+    localvision:*            the model (classifier), and which keywords localvision added
+                             (addedSubject, addedHierarchicalSubject), so a rerun replaces
+                             its own keywords and never touches anyone else's; named so that
+                             no reader mistakes them for dc:subject or a camera's Model
 
 Which labels: those at least min_confidence probable (an answer that is "not sure" gets no
 sidecar at all), in the chosen language.
@@ -143,9 +145,11 @@ def merge(root: ET.Element, flat: list[str], tree: list[str], model: str) -> ET.
     """Our keywords into a sidecar's tree: the keywords localvision added last time (recorded
     under localvision:) are replaced; everyone else's stay, in their order, never doubled."""
     descriptions = _descriptions(root)
-    for tag, ours_tag, new in ((f"{{{DC}}}subject", f"{{{LV}}}subject", flat),
-                               (f"{{{LR}}}hierarchicalSubject", f"{{{LV}}}hierarchicalSubject",
-                                tree)):  # fmt: skip
+    pairs = (
+        (f"{{{DC}}}subject", f"{{{LV}}}addedSubject", flat),
+        (f"{{{LR}}}hierarchicalSubject", f"{{{LV}}}addedHierarchicalSubject", tree),
+    )
+    for tag, ours_tag, new in pairs:
         _, present = _bag(descriptions, tag)
         _, ours_before = _bag(descriptions, ours_tag)
         others = [t for t in present if t not in ours_before]
@@ -153,9 +157,9 @@ def merge(root: ET.Element, flat: list[str], tree: list[str], model: str) -> ET.
         _set_bag(descriptions, tag, others + added)
         _set_bag(descriptions, ours_tag, added)
     holder = descriptions[0]
-    found = holder.find(f"{{{LV}}}model")
+    found = holder.find(f"{{{LV}}}classifier")
     if found is None:
-        found = ET.SubElement(holder, f"{{{LV}}}model")
+        found = ET.SubElement(holder, f"{{{LV}}}classifier")
     found.text = model
     return root
 

@@ -128,7 +128,7 @@
     folder_not_found: "That folder does not exist.",
     sort_loop: "The folder to sort into is inside the folder being watched; every sorted photo would arrive again.",
     sort_failed: "The photo was recognized but could not be put into its label's folder.",
-    sidecar_failed: "The photo was recognized but its XMP sidecar could not be written.",
+    sidecar_failed: "The photo was recognized but its XMP sidecar could not be read or written.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -194,7 +194,7 @@
     folder_not_found: "这个文件夹不存在。",
     sort_loop: "要整理到的文件夹在被监视的文件夹里面，整理好的每张照片都会再次被当作新照片。",
     sort_failed: "照片已识别，但没能放进它的标签文件夹。",
-    sidecar_failed: "照片已识别，但没能写入它的 XMP 附属文件。",
+    sidecar_failed: "照片已识别，但没能读取或写入它的 XMP 附属文件。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 
