@@ -440,7 +440,7 @@ def models_remove(
     from .models.store import ModelStore
 
     settings = settings_from(model_dir=model_dir)
-    package = ModelStore(settings.model_dir).remove(name)
+    package = ModelStore.of(settings).remove(name)
     render.out.print(escape(f"{name}: removed {package.path}"))
 
 

@@ -245,18 +245,22 @@ def serve_auth(settings: Settings, insecure_no_auth: bool, before_db=None) -> Se
     if auth_enabled(settings.auth, settings.host):
         if before_db is not None:
             before_db(settings)
+        from . import first_start
+
         store = _store(settings.db)
         try:
+            said = first_start.provision(store, settings)  # the first admin / key, if asked for
             empty = store.count_users() == 0 and store.count_keys() == 0
         finally:
             store.close()
         err.print("localvision: auth is on: requests need an API key or a web sign-in.",
                   highlight=False)  # fmt: skip
+        for line in said:
+            err.print(escape(line), highlight=False, soft_wrap=True)
         if empty:
             err.print(
                 "[yellow]warning:[/] there are no users or API keys yet, so nobody can get in. "
-                "Create some with `localvision users add NAME --admin` or "
-                "`localvision keys create`.",
+                f"Create some with {escape(first_start.how_to_get_in())}.",
                 highlight=False, soft_wrap=True,
             )  # fmt: skip
     return settings

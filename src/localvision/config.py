@@ -269,6 +269,23 @@ class Settings(BaseSettings):
         "(Lightroom, Capture One).",
     )
 
+    # --- the container image (Containerfile; first_start.py) ---
+    builtin_model_dir: Path | None = Field(
+        None,
+        description="A read-only model store looked in after --model-dir (the container "
+        "image's baked-in models); --model-dir wins a name that is in both.",
+    )
+    admin_password_file: Path | None = Field(
+        None,
+        description="With auth on and no users yet: create the user admin with the password "
+        "in this file (e.g. a container secret).",
+    )
+    api_key_file: Path | None = Field(
+        None,
+        description="With auth on: when this file does not exist, make an API key for admin "
+        "and write it there (mode 0600) at start.",
+    )
+
     @field_validator("autoscale")
     @classmethod
     def _parse_autoscale(cls, value: str) -> str:

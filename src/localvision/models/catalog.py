@@ -33,7 +33,7 @@ def _exports(package: Package) -> tuple[str, ...]:
 
 
 def catalog(settings) -> list[Entry]:
-    store = ModelStore(settings.model_dir)
+    store = ModelStore.of(settings)
     out = []
     for name in model_names():
         spec = get_spec(name)

@@ -44,7 +44,7 @@ def import_model(
                 f"The weights in {weights} have {classes} classes, not ImageNet's 1000: give "
                 "their labels with --labels FILE."
             )
-    store = ModelStore(settings.model_dir)
+    store = ModelStore.of(settings)
     return write_package(
         store.path(name), name=name, architecture=architecture.name, weights=Path(weights),
         labels=sets, preprocess=reference.preprocess,

@@ -40,7 +40,7 @@ def resolve(settings, name: str | None = None, labels: Path | None = None) -> Re
     """The package for `name` (default: settings.model), packaging a registry model on first
     use; `labels` replaces its labels for this run (default: settings.labels). --weights and
     --labels belong to the first model named; a service's other models keep their own."""
-    store = ModelStore(settings.model_dir)
+    store = ModelStore.of(settings)
     name = name or settings.model
     first = name == settings.model_names[0]
     weights = settings.weights if first else None

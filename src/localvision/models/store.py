@@ -16,6 +16,10 @@ its exports are made once too.
 Reading a package needs no torch. Writing one does (`write_package`: the state dict is read with
 `torch.load(weights_only=True)`, fitted to the architecture, saved as safetensors), and a package
 is written whole or not at all: into a temporary folder, then renamed into place.
+
+A second, read-only store (`builtin_model_dir`: the container image's baked models) is looked
+in after `model_dir`, which stays the one that is written to. A package there may come without
+its weights file when it has exported artifacts: the image serves those, without torch.
 """
 
 from __future__ import annotations
@@ -104,21 +108,34 @@ def valid_name(name: str) -> str:
 
 
 class ModelStore:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, builtin: Path | None = None):
         self.root = Path(root).expanduser()
+        self.builtin = Path(builtin).expanduser() if builtin else None
+
+    @classmethod
+    def of(cls, settings) -> "ModelStore":
+        return cls(settings.model_dir, settings.builtin_model_dir)
 
     def path(self, name: str) -> Path:
         return self.root / name
 
     def get(self, name: str) -> Package | None:
-        """The package of that name, if it is here and readable."""
-        return read_package(self.path(name))
+        """The package of that name, if it is here (the writable store first) and readable."""
+        package = read_package(self.path(name))
+        if package is None and self.builtin is not None:
+            package = read_package(self.builtin / name)
+        return package
 
     def packages(self) -> list[Package]:
-        if not self.root.is_dir():
-            return []
-        found = (read_package(p) for p in sorted(self.root.iterdir()) if p.is_dir())
-        return [p for p in found if p is not None and not p.path.name.startswith(".")]
+        found: dict[str, Package] = {}
+        for root in (self.root, self.builtin):  # the writable store wins a name in both
+            if root is None or not root.is_dir():
+                continue
+            for p in sorted(root.iterdir()):
+                package = read_package(p) if p.is_dir() and not p.name.startswith(".") else None
+                if package is not None:
+                    found.setdefault(p.name, package)
+        return list(found.values())
 
     def names(self) -> list[str]:
         """Registry models first, then the store's own."""
@@ -137,8 +154,12 @@ class ModelStore:
             raise UnknownModel(f"Unknown model {name!r}. Known models: {known}.") from None
 
     def remove(self, name: str) -> Package:
-        package = self.get(name)
+        package = read_package(self.path(name))
         if package is None:
+            if self.get(name) is not None:
+                raise InvalidArgument(
+                    f"{name} is built in ({self.builtin}), which is read-only; it cannot be removed."
+                )
             raise UnknownModel(f"There is no model {name!r} in the store ({self.root}).")
         shutil.rmtree(package.path)
         return package
@@ -156,7 +177,9 @@ def read_package(path: Path) -> Package | None:
     if manifest.get("format_version") != FORMAT_VERSION:
         return None
     package = Package(path, manifest)
-    return package if package.weights_file.is_file() else None
+    # without its weights, a package can still serve the artifacts exported from them
+    served = package.weights_file.is_file() or any(package.artifacts.glob("*/manifest.json"))
+    return package if served else None
 
 
 def write_package(

@@ -29,7 +29,7 @@ async def models(request: Request):
     served = [svc.models[svc.default].describe()] + [
         st.describe() for name, st in svc.models.items() if name != svc.default
     ]
-    store = ModelStore(s.model_dir)
+    store = ModelStore.of(s)
     return {
         "default": svc.default,
         "models": served,
@@ -63,7 +63,7 @@ async def labels(request: Request, name: str, lang: str = Query("en", descriptio
     if state is not None and state.classifier is not None:
         spec = state.classifier.spec
     else:
-        spec = ModelStore(svc.settings.model_dir).spec_of(name)
+        spec = ModelStore.of(svc.settings).spec_of(name)
     return {"model": name, "lang": lang, "labels": list(spec.labels_in(lang))}
 
 
@@ -73,7 +73,7 @@ async def load(request: Request, name: str, _admin=Depends(require_admin)):
     service started), in the background: 202 while it loads; GET /api/v1/models shows when it
     is ready. Loading a model already served loads it again."""
     svc = service(request)
-    store = ModelStore(svc.settings.model_dir)
+    store = ModelStore.of(svc.settings)
     if name not in svc.models:
         store.spec_of(name)  # unknown: 404 now, not a failed load later
     state = svc.start_load(name)
