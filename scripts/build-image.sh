@@ -59,10 +59,18 @@ case "$tool" in
     podman) ctl=(podman "${STORAGE[@]}" --runtime runc --cgroup-manager=cgroupfs --events-backend=file) ;;
     *) die "LOCALVISION_IMAGE_TOOL must be docker, buildah or podman, not $tool" ;;
 esac
-image_exists() { "${ctl[@]}" image inspect "$1" >/dev/null 2>&1; }
+image_exists() { "${ctl[@]}" image inspect "$1" >/dev/null 2>&1 || { [ "$tool" = buildah ] && buildah "${STORAGE[@]}" inspect --type image "$1" >/dev/null 2>&1; }; }
 label_of() {  # the inputs hash an image was built from
-    "${ctl[@]}" image inspect --format '{{ index .Config.Labels "org.localvision.inputs" }}' "$1" 2>/dev/null \
-        || "${ctl[@]}" inspect --format '{{ index .OCIv1.Config.Labels "org.localvision.inputs" }}' "$1" 2>/dev/null
+    case "$tool" in
+        buildah) buildah "${STORAGE[@]}" inspect --type image --format '{{ index .OCIv1.Config.Labels "org.localvision.inputs" }}' "$1" 2>/dev/null ;;
+        *) "${ctl[@]}" image inspect --format '{{ index .Config.Labels "org.localvision.inputs" }}' "$1" 2>/dev/null ;;
+    esac
+}
+size_of() {
+    case "$tool" in
+        buildah) buildah "${STORAGE[@]}" images --format '{{.Size}}' "$1" ;;
+        *) "${ctl[@]}" image inspect --format '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}' ;;
+    esac
 }
 
 # --- Python for the staging step (needs torch: the models are exported before the build) ------
@@ -75,26 +83,40 @@ fi
 # --- the base -----------------------------------------------------------------------------
 cache="${LOCALVISION_CACHE:-/var/cache/localvision}"
 DEBIAN_INCLUDE="python3,python3-venv,ca-certificates"
-TRIM=2  # bump when the trimming below changes, so the cached tarball is made again
+TRIM=3  # bump when the trimming below changes, so the cached tarball is made again
 debian_base() {  # a bookworm root from debootstrap, trimmed, imported as an image; prints its name
     command -v debootstrap >/dev/null 2>&1 \
         || die "python:3.11-slim cannot be pulled and debootstrap is missing (apt-get install debootstrap)"
     mkdir -p "$cache"
+    local raw="$cache/bookworm-minbase-$(echo "$DEBIAN_INCLUDE" | sha256sum | cut -c1-8).raw.tar"
     local tarball="$cache/bookworm-minbase-$(echo "$DEBIAN_INCLUDE $TRIM" | sha256sum | cut -c1-8).tar"
-    if [ ! -f "$tarball" ]; then
-        say "debootstrap: Debian bookworm minbase with $DEBIAN_INCLUDE (about a minute; cached in $tarball)"
-        local root; root="$(mktemp -d "$cache/rootfs.XXXXXX")"
+    local root
+    if [ ! -f "$raw" ]; then
+        say "debootstrap: Debian bookworm minbase with $DEBIAN_INCLUDE (a minute or two; cached in $raw)"
+        root="$(mktemp -d "$cache/rootfs.XXXXXX")"
         debootstrap --variant=minbase --include="$DEBIAN_INCLUDE" bookworm "$root" >&2 \
             || { rm -rf "$root"; die "debootstrap failed"; }
+        tar -C "$root" --numeric-owner -cf "$raw.tmp" . && mv "$raw.tmp" "$raw"
+        rm -rf "$root"
+    fi
+    if [ ! -f "$tarball" ]; then
+        root="$(mktemp -d "$cache/rootfs.XXXXXX")"
+        tar -C "$root" --numeric-owner -xf "$raw"
+        # Packages only installing software needs (apt, its TLS and signature libraries,
+        # debconf, perl, e2fsprogs): nothing installs packages in the image. Purged with dpkg,
+        # so its database stays true to what is there.
+        chroot "$root" dpkg --purge --force-remove-essential --force-depends apt libapt-pkg6.0 \
+            libgnutls30 libp11-kit0 libtasn1-6 libnettle8 libhogweed6 libidn2-0 libunistring2 gpgv \
+            libdb5.3 e2fsprogs libext2fs2 libss2 libcom-err2 debconf perl-base >&2 \
+            || { rm -rf "$root"; die "could not trim the Debian root"; }
         # What a server never reads: apt's package lists and downloaded .debs, docs, man pages,
         # translations, logs, compiled bytecode (Python writes none at run time here)
         rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
                "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/lintian \
                "$root"/var/log/* "$root"/var/cache/debconf/*-old "$root"/usr/share/common-licenses
-        # Nothing runs perl (apt and debconf do; the image never installs packages), nor iconv's
-        # gconv modules (Python has its own codecs); zoneinfo's right/ is the leap-second copy
-        rm -rf "$root"/usr/bin/perl* "$root"/usr/lib/x86_64-linux-gnu/perl-base "$root"/usr/share/perl5 \
-               "$root"/usr/lib/x86_64-linux-gnu/gconv "$root"/usr/share/zoneinfo/right
+        # nor iconv's gconv modules (Python has its own codecs); zoneinfo's right/ is the
+        # leap-second copy of the zones
+        rm -rf "$root"/usr/lib/x86_64-linux-gnu/gconv "$root"/usr/share/zoneinfo/right
         find "$root"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
         find "$root" -xdev -name __pycache__ -type d -prune -exec rm -rf {} +
         tar -C "$root" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
@@ -155,4 +177,4 @@ case "$tool" in
     buildah) buildah "${STORAGE[@]}" bud --isolation chroot --format docker "${args[@]}" . ;;
     podman) "${ctl[@]}" build --isolation chroot --format docker "${args[@]}" . ;;
 esac
-say "built $tag ($("${ctl[@]}" image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}') uncompressed)"
+say "built $tag ($(size_of "$tag") uncompressed)"

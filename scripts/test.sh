@@ -20,5 +20,13 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
 fi
+if ! command -v buildah >/dev/null 2>&1 || ! command -v podman >/dev/null 2>&1 \
+        || ! command -v runc >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
+    # tests/test_image.py builds the container image (buildah; debootstrap makes its base when
+    # no registry answers) and runs it with podman on Debian's runc.
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q buildah podman runc debootstrap
+fi
 bash scripts/setup.sh test
 exec .venv/bin/python -m pytest "$@"
