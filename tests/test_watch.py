@@ -272,6 +272,29 @@ def test_a_photo_that_pauses_while_arriving_is_not_reported_broken(tmp_path, pho
     assert w.tick(5.0) == 0 and len(rows) == 2
 
 
+def test_polling_finds_a_photo_as_events_do(tmp_path, photos, lite0):
+    """--polling (for network shares): the same watcher, its changes found by polling."""
+    rows: list = []
+    w = Watcher(tmp_path, recursive=False, suffixes=IMAGE_SUFFIXES, settle_s=0.3, chunk=16,
+                classify=lite0.predict, report=rows.extend)  # fmt: skip
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(target=w.run, args=(False, True, ready.set, stop), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(30)
+        (tmp_path / "chelsea.jpg").write_bytes(photos["chelsea"])
+        end = time.monotonic() + 30
+        while not rows and time.monotonic() < end:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()  # a stop ends the watch
+    assert [(Path(r.source).name, r.predictions[0].label) for r in rows] == [
+        ("chelsea.jpg", GOLDEN["chelsea"])
+    ]
+
+
 # --- sorting ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("label, name", [
     ("tiger cat", "tiger cat"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,7 @@ class Watcher:
         not watched: not named like an image, hidden (a temporary or an AppleDouble ._ file),
         or in a subfolder without --recursive."""
         rel = Path(os.path.relpath(path, self.root))
-        if rel.parts[0] == os.pardir or any(p.startswith(".") for p in rel.parts):
+        if not rel.parts or rel.parts[0] == os.pardir or any(p.startswith(".") for p in rel.parts):
             return None
         if len(rel.parts) > 1 and not self.recursive:
             return None
@@ -167,9 +168,10 @@ class Watcher:
         self.rows += len(results)
 
     # --- the loop ---
-    def run(self, existing: bool, polling: bool, ready: Callable[[], None]) -> None:
-        """Watch until Ctrl+C (KeyboardInterrupt, left to the caller). `ready()` is called once
-        the folder is being watched, so no file arriving after it is missed."""
+    def run(self, existing: bool, polling: bool, ready: Callable[[], None],
+            stop: threading.Event | None = None) -> None:  # fmt: skip
+        """Watch until Ctrl+C (KeyboardInterrupt, left to the caller) or `stop` is set. `ready()`
+        is called once the folder is being watched, so no file arriving after it is missed."""
         from watchfiles import Change, watch
 
         started = False
@@ -177,7 +179,7 @@ class Watcher:
             self.root, recursive=self.recursive, force_polling=polling or None,
             poll_delay_ms=int(TICK_S * 1000), rust_timeout=int(TICK_S * 1000),
             yield_on_timeout=True, debounce=int(TICK_S * 1000), step=50,
-            watch_filter=None, raise_interrupt=True,
+            watch_filter=None, raise_interrupt=True, stop_event=stop,
         ):  # fmt: skip
             now = self.clock()
             if not started:  # the first timeout: the watcher is running, so scan and announce
