@@ -239,7 +239,11 @@ def test_watch_refuses_a_missing_folder_and_a_sorting_loop(tmp_path):
     assert "would arrive again" in loop.stderr and "to fix:" in loop.stderr
     no_out = runner.invoke(app, ["watch", str(inbox), "--move"])
     assert no_out.exit_code == 2 and "--move needs --sort-into" in no_out.stderr
-    for result in (missing, loop, no_out):
+    a_file = runner.invoke(app, ["watch", str(inbox), "--sort-into", __file__])
+    assert a_file.exit_code == 2 and "is a file" in a_file.stderr
+    by_env = runner.invoke(app, ["watch", str(inbox)], env={"LOCALVISION_SORT_INTO": __file__})
+    assert by_env.exit_code == 2 and "that is a file, not a folder" in by_env.stderr
+    for result in (missing, loop, no_out, a_file, by_env):
         assert "Traceback" not in result.output
 
 

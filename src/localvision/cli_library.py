@@ -57,7 +57,7 @@ def watch(settings: Settings, folder: Path, output: Path | None, recursive: bool
             "sorted image would arrive again.",
             hint="sort into a folder outside the watched one, or watch without --recursive",
         )
-    if output is not None and not output.parent.is_dir():
+    if output is not None and not output.parent.is_dir():  # said before the model loads
         raise InvalidArgument(f"--output {output}: the folder {output.parent} does not exist.")
     # SIGTERM (a service manager stopping it) ends it as Ctrl+C does: the rows so far are kept.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -67,7 +67,11 @@ def watch(settings: Settings, folder: Path, output: Path | None, recursive: bool
         render.note("stopped before the model was loaded")
         raise typer.Exit(0) from None
     library = Library.from_settings(settings, clf)
-    writer = RowWriter(output, settings.top_k, settings.lang)
+    try:
+        writer = RowWriter(output, settings.top_k, settings.lang)
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise InvalidArgument(f"Cannot write to --output {output}: {why}.") from None
 
     def report(results) -> None:
         writer.write(cli_rows(results, clf.name))
