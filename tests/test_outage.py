@@ -1,8 +1,9 @@
 """A history database that is not there yet, or goes away while the service runs (issue 14 §3).
 
-All real: `localvision serve` as a subprocess, a real PostgreSQL server of this module's own
-(tests/pgserver.py) that is stopped, killed and started again under the running service, and a
-closed loopback port for a server that never comes.
+All real: `localvision serve` as a subprocess for the wait at start, the service on a real
+uvicorn on loopback (conftest.LiveServer) for the outage, a real PostgreSQL server of this
+module's own (tests/pgserver.py) that is stopped, killed and started again under the running
+service, real Chromium for the page, and a closed loopback port for a server that never comes.
 
 - At start, serve waits for the database with backoff (one log line per try) and, when it never
   answers, exits 2 with one line naming its host and port, never its password nor a traceback;
@@ -17,6 +18,7 @@ closed loopback port for a server that never comes.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import subprocess
 import sys
@@ -184,21 +186,6 @@ class Served:
                 self.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def served(pg):
-    """serve started before its database: it waits; the database comes up during the wait."""
-    db = pg.url("postgres")
-    service = Served(db)
-    try:
-        first = service.wait_for(WAITING, 60)
-        pg.start()
-        service.wait_for("ready: open", 120)
-        service.first_try = first
-        yield service
-    finally:
-        service.stop()
-
-
 def wait_until(check, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -206,30 +193,75 @@ def wait_until(check, timeout: float = 20) -> None:
         time.sleep(0.1)
 
 
-def test_serve_waits_for_a_server_that_comes_up(served, pg):
-    assert served.first_try["level"] == "WARNING"
-    assert f"PostgreSQL at 127.0.0.1:{pg.port}" in served.first_try["message"]
-    assert httpx.get(served.url + "/readyz").status_code == 200
-    log = "".join(served.lines)
-    assert "the history database, PostgreSQL at" in log and "answers (after" in log
-    assert_clean(log, pg.password)
+def test_serve_waits_for_a_server_that_comes_up(pg):
+    """serve started before its database: it waits; the database comes up during the wait and
+    serve goes on to listen. (The model is not waited for: the outage tests below use it.)"""
+    if pg.pid() is not None:
+        pg.stop()
+    served = Served(pg.url("postgres"))
+    try:
+        first = served.wait_for(WAITING, 60)
+        assert first["level"] == "WARNING" and first["try"] == 1
+        assert f"PostgreSQL at 127.0.0.1:{pg.port} (database postgres" in first["message"]
+        pg.start()
+        served.wait_for("answers (after", 60)
+        served.wait_for("Uvicorn running on", 60)
+        assert httpx.get(served.url + "/healthz").status_code == 200
+    finally:
+        served.stop()
+    assert served.proc.returncode is not None
+    assert_clean("".join(served.lines), pg.password)
+
+
+class Logged(logging.Handler):
+    """What the service logs (on its own logger: it may not propagate to pytest's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def live(pg, lite0):
+    """The service (auth off) on a real uvicorn on loopback, its history on the module's
+    PostgreSQL server."""
+    if pg.pid() is None:
+        pg.start()
+    settings = Settings(model="efficientnet_lite0", offline=True, db=pg.create_database(),
+                        rate_limit="off")  # fmt: skip
+    logged, logger = Logged(), logging.getLogger("localvision.server")
+    level = logger.level
+    logger.addHandler(logged)
+    logger.setLevel(logging.INFO)
+    try:
+        with LiveServer(create_app(settings, classifier=lite0)) as server:
+            server.logged = logged
+            yield server
+    finally:
+        logger.removeHandler(logged)
+        logger.setLevel(level)
 
 
 def _classify(url: str, photo: bytes, **kw) -> httpx.Response:
     return httpx.post(url + "/api/v1/classify", files={"file": ("coffee.jpg", photo)}, **kw)
 
 
-def test_a_lost_database_is_503_history_unavailable_and_the_service_recovers(served, pg, photos):
-    url, coffee = served.url, photos["coffee"]
+def test_a_lost_database_is_503_history_unavailable_and_the_service_recovers(live, pg, photos):
+    url, coffee = live.url, photos["coffee"]
     before = _classify(url, coffee)
     assert before.status_code == 200, before.text
     assert before.json()["results"][0]["predictions"][0]["label"] == "espresso"
 
     pg.stop()  # mid-run: pooled connections die with it
-    lost = _classify(url, coffee)
+    lost = _classify(url, coffee)  # found out while recording: the recorder's refusal
     assert lost.status_code == 503, lost.text
     assert lost.json()["error"]["code"] == "history_unavailable"
     assert int(lost.headers["Retry-After"]) >= 1
+    again = _classify(url, coffee)  # known: refused before the model runs
+    assert (again.status_code, again.json()["error"]["code"]) == (503, "history_unavailable")
     ready = httpx.get(url + "/readyz")
     assert ready.status_code == 503
     assert "history database cannot be reached" in ready.json()["reason"]
@@ -248,7 +280,8 @@ def test_a_lost_database_is_503_history_unavailable_and_the_service_recovers(ser
     assert httpx.get(url + "/ping").status_code != 200
     v2 = httpx.get(url + "/v2/health/ready")
     assert v2.status_code == 503 and "history database" in v2.json()["error"]
-    served.wait_for("cannot be reached", 10)  # the log names the database, once
+    down = [line for line in live.logged.lines if "cannot be reached" in line]
+    assert len(down) == 1 and f"PostgreSQL at 127.0.0.1:{pg.port}" in down[0]  # once, named
 
     pg.start()  # back: no restart of the service
     wait_until(lambda: httpx.get(url + "/readyz").status_code == 200)
@@ -257,9 +290,8 @@ def test_a_lost_database_is_503_history_unavailable_and_the_service_recovers(ser
     rows = httpx.get(url + "/api/v1/history").json()
     assert rows["total"] == 2  # before and after; nothing of what was refused
     assert [r["predictions"][0]["label"] for r in rows["items"]] == ["意式浓缩咖啡", "espresso"]
-    log = "".join(served.lines)
-    assert "is reachable again" in log
-    assert_clean(log, pg.password)
+    assert any("is reachable again" in line for line in live.logged.lines)
+    assert_clean("\n".join(live.logged.lines), pg.password)
 
 
 def test_with_auth_a_key_that_cannot_be_checked_is_503_not_401(pg, lite0, photos):
@@ -292,3 +324,40 @@ def test_with_auth_a_key_that_cannot_be_checked_is_503_not_401(pg, lite0, photos
         assert again.status_code == 200, again.text
         rows = httpx.get(server.url + "/api/v1/history", headers=headers).json()
         assert rows["total"] == 2 and {r["user"] for r in rows["items"]} == {"ann"}
+
+
+def test_the_page_says_it_in_the_readers_language(live, pg, photos, tmp_path):
+    """The Recognize page in real Chromium, the database stopped: the 503 is the sentence for
+    history_unavailable (Chinese from i18n.js; English: the server's own message)."""
+    from pathlib import Path
+
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, SLOW, check_clean, watched_page
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import expect, sync_playwright
+
+    coffee = tmp_path / "coffee.jpg"
+    coffee.write_bytes(photos["coffee"])
+    expected = {
+        "zh-CN": "服务器暂时无法连接历史记录数据库，所以这次没有识别也没有保存。请过几秒再试。",
+        "en-US": "The history database cannot be reached, so nothing that must be recorded or "
+        "checked against it can be done now. Try again in a few seconds.",
+    }
+    pg.stop()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for locale, sentence in expected.items():
+                context, page = watched_page(browser, locale=locale)
+                page.goto(live.url + "/")
+                expect(page.locator("#banner-model")).to_be_visible(timeout=SLOW)
+                page.set_input_files("#file-input", coffee)
+                page.click("#recognize")
+                expect(page.locator("#message")).to_have_text(sentence, timeout=SLOW)
+                context.close()
+                check_clean(page)
+            browser.close()
+    finally:
+        pg.start()
+    wait_until(lambda: httpx.get(live.url + "/readyz").status_code == 200)
