@@ -86,7 +86,8 @@ def test_no_wait_means_one_try():
                    env={**_env(), "LOCALVISION_DB_WAIT_S": "0"})  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert WAITING not in done.stderr
-    assert f"error: Cannot reach the history database, PostgreSQL at 127.0.0.1:{port}" in done.stderr
+    said = f"error: Cannot reach the history database, PostgreSQL at 127.0.0.1:{port}"
+    assert said in done.stderr
     assert_clean(done.stderr, PASSWORD)
 
 

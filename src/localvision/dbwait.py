@@ -37,12 +37,16 @@ MAX_BACKOFF_S = 5.0
 # system's TCP timeout (about two minutes on Linux); 5 s is plenty for any reachable server.
 CONNECT_TIMEOUT_S = 5
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+BACKEND_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}
 # What a server says when it is there but will never let us in as configured: waiting is futile.
 _PERMANENT = re.compile(
     r"password authentication failed|authentication failed|does not exist|no pg_hba\.conf entry"
     r"|Access denied",
     re.IGNORECASE,
 )  # fmt: skip
+# Statements that fail because the server went away: it is shutting down, crashed, or does not
+# take connections yet (57P01-3); too many connections (53300). Class 08 is checked as a class.
+_OUTAGE_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
 
 
 def is_server(url: str) -> bool:
@@ -60,12 +64,14 @@ def where(url: str) -> str:
     backend = u.get_backend_name()
     if backend == "sqlite":
         return f"SQLite file {u.database}" if u.database else "SQLite in memory"
-    name = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}.get(backend, backend)
+    name = BACKEND_NAMES.get(backend, backend)
     port = u.port or DEFAULT_PORTS.get(backend)
     host = u.host or "localhost"
     host = f"[{host}]" if ":" in host else host
-    extra = [f"database {u.database}"] * bool(u.database) + [f"user {u.username}"] * bool(u.username)
-    return f"{name} at {host}" + (f":{port}" if port else "") + (f" ({', '.join(extra)})" if extra else "")
+    extra = ", ".join(
+        [f"database {u.database}"] * bool(u.database) + [f"user {u.username}"] * bool(u.username)
+    )
+    return f"{name} at {host}" + (f":{port}" if port else "") + (f" ({extra})" if extra else "")
 
 
 def connect_url(url: str) -> str:
@@ -112,10 +118,8 @@ def is_connection_failure(exc: BaseException, url: str | None = None) -> bool:
         if not isinstance(exc, (OperationalError, InterfaceError)):
             return False
         state = getattr(exc.orig, "sqlstate", None)
-        # None: a failure before any statement ran (connecting); 08: connection exception;
-        # 57P01-3: the server is shutting down, crashed or not yet accepting connections;
-        # 53300: too many connections.
-        return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300")
+        # None: a failure before any statement ran (connecting); 08: connection exception.
+        return state is None or state.startswith("08") or state in _OUTAGE_SQLSTATES
     return isinstance(exc, HistoryUnavailable)
 
 
@@ -175,7 +179,8 @@ def open_history(url: str, wait_s: float, *, sleep=time.sleep) -> "HistoryStore"
             left = wait_s - (time.monotonic() - started)
             if is_permanent(exc) or left <= 0:
                 if tries > 1:
-                    typed.message = typed.message[:-1] + f" (gave up after {tries} tries in {wait_s:g} s)."
+                    gave_up = f" (gave up after {tries} tries in {wait_s:g} s)."
+                    typed.message = typed.message[:-1] + gave_up
                     typed.args = (typed.message,)
                 raise typed from None
             pause = min(backoff, left)

@@ -75,7 +75,9 @@ class DatabaseHealth:
         """Why the service is not ready because of its database; None when it is reachable."""
         if self.reason is None:
             return None
-        return "the history database cannot be reached; the service recovers by itself once it is back"
+        return (
+            "the history database cannot be reached; the service recovers by itself once it is back"
+        )
 
     # --- what the engine tells us ---
     def _on_error(self, ctx) -> None:
@@ -105,7 +107,9 @@ class DatabaseHealth:
                     where(self.url), why, extra={"fields": {"database": where(self.url)}},
                 )  # fmt: skip
             if self._probe is None or not self._probe.is_alive():
-                self._probe = threading.Thread(target=self._watch, name="history-probe", daemon=True)
+                self._probe = threading.Thread(
+                    target=self._watch, name="history-probe", daemon=True
+                )
                 self._probe.start()
 
     def mark_up(self) -> None:

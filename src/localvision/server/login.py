@@ -115,8 +115,10 @@ async def login_page(request: Request, next: str = "/"):
         if signed and await gate.session(request.app, signed):
             return RedirectResponse(target, status_code=303)
     except HistoryUnavailable as exc:  # the page says so (in the reader's language), 503
-        return await _login_page(request, gate, status=exc.status, message=exc.message,
-                                 code=exc.code, next_url=target, retry_after=exc.retry_after)  # fmt: skip
+        return await _login_page(
+            request, gate, status=exc.status, message=exc.message, code=exc.code,
+            next_url=target, retry_after=exc.retry_after,
+        )  # fmt: skip
     return await _login_page(request, gate, next_url=target)
 
 
