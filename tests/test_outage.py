@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -295,9 +296,22 @@ def test_a_lost_database_is_503_history_unavailable_and_the_service_recovers(liv
     assert_clean("\n".join(live.logged.lines), pg.password)
 
 
+def _form_token(client: httpx.Client) -> str:
+    """Open the sign-in page (it sets the form's cookie); the form's CSRF token."""
+    page = client.get("/login")
+    assert page.status_code == 200
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(client: httpx.Client, username: str, password: str) -> httpx.Response:
+    data = {"username": username, "password": password, "csrf_token": _form_token(client)}
+    return client.post("/login", data=data)
+
+
 def test_with_auth_a_key_that_cannot_be_checked_is_503_not_401(pg, lite0, photos):
-    """The gate needs the database for every key: while it is gone (the server killed, as in a
-    crash), a request with a key is 503 history_unavailable; one without is still 401."""
+    """The gate needs the database for every key and session: while it is gone (the server
+    killed, as in a crash), a request with either is 503 history_unavailable, one without is
+    still 401, and the sign-in page says why; all of it works again once the database is back."""
     if pg.pid() is None:  # this test alone: the module's server is not started yet
         pg.start()
     db = pg.create_database()
@@ -309,6 +323,11 @@ def test_with_auth_a_key_that_cannot_be_checked_is_503_not_401(pg, lite0, photos
         ok = _classify(server.url, photos["coffee"], headers=headers)
         assert ok.status_code == 200, ok.text
 
+        browser = httpx.Client(base_url=server.url)  # a web sign-in, and a second one's form
+        assert sign_in(browser, "ann", "correct horse battery").status_code == 303
+        other = httpx.Client(base_url=server.url, headers={"Accept": "text/html"})
+        token = _form_token(other)
+
         pg.kill()
         for path in ("/api/v1/models", "/api/v1/history"):
             r = httpx.get(server.url + path, headers=headers)
@@ -316,8 +335,15 @@ def test_with_auth_a_key_that_cannot_be_checked_is_503_not_401(pg, lite0, photos
             assert "Retry-After" in r.headers
         r = _classify(server.url, photos["coffee"], headers=headers)
         assert (r.status_code, r.json()["error"]["code"]) == (503, "history_unavailable")
+        r = browser.get("/api/v1/history")  # the session cannot be looked up either
+        assert (r.status_code, r.json()["error"]["code"]) == (503, "history_unavailable")
         assert httpx.get(server.url + "/api/v1/models").status_code == 401  # no key: no lookup
         assert httpx.get(server.url + "/readyz").status_code == 503
+        # the sign-in page says so (its script puts the code's sentence in the reader's language)
+        form = {"username": "ann", "password": "correct horse battery", "csrf_token": token}
+        page = other.post("/login", data=form)
+        assert page.status_code == 503 and "Retry-After" in page.headers
+        assert 'data-code="history_unavailable"' in page.text
 
         pg.start()  # crash recovery, then the service finds it by itself
         wait_until(lambda: httpx.get(server.url + "/readyz").status_code == 200)
@@ -325,6 +351,9 @@ def test_with_auth_a_key_that_cannot_be_checked_is_503_not_401(pg, lite0, photos
         assert again.status_code == 200, again.text
         rows = httpx.get(server.url + "/api/v1/history", headers=headers).json()
         assert rows["total"] == 2 and {r["user"] for r in rows["items"]} == {"ann"}
+        assert browser.get("/api/v1/history").status_code == 200  # the session lived through it
+        again = {**form, "csrf_token": _form_token(other)}  # the 503 page gave a new form
+        assert other.post("/login", data=again).status_code == 303  # signing in works again
 
 
 def test_the_page_says_it_in_the_readers_language(live, pg, photos, tmp_path):
