@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf 'build-image: %s\n' "$*" >&2; }
+say() { printf 'build-image: [%3ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { say "error: $*"; exit 2; }
 
 tag="localvision:latest"; base=""; force=0; weights=""; calibration=""
@@ -167,14 +167,22 @@ if [ "$force" = 0 ] && image_exists "$tag" && [ "$(label_of "$tag")" = "$inputs"
 fi
 
 # --- stage, then build --------------------------------------------------------------------
+say "staging the models and the serving wheels (scripts/image/stage.py)"
 "$py" scripts/image/stage.py build/image ${weights:+--resnet18-weights "$weights"} \
     ${calibration:+--calibration "$calibration"}
+previous="$("${ctl[@]}" images -q "$tag" 2>/dev/null | head -1 || true)"
 args=(-f Containerfile -t "$tag" --build-arg "BASE=$base" --build-arg "INPUTS=$inputs")
 say "building $tag with $tool from $base"
 case "$tool" in
-    docker) docker build "${args[@]}" . ;;
+    docker) DOCKER_BUILDKIT=1 docker build "${args[@]}" . ;;  # RUN --mount needs BuildKit
     # docker format: OCI image configs have no HEALTHCHECK
     buildah) buildah "${STORAGE[@]}" bud --isolation chroot --format docker "${args[@]}" . ;;
     podman) "${ctl[@]}" build --isolation chroot --format docker "${args[@]}" . ;;
 esac
+# What this build left behind: the build stage's image, and the image the tag named before
+"${ctl[@]}" images -q --filter dangling=true --filter label=org.localvision.stage=build 2>/dev/null \
+    | xargs -r "${ctl[@]}" rmi >/dev/null 2>&1 || true
+if [ -n "$previous" ] && [ "$previous" != "$("${ctl[@]}" images -q "$tag" 2>/dev/null | head -1)" ]; then
+    "${ctl[@]}" rmi "$previous" >/dev/null 2>&1 || true  # kept while a container still uses it
+fi
 say "built $tag ($(size_of "$tag") uncompressed)"
