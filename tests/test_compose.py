@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PODMAN_COMPOSE = shutil.which("podman-compose", path=str(Path(sys.executable).parent)) or shutil.which("podman-compose")
+# the venv's own (the test extra), else one on the PATH
+VENV_BIN = str(Path(sys.executable).parent)
+PODMAN_COMPOSE = shutil.which("podman-compose", path=VENV_BIN) or shutil.which("podman-compose")
 
 
 def compose_config(**env: str) -> subprocess.CompletedProcess:

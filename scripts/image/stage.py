@@ -51,7 +51,8 @@ def serving_requirements(pyproject: Path) -> list[str]:
     if not psycopg:
         reqs.append(PSYCOPG)
     elif "binary" not in psycopg[0]:
-        reqs[reqs.index(psycopg[0])] = re.sub(r"^psycopg(\[[^\]]*\])?", "psycopg[binary]", psycopg[0])
+        binary = re.sub(r"^psycopg(\[[^\]]*\])?", "psycopg[binary]", psycopg[0])
+        reqs[reqs.index(psycopg[0])] = binary
     return reqs
 
 
@@ -68,7 +69,8 @@ def tree_bytes(path: Path) -> bytes:
         return path.read_bytes()
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        h.update(str(f.relative_to(path)).encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+        digest = hashlib.sha256(f.read_bytes()).digest()
+        h.update(str(f.relative_to(path)).encode() + b"\0" + digest)
     return h.digest()
 
 
@@ -84,7 +86,8 @@ def stage_wheels(stage: Path, python: str) -> None:
     reqs = serving_requirements(ROOT / "pyproject.toml")
     (stage / "requirements.txt").write_text("\n".join(reqs) + "\n")
     wheels = stage / "wheels"
-    key = sha("\n".join(reqs).encode(), tree_bytes(ROOT / "src"), (ROOT / "pyproject.toml").read_bytes())
+    pyproject = (ROOT / "pyproject.toml").read_bytes()
+    key = sha("\n".join(reqs).encode(), tree_bytes(ROOT / "src"), pyproject)
     if fresh(wheels / ".key", key):
         say("wheels: up to date")
         return
@@ -156,7 +159,8 @@ INPUTS = ("Containerfile", ".dockerignore", "pyproject.toml", "src", "scripts/bu
 def inputs_hash(base: str, resnet18: Path | None, calibration: Path | None) -> str:
     parts = [tree_bytes(ROOT / p) for p in INPUTS]
     parts += [base.encode(), sys.version.encode()]
-    parts += [resnet18.read_bytes() if resnet18 else b"", tree_bytes(calibration) if calibration else b""]
+    parts += [resnet18.read_bytes() if resnet18 else b""]
+    parts += [tree_bytes(calibration) if calibration else b""]
     frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
                             capture_output=True, text=True).stdout  # the versions staged
     return sha(*parts, frozen.encode())

@@ -158,7 +158,8 @@ class ModelStore:
         if package is None:
             if self.get(name) is not None:
                 raise InvalidArgument(
-                    f"{name} is built in ({self.builtin}), which is read-only; it cannot be removed."
+                    f"{name} is built in ({self.builtin}), which is read-only; it cannot be "
+                    "removed."
                 )
             raise UnknownModel(f"There is no model {name!r} in the store ({self.root}).")
         shutil.rmtree(package.path)
