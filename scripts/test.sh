@@ -28,5 +28,15 @@ if ! command -v buildah >/dev/null 2>&1 || ! command -v podman >/dev/null 2>&1 \
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q buildah podman runc debootstrap
 fi
+if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
+    || ! /usr/bin/python3 -c "import gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst; Gst.init(None); assert Gst.ElementFactory.find('x264enc')" 2>/dev/null; then
+    # The video tests serve a real RTSP stream on loopback with GStreamer's RTSP server
+    # (tests/rtspserver.py, run by the system Python where python3-gi lives).
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-gi \
+        gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+        gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
+fi
 bash scripts/setup.sh test
 exec .venv/bin/python -m pytest "$@"

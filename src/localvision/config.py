@@ -109,6 +109,49 @@ class Settings(BaseSettings):
         "decoded again in full. 0: never.",
     )
 
+    # --- video and cameras (streams/) ---
+    # 2 per second: a label that lasts half a second is still seen, and a 2-core machine keeps
+    # up with a live camera with room to spare (every frame is 25-30 per second).
+    video_fps: float = Field(
+        2.0, gt=0, description="Video: frames sampled per second of video (unless --every)."
+    )
+    video_every: int | None = Field(
+        None, ge=1, description="Video: sample every Nth frame instead (1: every frame)."
+    )
+    video_smoothing: Literal["consensus", "average", "off"] = Field(
+        "consensus",
+        description="Video: how sampled answers are smoothed: consensus (a label when enough of "
+        "the recent ones agree), average (moving average of probabilities) or off.",
+    )
+    # 5 and 3: one odd frame (or two) in five never flips the label, and a real change is
+    # taken after three samples (1.5 s at 2 per second).
+    video_window: int = Field(
+        5, ge=1, le=1000, description="Video: how many recent samples smoothing looks at."
+    )
+    video_agree: int = Field(
+        3, ge=1, le=1000,
+        description="Video, consensus: how many of the window's samples must agree on a label.",
+    )  # fmt: skip
+    stream_timeout_s: float = Field(
+        10.0, gt=0,
+        description="Live streams: seconds to wait when opening, and without a frame before "
+        "reconnecting (the watchdog).",
+    )  # fmt: skip
+    stream_reconnects: int = Field(
+        10, ge=0,
+        description="Live streams: failed reconnects in a row before giving up (0: never "
+        "reconnect).",
+    )  # fmt: skip
+    stream_backoff_s: float = Field(
+        0.5, gt=0, description="Live streams: the first wait before reconnecting, doubled each try."
+    )
+    stream_backoff_max_s: float = Field(
+        10.0, gt=0, description="Live streams: the longest wait between reconnects."
+    )
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTSP: carry the video over TCP (works through NAT) or UDP."
+    )
+
     # --- server ---
     host: str = Field("127.0.0.1", description="Address the web service binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port the web service listens on.")

@@ -350,6 +350,57 @@ class SidecarFailed(LocalVisionError):
     status = 500
 
 
+# --- video and camera streams (streams/) -------------------------------------------------------
+class StreamError(LocalVisionError):
+    """A video file, stream or camera that cannot be read."""
+
+    code = "stream_error"
+    status = 422
+
+
+class BadStreamUrl(StreamError):
+    """A URL that is malformed or has a scheme that is not allowed (only rtsp, rtsps, http,
+    https; never file: or FFmpeg's other protocols)."""
+
+    code = "bad_stream_url"
+    status = 400
+
+
+class StreamUnavailable(StreamError):
+    """A stream that could not be opened (refused, unreachable, not found on the server)."""
+
+    code = "stream_unavailable"
+    status = 502
+
+
+class StreamLost(StreamError):
+    """A live stream that dropped and did not come back within the reconnect attempts."""
+
+    code = "stream_lost"
+    status = 502
+
+
+class CameraNotFound(StreamError):
+    """A local camera (webcam:N, /dev/videoN) that does not exist or cannot be opened."""
+
+    code = "camera_not_found"
+    status = 404
+
+
+class NotAVideo(StreamError):
+    """A file that FFmpeg cannot read as a video, or one with no video track."""
+
+    code = "not_a_video"
+    status = 415
+
+
+class UnsupportedCodec(StreamError):
+    """A video track in a codec this FFmpeg build cannot decode."""
+
+    code = "unsupported_codec"
+    status = 415
+
+
 def _by_code(base: type) -> dict[str, type]:
     found = {base.code: base}
     for sub in base.__subclasses__():

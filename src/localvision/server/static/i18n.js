@@ -129,6 +129,13 @@
     sort_loop: "The folder to sort into is inside the folder being watched; every sorted photo would arrive again.",
     sort_failed: "The photo was recognized but could not be put into its label's folder.",
     sidecar_failed: "The photo was recognized but its XMP sidecar could not be read or written.",
+    stream_error: "The video or camera stream cannot be read.",
+    bad_stream_url: "That stream address is not allowed: use an rtsp://, rtsps://, http:// or https:// URL.",
+    stream_unavailable: "The stream could not be opened: check the address and that the camera is on.",
+    stream_lost: "The stream dropped and did not come back.",
+    camera_not_found: "There is no such camera on this machine.",
+    not_a_video: "This file is not a video localvision can read.",
+    unsupported_codec: "The video is in a format (codec) that cannot be decoded here.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -195,6 +202,13 @@
     sort_loop: "要整理到的文件夹在被监视的文件夹里面，整理好的每张照片都会再次被当作新照片。",
     sort_failed: "照片已识别，但没能放进它的标签文件夹。",
     sidecar_failed: "照片已识别，但没能读取或写入它的 XMP 附属文件。",
+    stream_error: "无法读取这个视频或摄像头流。",
+    bad_stream_url: "不允许这个流地址：请使用 rtsp://、rtsps://、http:// 或 https:// 地址。",
+    stream_unavailable: "无法打开这个流：请检查地址，并确认摄像头已开启。",
+    stream_lost: "流已中断，且没有恢复。",
+    camera_not_found: "这台机器上没有这个摄像头。",
+    not_a_video: "这个文件不是 localvision 能读取的视频。",
+    unsupported_codec: "这个视频的编码格式无法在这里解码。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 

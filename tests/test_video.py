@@ -1,0 +1,250 @@
+"""Video files, RTSP streams and `localvision video`, with real parts: videos encoded (H.264,
+PyAV) from real photos, EfficientNet-Lite0's real weights, and a real RTSP server on loopback
+(GStreamer's, tests/rtspserver.py) that is killed and restarted to make drops and reconnects.
+
+The labels a video must get are the model's own top-1 for each photo as it appears in the
+video (resized to the video's size), asked of the road directly: the video path must agree
+with it, and the two photos must get different labels, or the test proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import free_port
+from rtspserver import RtspServer
+from videos import frame_of, make_video
+
+from localvision.errors import (
+    BadStreamUrl,
+    CameraNotFound,
+    FileNotFound,
+    InvalidArgument,
+    NotAVideo,
+    StreamLost,
+    StreamUnavailable,
+    UnsupportedCodec,
+)
+from localvision.streams.frames import classify_frames
+from localvision.streams.smoothing import Smoother, segments_of
+from localvision.streams.sources import VideoSource, check_stream_url, parse_source
+
+PHOTOS = ["chelsea", "coffee"]
+SECONDS, RATE = 2.0, 10
+
+
+@pytest.fixture(scope="module")
+def expected(lite0):
+    """The model's top-1 for each photo as the video shows it (its index and probabilities)."""
+    results = lite0.predict([frame_of(n) for n in PHOTOS])
+    tops = {n: r.predictions[0] for n, r in zip(PHOTOS, results)}
+    assert len({p.index for p in tops.values()}) == len(PHOTOS), tops
+    return tops
+
+
+@pytest.fixture(scope="module")
+def two_photos(tmp_path_factory):
+    """A 4 s video: chelsea for 2 s, then coffee for 2 s (10 frames per second)."""
+    return make_video(tmp_path_factory.mktemp("video") / "two.mp4", PHOTOS, seconds=SECONDS)
+
+
+def run_video(clf, source: VideoSource, **smoothing):
+    smoother = Smoother(clf.spec.labels, **smoothing)
+    rows = []
+    for frame, result in classify_frames(clf, source.frames()):
+        rows.append((frame, result))
+        smoother.push(frame.time, result.probabilities)
+    smoother.finish(source.duration)
+    return rows, smoother.segments
+
+
+# --- files --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sampling", [{"fps": 2.0}, {"every": 3}], ids=["fps2", "every3"])
+def test_segments_of_a_video_of_two_photos(lite0, expected, two_photos, sampling):
+    source = VideoSource(str(two_photos), **sampling)
+    rows, segments = run_video(lite0, source)
+    step = 0.5 if "fps" in sampling else 3 / RATE
+    times = [f.time for f, _ in rows]
+    assert all(b - a == pytest.approx(step, abs=0.051) for a, b in zip(times, times[1:])), times
+    if "every" in sampling:
+        assert [f.index for f, _ in rows] == list(range(0, 40, 3))
+    assert [s.index for s in segments] == [expected[n].index for n in PHOTOS]
+    assert [s.label for s in segments] == [expected[n].label for n in PHOTOS]
+    first, second = segments
+    assert first.start == 0.0 and second.end == pytest.approx(2 * SECONDS, abs=0.01)
+    # the boundary lands within one sampling step of the cut, and the two segments touch
+    assert abs(second.start - SECONDS) <= step + 1e-6 and first.end == second.start
+    for seg, name in zip(segments, PHOTOS):
+        # the mean confidence is the model's own probability for the photo, give or take H.264
+        assert seg.confidence == pytest.approx(expected[name].probability, abs=0.1)
+        assert seg.samples == sum(seg.start <= t < seg.end for t in times)
+
+
+def test_one_odd_frame_does_not_flip_the_consensus(lite0, expected):
+    """Real distributions of the photos: A x6, one odd B, A x3, then B x6. Consensus (and the
+    moving average) keep A through the odd frame; without smoothing it is its own segment."""
+    answer = lite0.answer(probabilities=True)
+    road = lite0.road.run(
+        [_item(n) for n in PHOTOS], answer, lite0.infer
+    )  # the road, as the video loop calls it
+    a, b = (r.probabilities for r in road)
+    seq = [a] * 6 + [b] + [a] * 3 + [b] * 6
+    samples = [(i * 0.5, p) for i, p in enumerate(seq)]
+    labels = lite0.spec.labels
+    ia, ib = expected["chelsea"].index, expected["coffee"].index
+    for method in ("consensus", "average"):
+        segs = segments_of(samples, labels, method=method, end=8.0)
+        assert [(s.index, s.start, s.end) for s in segs] == [(ia, 0.0, 5.0), (ib, 5.0, 8.0)]
+    off = segments_of(samples, labels, method="off", end=8.0)
+    assert [s.index for s in off] == [ia, ib, ia, ib]
+
+
+def _item(name):
+    from localvision.road import Item
+
+    return Item(name, frame_of(name))
+
+
+def test_live_events_come_in_order(lite0, expected, two_photos):
+    """Incremental use (the service's): a "start" for chelsea, then coffee's "start" right
+    after chelsea's "end", and the last "end" from finish()."""
+    smoother = Smoother(lite0.spec.labels)
+    events = []
+    for frame, result in classify_frames(lite0, VideoSource(str(two_photos), fps=2).frames()):
+        events += [(e.kind, e.segment.index) for e in smoother.push(frame.time, result.probabilities)]
+    events += [(e.kind, e.segment.index) for e in smoother.finish()]
+    ia, ib = expected["chelsea"].index, expected["coffee"].index
+    assert events == [("start", ia), ("end", ia), ("start", ib), ("end", ib)]
+
+
+def test_smoothing_settings_are_checked():
+    with pytest.raises(InvalidArgument):
+        Smoother(["a", "b"], window=3, agree=4)
+    with pytest.raises(InvalidArgument):
+        Smoother(["a", "b"], method="median")
+
+
+# --- bad sources --------------------------------------------------------------------------------
+def test_bad_sources_have_typed_errors(tmp_path, two_photos):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all\n" * 50)
+    # A real AVI (MPEG-4 Part 2) whose codec tag is changed to one no FFmpeg knows.
+    avi = make_video(tmp_path / "c.avi", ["coffee"], seconds=0.5, codec="mpeg4", size=(64, 48))
+    odd = tmp_path / "odd.avi"
+    odd.write_bytes(avi.read_bytes().replace(b"FMP4", b"QQQ9"))
+    cases = [
+        (str(tmp_path / "missing.mp4"), FileNotFound),
+        (str(text), NotAVideo),
+        (str(odd), UnsupportedCodec),
+        ("webcam:57", CameraNotFound),
+        ("webcam:x", CameraNotFound),
+        ("file:///etc/passwd", BadStreamUrl),
+        ("concat:" + str(two_photos), BadStreamUrl),
+        ("rtsp://", BadStreamUrl),
+        (f"rtsp://127.0.0.1:{free_port()}/stream", StreamUnavailable),
+        (f"http://127.0.0.1:{free_port()}/video.mp4", StreamUnavailable),
+    ]
+    for source, error in cases:
+        with pytest.raises(error) as info:
+            VideoSource(source, fps=2, timeout_s=3).open()
+        assert info.value.code == error.code and info.value.message, source
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["rtsp://cam.local/stream1", "rtsps://user:pw@10.0.0.5:322/live", "http://127.0.0.1:8080/v.mjpg",
+     "HTTPS://example.org/live.m3u8"],
+)  # fmt: skip
+def test_allowed_stream_urls(url):
+    assert check_stream_url(url) == url
+    assert parse_source(url).kind == "url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "/etc/passwd", "concat:/a|/b", "subfile:,,start,0,end,0,,:/etc/passwd",
+     "pipe:0", "data:video/mp4;base64,AAAA", "tcp://127.0.0.1:9", "udp://0.0.0.0:5000", "rtmp://x/y",
+     "rtsp://", "http:///nohost", "rtsp://cam:99999/x", "rtsp://cam/a b", "", "ftp://x/y.mp4",
+     "gopher://x", "webcam:0", "httpproxy://x"],
+)  # fmt: skip
+def test_refused_stream_urls(url):
+    with pytest.raises(BadStreamUrl) as info:
+        check_stream_url(url)
+    assert info.value.code == "bad_stream_url"
+
+
+# --- a real RTSP stream -------------------------------------------------------------------------
+@pytest.fixture
+def rtsp(tmp_path):
+    """A live RTSP stream of chelsea (never skipped: scripts/test.sh installs GStreamer)."""
+    path = tmp_path / "chelsea.png"
+    frame_of("chelsea").save(path)
+    with RtspServer([path], port=free_port(), fps=10) as server:
+        yield server
+
+
+def test_rtsp_stream_drops_and_reconnects(lite0, expected, rtsp):
+    """Labels from a live RTSP stream; the server is killed (a drop) and started again on the
+    same port a second later: the source reconnects, counts it, and the labels resume."""
+    source = VideoSource(rtsp.url, fps=4, timeout_s=3, backoff_s=0.2, backoff_max_s=1)
+    assert source.open().live
+    seen = {"before": [], "after": []}
+    killed_at = None
+    restart = threading.Timer(1.0, rtsp.start)
+    try:
+        for frame, result in classify_frames(lite0, source.frames(), batch=1):
+            phase = "after" if source.state.reconnects else "before"
+            seen[phase].append(result.predictions[0].index)
+            if killed_at is None and len(seen["before"]) >= 3:
+                killed_at = frame.time
+                rtsp.kill()
+                restart.start()
+            if len(seen["after"]) >= 3:
+                break
+    finally:
+        restart.cancel()
+        source.close()
+    want = expected["chelsea"].index
+    assert seen["before"][:3] == [want] * 3 and seen["after"] == [want] * 3
+    assert source.state.reconnects == 1 and source.state.drops >= 1
+    assert source.state.last_error  # why it dropped, for the status page
+
+
+def test_rtsp_watchdog_reconnects_a_stream_that_stalls(rtsp):
+    """The server is frozen (SIGSTOP): the connection stays open but no frame comes. After
+    timeout_s the watchdog drops it; the reconnect waits until the server is thawed."""
+    source = VideoSource(rtsp.url, fps=4, timeout_s=1.5, backoff_s=0.2, backoff_max_s=0.5,
+                         max_reconnects=50)  # fmt: skip
+    stalled_at = resumed_at = None
+    pid = rtsp.proc.pid
+    thaw = threading.Timer(3.0, lambda: os.kill(pid, signal.SIGCONT))
+    try:
+        for frame in source.frames():
+            if stalled_at is None and frame.index >= 5:
+                os.kill(pid, signal.SIGSTOP)
+                stalled_at = time.monotonic()
+                thaw.start()
+            if source.state.reconnects:
+                resumed_at = time.monotonic()
+                break
+    finally:
+        thaw.cancel()
+        os.kill(pid, signal.SIGCONT)
+        source.close()
+    assert source.state.reconnects == 1 and source.state.drops >= 1
+    assert resumed_at - stalled_at >= 3.0  # it came back only once the server did
+
+
+def test_rtsp_stream_that_never_comes_back_is_lost(rtsp):
+    source = VideoSource(rtsp.url, fps=4, timeout_s=2, max_reconnects=2, backoff_s=0.1)
+    with pytest.raises(StreamLost) as info:
+        for frame in source.frames():
+            if frame.index >= 3:
+                rtsp.kill()
+    assert info.value.code == "stream_lost" and "2 reconnect attempts" in info.value.message
+    assert source.state.status == "failed"
