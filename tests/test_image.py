@@ -104,21 +104,27 @@ def image() -> str:
     return "localvision:latest"
 
 
-@pytest.fixture(scope="module")
-def container(image):
-    port, volume = free_port(), f"localvision-test-{uuid.uuid4().hex[:8]}"
+def run_image(port: int, volume: str) -> str:
+    """scripts/run-image.sh, as a user runs it; the container id from its last line."""
     proc = subprocess.run(
         ["bash", "scripts/run-image.sh", "-p", f"127.0.0.1:{port}:8000", "-v", f"{volume}:/data",
          "-e", "LOCALVISION_MODELS=efficientnet_lite0,resnet18"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    cid = proc.stdout.strip().splitlines()[-1]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def container(image):
+    port, volume = free_port(), f"localvision-test-{uuid.uuid4().hex[:8]}"
+    started = [run_image(port, volume)]
     try:
-        wait_healthy(cid)
-        yield cid, f"http://127.0.0.1:{port}"
+        wait_healthy(started[0])
+        yield started, f"http://127.0.0.1:{port}", port, volume
     finally:
-        podman("rm", "--force", "--time", "5", cid, check=False)
+        for cid in started:
+            podman("rm", "--force", "--time", "5", cid, check=False)
         podman("volume", "rm", "--force", volume, check=False)
 
 
@@ -146,7 +152,8 @@ def test_image_is_small_and_has_no_torch(image):
 
 
 def test_serves_a_real_photo_with_a_key_as_non_root_and_keeps_history(container):
-    cid, url = container
+    started, url, port, volume = container
+    cid = started[0]
     logs = podman("logs", cid)
     # the first start says how to let someone in, with this container's own exec command
     said = logs.stderr
@@ -177,3 +184,10 @@ def test_serves_a_real_photo_with_a_key_as_non_root_and_keeps_history(container)
     wait_healthy(cid)
     after = httpx.get(url + "/api/v1/history", headers=auth)
     assert after.status_code == 200 and after.json()["items"] == before["items"]
+    # and outlast the container itself: a new one on the same volume has them (the key too)
+    podman("rm", "--force", "--time", "10", cid)
+    started.append(run_image(port, volume))
+    wait_healthy(started[-1])
+    again = httpx.get(url + "/api/v1/history", headers=auth)
+    assert again.status_code == 200 and again.json()["items"] == before["items"]
+    assert "nobody can get in" not in podman("logs", started[-1]).stderr

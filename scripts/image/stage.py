@@ -120,7 +120,7 @@ def export(python: str, store: Path, model: str, calibration: Path | None, *extr
     rc = localvision(python, "export", model, "--int8", "--calibration", str(calibration),
                      *common, check=False)  # fmt: skip
     say(f"{model}: int8 " + ("passed its check: baked in" if rc == 0 else
-                             "did not pass its agreement check: fp32 only"))
+                             "not exported (the line above says why): fp32 only"))
 
 
 def stage_models(stage: Path, python: str, resnet18: Path | None, calibration: Path | None) -> None:
