@@ -328,6 +328,30 @@ class Settings(BaseSettings):
         description="With auth on: when this file does not exist, make an API key for admin "
         "and write it there (mode 0600) at start.",
     )
+    # --- cameras watched by the service (POST /api/v1/streams: streams/watcher.py) ---
+    # 4: each camera is a decoding thread (a 1080p H.264 stream takes a good part of a core)
+    # and one frame in flight; a 2-core machine still answers photos with four watched.
+    max_streams: int = Field(
+        4, ge=0, le=64, description="Cameras the service may watch at once (0: none)."
+    )
+    stream_webhook_url: str = Field(
+        "",
+        description="Streams: POST a JSON event to this http(s) URL when a segment of one of a "
+        "stream's labels starts (empty: no webhook).",
+    )
+    stream_webhook_secret: str = Field(
+        "",
+        description="Streams: sign each webhook body with this secret (HMAC-SHA256, in the "
+        "X-Localvision-Signature header).",
+    )
+
+    @field_validator("stream_webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"the webhook must be an http:// or https:// URL, not {value!r}")
+        return value
 
     @field_validator("autoscale")
     @classmethod

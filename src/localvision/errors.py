@@ -406,3 +406,11 @@ def _by_code(base: type) -> dict[str, type]:
     for sub in base.__subclasses__():
         found.update(_by_code(sub))
     return found
+
+
+# --- cameras watched by the service (POST /api/v1/streams) -------------------------------------
+class TooManyStreams(LocalVisionError):
+    """The service already watches as many cameras as `max_streams` allows."""
+
+    code = "too_many_streams"
+    status = 409

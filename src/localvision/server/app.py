@@ -22,7 +22,7 @@ from ..dbwait import open_history
 from ..history import HistoryStore
 from . import (
     accounts, api, body, camera, dialects, errors, gate, history_routes, kserve, login, logs,
-    metrics, model_routes, observer, openapi, origin, ratelimit, torchserve, ui,
+    metrics, model_routes, observer, openapi, origin, ratelimit, streams_routes, torchserve, ui,
 )  # fmt: skip
 from .state import Service
 
@@ -69,6 +69,7 @@ def create_app(
         finally:
             if loader is not None:
                 loader.cancel()
+            await streams_routes.close(app)  # the cameras watched: their open segments recorded
             await svc.close()
             svc.history.close()
 
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(kserve.router)
     app.include_router(torchserve.router)
     app.include_router(camera.router)  # the live camera page and its WebSocket
+    app.include_router(streams_routes.router)  # cameras the service watches
     ui.install(app)
     dialects.install(app)  # KServe's and TorchServe's error shapes on their paths
     sinks = [metrics.install(app)] + ([logs.AccessLog()] if settings.access_log else [])

@@ -40,6 +40,7 @@ from ..errors import FileTooLarge, InvalidArgument, LocalVisionError
 from ..imaging import MB
 from ..results import Answer
 from ..road import Item
+from ..streams.latest import Latest
 from .api import language
 from .gate import user_of
 from .state import Service
@@ -82,29 +83,6 @@ def _answer(ws: WebSocket, svc: Service) -> tuple[Answer, str]:
     return answer, name
 
 
-class Slot:
-    """The one frame waiting for the model: a newer one replaces it (latest wins)."""
-
-    def __init__(self):
-        self.frame: tuple[int, bytes] | None = None
-        self.received = 0
-        self.dropped = 0
-        self.filled = asyncio.Event()
-
-    def put(self, data: bytes) -> None:
-        self.received += 1
-        if self.frame is not None:
-            self.dropped += 1
-        self.frame = (self.received, data)
-        self.filled.set()
-
-    async def take(self) -> tuple[int, bytes]:
-        await self.filled.wait()
-        self.filled.clear()
-        frame, self.frame = self.frame, None
-        return frame
-
-
 def _error(frame: int | None, exc: LocalVisionError) -> dict:
     return {"type": "error", "frame": frame, "error": exc.to_dict()}
 
@@ -119,8 +97,9 @@ async def live(ws: WebSocket):
         await ws.send_json(_error(None, exc))
         await ws.close(POLICY_VIOLATION, exc.code)
         return
-    await ws.send_json({"type": "ready", "model": model, "lang": answer.lang, "top_k": answer.top_k})
-    slot = Slot()
+    ready = {"type": "ready", "model": model, "lang": answer.lang, "top_k": answer.top_k}
+    await ws.send_json(ready)
+    slot: Latest[tuple[int, bytes]] = Latest()
     worker = asyncio.create_task(_classify(ws, svc, slot, answer, model))
     try:
         await _read(ws, svc, slot)
@@ -132,7 +111,7 @@ async def live(ws: WebSocket):
             pass  # the client went away mid-answer
 
 
-async def _read(ws: WebSocket, svc: Service, slot: Slot) -> None:
+async def _read(ws: WebSocket, svc: Service, slot: Latest) -> None:
     """Take frames off the socket as fast as they come, into the slot, until the client leaves."""
     limit = svc.settings.max_upload_bytes
     while True:
@@ -145,15 +124,15 @@ async def _read(ws: WebSocket, svc: Service, slot: Slot) -> None:
                 "Send each camera frame as a binary message holding an image (JPEG, PNG, WebP)."
             )))  # fmt: skip
         elif len(data) > limit:
-            slot.received += 1  # counted, so the frame numbers stay the client's
-            await ws.send_json(_error(slot.received, FileTooLarge(
+            slot.put_count += 1  # counted, so the frame numbers stay the client's
+            await ws.send_json(_error(slot.put_count, FileTooLarge(
                 f"This frame is larger than {limit / MB:g} MB; send smaller frames."
             )))  # fmt: skip
         else:
-            slot.put(data)
+            slot.put((slot.put_count + 1, data))
 
 
-async def _classify(ws: WebSocket, svc: Service, slot: Slot, answer: Answer, model: str) -> None:
+async def _classify(ws: WebSocket, svc: Service, slot: Latest, answer: Answer, model: str):
     """The latest frame, through the road, answered; then the next latest."""
     client = ws.client.host if ws.client else None
     user = user_of(ws)
@@ -169,7 +148,8 @@ async def _classify(ws: WebSocket, svc: Service, slot: Slot, answer: Answer, mod
             continue
         except Exception:  # never a traceback to the page: log it, say so, go on
             log.exception("live frame %d failed", frame)
-            await ws.send_json(_error(frame, LocalVisionError("Something went wrong on the server.")))
+            oops = LocalVisionError("Something went wrong on the server.")
+            await ws.send_json(_error(frame, oops))
             continue
         if result.error is not None:
             await ws.send_json(_error(frame, result.error))

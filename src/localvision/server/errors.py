@@ -57,7 +57,8 @@ async def refuse(response, scope, receive, send) -> None:
     """Send a middleware's refusal: over HTTP the response itself; to a WebSocket handshake
     the same response as its HTTP answer (the ASGI `websocket.http.response` extension, which
     uvicorn has), else a close with code 1008 and the error code as the reason."""
-    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
+    extensions = scope.get("extensions") or {}
+    if scope["type"] == "websocket" and "websocket.http.response" not in extensions:
         code = json.loads(response.body)["error"]["code"]
         await send({"type": "websocket.close", "code": 1008, "reason": code})
         return

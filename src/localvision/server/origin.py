@@ -102,7 +102,8 @@ class OriginGuard:
         site = headers.get("sec-fetch-site")
         if origin is not None:
             scheme = scope.get("scheme", "http")
-            scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)  # a page's origin is http(s)
+            # a page's origin is http(s), the socket's scheme ws(s)
+            scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
             allowed = self.policy.allows_origin(origin, host, scheme)
         else:  # an older browser: Fetch Metadata tells where the request came from
             allowed = site in (None, "same-origin", "none")

@@ -136,6 +136,7 @@
     camera_not_found: "There is no such camera on this machine.",
     not_a_video: "This file is not a video localvision can read.",
     unsupported_codec: "The video is in a format (codec) that cannot be decoded here.",
+    too_many_streams: "The service already watches as many cameras as it may. Stop one first.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -209,6 +210,7 @@
     camera_not_found: "这台机器上没有这个摄像头。",
     not_a_video: "这个文件不是 localvision 能读取的视频。",
     unsupported_codec: "这个视频的编码格式无法在这里解码。",
+    too_many_streams: "本服务监看的摄像头已达上限，请先停止一个。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 
