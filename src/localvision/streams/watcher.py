@@ -265,10 +265,15 @@ class Watcher:
                 self.frames_in.tick()
                 if self._t0 is None:
                     self._t0 = time.time() - frame.time
+                if self.stopped:
+                    return
                 if frame.sampled:
                     image = frame.image  # RGB, converted here: off the event loop
                     item = (self._t0 + frame.time, frame.index, image)
-                    loop.call_soon_threadsafe(self.latest.put, item)
+                    try:
+                        loop.call_soon_threadsafe(self.latest.put, item)
+                    except RuntimeError:  # the service has shut down under us
+                        return
         except LocalVisionError as exc:  # e.g. StreamLost, with a finite stream_reconnects
             self._reader_error = exc.message
         except Exception as exc:  # never a dead thread without a word
