@@ -182,3 +182,23 @@ def test_with_auth_on_a_signed_in_browser_session_opens_it(guarded, photos):
     with pytest.raises(InvalidStatus) as ended:
         connect(ws_url(guarded.url), additional_headers={"Cookie": "localvision_session=forged"})
     assert refusal(ended)[0] == 401
+
+
+def test_the_rate_limit_counts_each_handshake(tmp_path, lite0, photos):
+    from localvision.config import Settings
+    from localvision.server.app import create_app
+
+    settings = Settings(model="efficientnet_lite0", offline=True, db=f"sqlite:///{tmp_path}/h.db",
+                        rate_limit="2/minute")  # fmt: skip
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        with connect(ws_url(live.url)) as ws:
+            recv(ws)
+            for _ in range(3):  # frames on an open socket are not requests
+                ws.send(photos["coffee"])
+                assert recv(ws)["type"] == "result"
+        with connect(ws_url(live.url)) as ws:
+            recv(ws)
+        with pytest.raises(InvalidStatus) as third:
+            connect(ws_url(live.url))
+    status, body = refusal(third)
+    assert status == 429 and body["error"]["code"] == "rate_limited"

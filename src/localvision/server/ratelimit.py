@@ -27,7 +27,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from ..errors import RateLimited
-from .errors import render
+from .errors import refuse, render
 from .gate import PRINCIPAL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,14 +94,15 @@ class RateLimiter:
         self.limits = limits
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not is_limited(scope.get("path", "")):
+        # A WebSocket handshake (the live camera's) counts as one request; its frames do not.
+        if scope["type"] not in ("http", "websocket") or not is_limited(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         refused = self.limits.check(client_key(scope))
         if refused is None:
             await self.app(scope, receive, send)
             return
-        await render(refused)(scope, receive, send)
+        await refuse(render(refused), scope, receive, send)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
