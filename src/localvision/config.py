@@ -328,7 +328,7 @@ class Settings(BaseSettings):
         description="With auth on: when this file does not exist, make an API key for admin "
         "and write it there (mode 0600) at start.",
     )
-    # --- cameras watched by the service (POST /api/v1/streams: streams/watcher.py) ---
+    # --- cameras watched by the service (POST /api/v1/streams: streams/cameras.py) ---
     # 4: each camera is a decoding thread (a 1080p H.264 stream takes a good part of a core)
     # and one frame in flight; a 2-core machine still answers photos with four watched.
     max_streams: int = Field(

@@ -1,4 +1,4 @@
-"""The streams API: cameras the service watches (streams/watcher.py does the watching).
+"""The streams API: cameras the service watches (streams/cameras.py does the watching).
 
     POST   /api/v1/streams              {url, name?, model?, every_s?, min_confidence?, labels?,
                                          lang?} -> 201, the stream's state
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import InvalidArgument
 from ..models.labels import LANGUAGES
 from ..streams.sources import check_stream_url
-from ..streams.watcher import Options, Watcher, Watchers, default_name
+from ..streams.cameras import Options, Camera, Cameras, default_name
 from .gate import require_admin, user_of
 
 router = APIRouter(
@@ -58,17 +58,17 @@ class StreamIn(BaseModel):
     lang: str | None = Field(None, description="Language of the labels: en or zh.")
 
 
-def watchers(request: Request) -> Watchers:
+def cameras(request: Request) -> Cameras:
     app = request.app
     found = getattr(app.state, "streams", None)
     if found is None:
-        found = app.state.streams = Watchers(app.state.service)
+        found = app.state.streams = Cameras(app.state.service)
     return found
 
 
-def watched(request: Request, stream_id: str) -> Watcher:
+def watched(request: Request, stream_id: str) -> Camera:
     """The stream a path names (404 not_found before any response starts)."""
-    return watchers(request).get(stream_id)
+    return cameras(request).get(stream_id)
 
 
 def _label_indices(spec, names: list[str]) -> tuple[int, ...]:
@@ -107,36 +107,36 @@ def _options(request: Request, body: StreamIn) -> Options:
 @router.post("", status_code=201)
 async def start_stream(request: Request, body: StreamIn):
     """Start watching a camera; 201 with its state (status "connecting" until frames come)."""
-    watcher = watchers(request).start(_options(request, body))
-    return JSONResponse(watcher.describe(), status_code=201,
-                        headers={"Location": f"/api/v1/streams/{watcher.id}"})  # fmt: skip
+    camera = cameras(request).start(_options(request, body))
+    return JSONResponse(camera.describe(), status_code=201,
+                        headers={"Location": f"/api/v1/streams/{camera.id}"})  # fmt: skip
 
 
 @router.get("")
 async def list_streams(request: Request):
     """Every stream the service watches."""
-    return {"streams": [w.describe() for w in watchers(request).watching.values()]}
+    return {"streams": [w.describe() for w in cameras(request).watching.values()]}
 
 
 @router.get("/{stream_id}")
 async def get_stream(request: Request, stream_id: str):
     """A stream's state: status, fps, last frame time, reconnects, the current label."""
-    return watchers(request).get(stream_id).describe()
+    return cameras(request).get(stream_id).describe()
 
 
 @router.get("/{stream_id}/events", response_class=EventSourceResponse)
-async def stream_events(watcher: Watcher = Depends(watched)) -> AsyncIterator[ServerSentEvent]:
+async def stream_events(camera: Camera = Depends(watched)) -> AsyncIterator[ServerSentEvent]:
     """Server-Sent Events: `state` first, then `label` for each classified frame,
     `segment_start` / `segment_end`, `status` (live, reconnecting...), `error` (a frame that
     failed), and `stopped` when the stream is deleted (then the response ends)."""
-    async for event, data in watcher.listen():
+    async for event, data in camera.listen():
         yield ServerSentEvent(event=event, data=data)
 
 
 @router.delete("/{stream_id}")
 async def stop_stream(request: Request, stream_id: str):
     """Stop watching; the open segment ends and is recorded. The stream's last state."""
-    return await watchers(request).stop(stream_id)
+    return await cameras(request).stop(stream_id)
 
 
 async def close(app) -> None:

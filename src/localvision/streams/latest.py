@@ -1,7 +1,7 @@
 """A slot of one for "the latest frame wins": a newer item replaces the one still waiting.
 
 Used on the event loop by the live camera's WebSocket (server/camera.py) and by the cameras the
-service watches (streams/watcher.py): whatever arrives while the model is busy waits here, and
+service watches (streams/cameras.py): whatever arrives while the model is busy waits here, and
 only the newest is worked on next, so nothing queues behind a slow model and memory holds at
 most one waiting frame. Not thread-safe: a thread hands items over with
 loop.call_soon_threadsafe(latest.put, item).

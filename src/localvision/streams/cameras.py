@@ -1,10 +1,10 @@
-"""Cameras the service watches (POST /api/v1/streams): one `Watcher` per camera, held by the
-service's `Watchers`.
+"""Cameras the service watches (POST /api/v1/streams): one `Camera` per camera, held by the
+service's `Cameras`.
 
-A watcher is a thread and two tasks:
+A camera is a thread and two tasks:
 
     reader thread:   VideoSource (sources.py: PyAV, reconnect with backoff, the watchdog)
-                     -> each sampled frame as RGB -> the watcher's Latest slot (latest wins)
+                     -> each sampled frame as RGB -> the camera's Latest slot (latest wins)
     classify task:   the slot's newest frame -> Service.recognize (the road, through the
                      model's micro-batcher, as every HTTP route) -> Smoother (smoothing.py)
                      -> live label, segment start / end events -> subscribers (SSE), the
@@ -115,7 +115,7 @@ class Rate:
 
 
 class Hub:
-    """The watcher's event subscribers (the SSE clients), each with a bounded backlog."""
+    """The camera's event subscribers (the SSE clients), each with a bounded backlog."""
 
     def __init__(self) -> None:
         self.queues: set[asyncio.Queue] = set()
@@ -183,7 +183,7 @@ class Options:
 
 
 @dataclass
-class Watcher:
+class Camera:
     id: str
     options: Options
     service: object  # server.state.Service
@@ -452,19 +452,19 @@ class Watcher:
             yield item
 
 
-class Watchers:
+class Cameras:
     """The cameras the service watches, at most `max_streams`."""
 
     def __init__(self, service, source: Callable[..., VideoSource] = VideoSource.from_settings):
         self.service = service
         self.settings = service.settings
         self.make_source = source
-        self.watching: dict[str, Watcher] = {}
+        self.watching: dict[str, Camera] = {}
         s = self.settings
         self.webhook = Webhook(s.stream_webhook_url, s.stream_webhook_secret) if (
             s.stream_webhook_url) else None  # fmt: skip
 
-    def start(self, options: Options) -> Watcher:
+    def start(self, options: Options) -> Camera:
         limit = self.settings.max_streams
         if len(self.watching) >= limit:
             raise TooManyStreams(
@@ -478,22 +478,22 @@ class Watchers:
             # camera is back (every stream_backoff_max_s a try); only DELETE stops it.
             max_reconnects=sys.maxsize,
         )  # fmt: skip
-        watcher = Watcher(uuid.uuid4().hex[:12], options, self.service, source, self.webhook)
-        self.watching[watcher.id] = watcher
-        watcher.start()
-        log.info("watching %s as stream %s (%s)", redact(options.url), watcher.id, options.name)
-        return watcher
+        camera = Camera(uuid.uuid4().hex[:12], options, self.service, source, self.webhook)
+        self.watching[camera.id] = camera
+        camera.start()
+        log.info("watching %s as stream %s (%s)", redact(options.url), camera.id, options.name)
+        return camera
 
-    def get(self, stream_id: str) -> Watcher:
+    def get(self, stream_id: str) -> Camera:
         found = self.watching.get(stream_id)
         if found is None:
             raise NotFound(f"There is no stream {stream_id!r}.", hint="GET /api/v1/streams")
         return found
 
     async def stop(self, stream_id: str) -> dict:
-        watcher = self.get(stream_id)
+        camera = self.get(stream_id)
         del self.watching[stream_id]
-        return await watcher.stop()
+        return await camera.stop()
 
     async def close(self) -> None:
         for stream_id in list(self.watching):
