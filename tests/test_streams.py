@@ -1,4 +1,4 @@
-"""Cameras watched by the service (/api/v1/streams, streams/watcher.py), against a real RTSP
+"""Cameras watched by the service (/api/v1/streams, streams/cameras.py), against a real RTSP
 camera on loopback (tests/rtspserver.py: GStreamer's RTSP server, serving real photos in turn)
 and the real service (EfficientNet-Lite0): the state, the event stream read with a real SSE
 client (httpx-sse), segments in the history, the webhook against a real local HTTP receiver,
