@@ -300,3 +300,15 @@ def test_with_auth_on_only_admins_manage_streams(guarded):
     r = httpx.delete(f"{guarded.url}/api/v1/streams/{stream['id']}", headers=ada, timeout=30)
     assert r.status_code == 200
     assert httpx.get(guarded.url + "/api/v1/streams", headers=ada).json()["streams"] == []
+
+
+def test_a_listener_is_told_when_the_stream_is_stopped(service, camera):
+    stream = start(service, {"url": camera.url, "every_s": 1})
+    sid = stream["id"]
+    stopper = threading.Timer(3.0, lambda: httpx.delete(f"{service}/api/v1/streams/{sid}",
+                                                        timeout=30))  # fmt: skip
+    stopper.start()
+    seen = events(service, sid, lambda e, d: e == "stopped", timeout=60)
+    stopper.join()
+    assert seen[-1][1]["id"] == sid and seen[-1][1]["status"] == "stopped"
+    assert httpx.get(f"{service}/api/v1/streams/{sid}").status_code == 404
