@@ -248,3 +248,133 @@ def test_rtsp_stream_that_never_comes_back_is_lost(rtsp):
                 rtsp.kill()
     assert info.value.code == "stream_lost" and "2 reconnect attempts" in info.value.message
     assert source.state.status == "failed"
+
+
+# --- the command --------------------------------------------------------------------------------
+MODEL = ["-m", "efficientnet_lite0", "--backend", "torch", "--precision", "fp32"]
+
+
+def invoke(*args):
+    from typer.testing import CliRunner
+
+    from localvision.cli import app
+
+    return CliRunner().invoke(app, ["video", *map(str, args)], prog_name="localvision")
+
+
+def check_segments(segments, expected, step=0.5):
+    assert [s["index"] for s in segments] == [expected[n].index for n in PHOTOS]
+    assert segments[0]["start"] == 0.0 and segments[1]["end"] == pytest.approx(2 * SECONDS)
+    assert abs(segments[1]["start"] - SECONDS) <= step and segments[0]["end"] == segments[1]["start"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_cli_video_formats(lite0_package, expected, two_photos, fmt):
+    import csv
+    import io
+    import json
+
+    result = invoke(two_photos, "--fps", 2, "--format", fmt, "-k", 2, *MODEL)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    text = result.stdout
+    if fmt == "json":
+        doc = json.loads(text)
+        assert set(doc) == {"source", "model", "frames", "segments"}
+        assert doc["source"] == str(two_photos) and doc["model"] == "efficientnet_lite0"
+        frames, segments = doc["frames"], doc["segments"]
+    elif fmt == "jsonl":
+        lines = [json.loads(line) for line in text.splitlines()]
+        frames = [x for x in lines if x["type"] == "frame"]
+        segments = [x for x in lines if x["type"] == "segment"]
+        starts = [x for x in lines if x["type"] == "segment_start"]
+        assert [s["index"] for s in starts] == [s["index"] for s in segments]
+    else:
+        rows = list(csv.DictReader(io.StringIO(text)))
+        frames = [
+            {"time": float(r["time"]), "frame": int(r["frame"]),
+             "predictions": [{"index": int(r["index_1"]), "label": r["label_1"]}]}
+            for r in rows if r["kind"] == "frame"
+        ]  # fmt: skip
+        segments = [
+            {"index": int(r["index_1"]), "label": r["label_1"], "start": float(r["time"]),
+             "end": float(r["end"]), "confidence": float(r["probability_1"])}
+            for r in rows if r["kind"] == "segment"
+        ]  # fmt: skip
+        assert "label_2" in rows[0] and "label_3" not in rows[0]  # -k 2
+    assert [f["time"] for f in frames] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    assert [f["frame"] for f in frames] == [0, 5, 10, 15, 20, 25, 30, 35]
+    tops = [f["predictions"][0]["index"] for f in frames]
+    assert tops == [expected["chelsea"].index] * 4 + [expected["coffee"].index] * 4
+    check_segments(segments, expected)
+    assert [s["label"] for s in segments] == [expected[n].label for n in PHOTOS]
+
+
+def test_cli_annotate_writes_a_playable_video_of_the_same_length(
+    lite0_package, expected, two_photos, tmp_path
+):
+    import av
+
+    out = tmp_path / "annotated.mp4"
+    result = invoke(two_photos, "--annotate", out, "--lang", "zh", "--every", 5, *MODEL)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    with av.open(str(two_photos)) as a, av.open(str(out)) as b:
+        src = [f.to_ndarray(format="rgb24") for f in a.decode(video=0)]
+        got = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
+        assert b.streams.video[0].codec_context.name == "h264"
+        assert b.duration / 1e6 == pytest.approx(a.duration / 1e6, abs=0.11)
+    assert len(got) == len(src) == 40 and got[0].shape == src[0].shape
+    # Drawn: the panel (top left) differs from the source; the rest of the frame does not.
+    h, w = src[0].shape[:2]
+    for i in (5, 35):
+        diff = np.abs(got[i].astype(int) - src[i].astype(int)).mean(axis=2)
+        assert diff[: h // 6, : w // 3].mean() > 20
+        assert diff[h // 2 :, w // 2 :].mean() < 6
+    assert "wrote 40 annotated frames" in result.stderr
+
+
+def test_cli_video_bad_sources_exit_2(lite0_package, tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video\n" * 50)
+    for source, said in [
+        (tmp_path / "missing.mp4", "No such video file"),
+        (notes, "cannot be read as a video"),
+        ("webcam:57", "There is no camera webcam:57"),
+        ("file:///etc/passwd", "only rtsp://, rtsps://, http:// and https://"),
+        (f"rtsp://127.0.0.1:{free_port()}/cam", "could not be opened"),
+    ]:
+        result = invoke(source, "--timeout-s", 3, *MODEL)
+        assert result.exit_code == 2, (source, result.stdout, result.stderr)
+        assert said in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "efficientnet_lite0" not in result.stderr  # said before the model loads
+
+
+def test_cli_video_ctrl_c_on_a_live_stream_prints_the_segments_so_far(
+    lite0_package, expected, rtsp
+):
+    """`localvision video rtsp://...` in a real process; SIGINT once a segment started: it
+    ends cleanly (exit 0) with that segment closed."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localvision", "video", rtsp.url, "--fps", "4", "-f", "jsonl",
+         *MODEL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(json.loads(line))
+            if lines[-1]["type"] == "segment_start":
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    lines += [json.loads(x) for x in rest.splitlines()]
+    assert proc.returncode == 0, err
+    ended = [x for x in lines if x["type"] == "segment"]
+    assert [s["index"] for s in ended] == [expected["chelsea"].index], lines
+    assert ended[0]["end"] >= ended[0]["start"] and "Traceback" not in err
+    assert "segments so far" in err

@@ -66,6 +66,8 @@ Device = _choices("device")
 Precision = _choices("precision")
 Auth = _choices("auth")
 LogFormat = _choices("log_format")
+Smoothing = _choices("video_smoothing")
+RtspTransport = _choices("rtsp_transport")
 
 
 def settings_from(**given) -> Settings:
@@ -326,6 +328,67 @@ def watch(
         groups=groups, model_dir=model_dir,
     )  # fmt: skip
     cli_library.watch(cli_library.check_library(settings, move), folder, output, recursive)
+
+
+class VideoFormat(str, Enum):
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@app.command()
+def video(
+    source: str = typer.Argument(
+        ..., help="A video file, an rtsp://, rtsps://, http(s):// stream, or webcam:N (V4L2)."
+    ),
+    fmt: VideoFormat = typer.Option(
+        VideoFormat.json, "--format", "-f",
+        help="json (one document at the end), jsonl (one line per frame and segment, as they "
+        "come) or csv.",
+    ),  # fmt: skip
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results here."),
+    annotate: Optional[Path] = typer.Option(
+        None, "--annotate", dir_okay=False,
+        help="Also write the video with the labels and confidence bars drawn on each frame "
+        "(.mp4).",
+    ),  # fmt: skip
+    video_every: Optional[int] = _option("video_every", "--every"),
+    video_fps: Optional[float] = _option("video_fps", "--fps"),
+    video_smoothing: Optional[Smoothing] = _option("video_smoothing", "--smoothing"),
+    video_window: Optional[int] = _option("video_window", "--window"),
+    video_agree: Optional[int] = _option("video_agree", "--agree"),
+    stream_timeout_s: Optional[float] = _option("stream_timeout_s", "--timeout-s"),
+    stream_reconnects: Optional[int] = _option("stream_reconnects", "--reconnects"),
+    rtsp_transport: Optional[RtspTransport] = _option("rtsp_transport", "--rtsp-transport"),
+    model: Optional[str] = ModelOpt,
+    weights: Optional[Path] = WeightsOpt,
+    top_k: Optional[int] = _option("top_k", "--top-k", "-k"),
+    offline: Optional[bool] = OfflineOpt,
+    backend: Optional[Backend] = BackendOpt,
+    device: Optional[Device] = DeviceOpt,
+    precision: Optional[Precision] = PrecisionOpt,
+    batch_size: Optional[int] = _option("batch_size", "--batch-size"),
+    labels: Optional[Path] = LabelsOpt,
+    lang: Optional[Lang] = LangOpt,
+    min_confidence: Optional[float] = FloorOpt,
+    model_dir: Optional[Path] = ModelDirOpt,
+):
+    """Classify a video, stream or camera frame by frame (sampled), smoothed into segments
+    where the label is stable. Ctrl+C ends a live source, with the segments so far."""
+    from . import cli_video
+
+    settings = settings_from(
+        video_every=video_every, video_fps=video_fps, video_smoothing=video_smoothing,
+        video_window=video_window, video_agree=video_agree, stream_timeout_s=stream_timeout_s,
+        stream_reconnects=stream_reconnects, rtsp_transport=rtsp_transport, model=model,
+        weights=weights, top_k=top_k, offline=offline, backend=backend, device=device,
+        precision=precision, batch_size=batch_size, labels=labels, lang=lang,
+        min_confidence=min_confidence, model_dir=model_dir,
+    )  # fmt: skip
+    from .streams.sources import VideoSource
+
+    opened = VideoSource.from_settings(source, settings).open()  # a bad source: before the model
+    cli_video.run(load(settings), settings, opened, fmt.value, output, annotate)
 
 
 def _classify_on_ray(settings: Settings, found: Found, strict: bool, fmt: Format, output):

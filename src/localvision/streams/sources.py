@@ -219,6 +219,7 @@ class VideoSource:
         self._stop = threading.Event()
         self._index = 0
         self._t0: float | None = None  # live: time.monotonic() of the first frame
+        self._reader: threading.Thread | None = None  # live: the thread reading frames
 
     @classmethod
     def from_settings(cls, source: str, settings, **given) -> "VideoSource":
@@ -334,7 +335,15 @@ class VideoSource:
         self._stop.set()
 
     def close(self) -> None:
+        """Stop, and close the source. A live source's reader thread is waited for (up to one
+        read timeout): it owns the container while it reads, and closing a container under a
+        read crashes FFmpeg; if it is still reading, it closes the container itself."""
         self.stop()
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(self.timeout_s + 2)
+            if reader.is_alive():
+                return
         self._close_container()
 
     def _close_container(self) -> None:
@@ -393,6 +402,7 @@ class VideoSource:
                     cond.notify()
 
         thread = threading.Thread(target=reader, name=f"video {self.source}", daemon=True)
+        self._reader = thread
         thread.start()
         try:
             while True:
