@@ -38,6 +38,7 @@ from ..errors import (
     FileNotFound,
     InvalidArgument,
     NotAVideo,
+    StreamError,
     StreamLost,
     StreamUnavailable,
     UnsupportedCodec,
@@ -173,8 +174,12 @@ class StreamState:
 
 
 def _av():
-    import av  # PyAV: imported when a video is opened, not when the package is
-
+    try:
+        import av  # PyAV: imported when a video is opened, not when the package is
+    except ImportError:  # the container image serves photos and leaves PyAV (~100 MB) out
+        raise StreamError(
+            "Video needs PyAV (FFmpeg), which is not installed here.", hint="pip install av"
+        ) from None
     return av
 
 
