@@ -446,6 +446,12 @@ def decode_section(decode: dict | None) -> str:
     return text + "\n\nPreprocessing, bytes → array, one thread:\n\n" + table
 
 
+def _video_table(rows: list[dict]) -> str:
+    from bench.video_bench import video_table
+
+    return video_table(rows) if rows else "not measured\n"
+
+
 def markdown(results: dict) -> str:
     """The whole report: header, engine, HTTP, start-up, targets, CUDA."""
     m = results["meta"]
@@ -480,6 +486,7 @@ def markdown(results: dict) -> str:
                 "## Fast decode\n\n" + decode_section(results.get("decode")),
                 "## Targets\n\n" + targets_table(results["targets"]),
                 "## GPU\n\n" + cuda_section(results["cuda"]),
+                "## Video (1080p H.264)\n\n" + _video_table(results.get("video") or []),
             ]
         )
         + "\n"

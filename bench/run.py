@@ -11,7 +11,10 @@
    (bench/rivals/), with the same top-1 check through tritonclient and curl -T;
 3. fast decode: top-1 agreement with exact decode on real photos (efficientnet_lite0's
    real weights) and preprocessing time (bench/decode_bench.py);
-4. the targets, pass/fail; 5. GPU figures when CUDA is available.
+4. the targets, pass/fail; 5. GPU figures when CUDA is available;
+6. video: frames per second of `localvision video` on a 1080p H.264 file, every frame and
+   every 10th, against the naive OpenCV + eager PyTorch loop (bench/video_bench.py; rows
+   video-every1, video-every10: ``--only video-every1,video-every10`` runs just those).
 
 ResNet-18 has seeded random weights (ImageNet's cannot be downloaded here). All
 caches (artifacts, torch hub) live in a temporary directory for the run, set in
@@ -34,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+VIDEO_ROWS = {"video-every1", "video-every10"}  # bench/video_bench.py's rows
 
 
 def log(msg: str) -> None:
@@ -91,6 +95,7 @@ def plan(args: argparse.Namespace) -> dict:
         "calibration_images": 64 if quick else 300,
         "cuda_calls": 5 if quick else 20,
         "decode_photos": 20 if quick else 100,
+        "video_s": 4.0 if quick else 8.0,
     }
 
 
@@ -167,7 +172,22 @@ def measure(
     results["decode"] = decode_bench.bench_decode(p["decode_photos"])
     log("GPU ...")
     results["cuda"] = cuda_bench.bench_cuda(weights, p["cuda_calls"])
+    results["video"] = _video(p, tmp, only)
     return results
+
+
+def _video(p: dict, tmp: Path, only: set | None) -> list[dict]:
+    from bench import video_bench
+
+    log("video (1080p H.264) ...")
+    return video_bench.bench_video(p["video_s"], log, tmp, only)
+
+
+def measure_video_only(p: dict, tmp: Path, only: set, stamp: str, env: dict) -> dict:
+    """--only naming video rows alone: just those, without the model, HTTP and decode runs."""
+    meta = {"timestamp": stamp, "machine": platform.platform(), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "versions": versions(), "env": env}  # fmt: skip
+    return {"meta": meta, "video": _video(p, tmp, only)}
 
 
 def write(results: dict, text: str, out: Path, stamp: str) -> None:
@@ -198,8 +218,18 @@ def main(argv: list[str] | None = None) -> None:
     logs = args.out / "logs" / stamp
     logs.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    only = set(args.only.split(",")) if args.only else None
     with tempfile.TemporaryDirectory(prefix="localvision-bench-") as tmp:
         env = set_environment(Path(tmp))
+        if only and only <= VIDEO_ROWS:
+            from bench.video_bench import video_table
+
+            results = measure_video_only(p, Path(tmp), only, stamp, env)
+            results["meta"]["wall_s"] = time.perf_counter() - t0
+            text = "## Video (1080p H.264)\n\n" + video_table(results["video"])
+            write(results, text, args.out, stamp)
+            print(text)
+            return
         results = measure(p, args, Path(tmp), logs, stamp, env)
     results["meta"]["wall_s"] = time.perf_counter() - t0
     report.add_engine_ratios(results["engine"])
