@@ -76,12 +76,11 @@ def check_stream_url(url: str) -> str:
             hint="give the camera's URL, e.g. rtsp://192.168.1.20:554/stream1",
         )
     try:
-        host, port = parts.hostname, parts.port  # .port raises on a port that is not a number
+        parts.port  # raises ValueError for a port that is not a number from 0 to 65535
     except ValueError:
         raise BadStreamUrl("The stream URL's port is not a number from 0 to 65535.") from None
-    if not url.lower().startswith(scheme + "://") or not host:
+    if not url.lower().startswith(scheme + "://") or not parts.hostname:
         raise BadStreamUrl(f"The stream URL has no host (expected {scheme}://HOST/...).")
-    del port
     return url
 
 
