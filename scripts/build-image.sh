@@ -2,13 +2,15 @@
 # Build the localvision container image (Containerfile) and tag it localvision:latest, with
 # whatever this machine has: docker, buildah or podman.
 #
-#   bash scripts/build-image.sh [--resnet18-weights FILE] [--calibration DIR] [--base IMAGE]
-#                               [--tag NAME] [--force]
+#   bash scripts/build-image.sh [--resnet18-weights FILE] [--calibration DIR] [--with-video]
+#                               [--base IMAGE] [--tag NAME] [--force]
 #
 # 1. Stages the models and serving wheels into build/image/ with the repository's venv
 #    (scripts/setup.sh; LOCALVISION_PYTHON names another Python that has localvision and torch).
 #    --resnet18-weights bakes ResNet-18 in from that state dict; --calibration DIR gives the
 #    photos int8 is calibrated and checked on (without it the image serves fp32 only).
+#    --with-video keeps PyAV (FFmpeg, about 100 MB) for the service's camera streams; without
+#    it the image classifies photos and the browser camera page, and a stream says PyAV is missing.
 # 2. The base: python:3.11-slim when it can be pulled, else a Debian bookworm root made with
 #    debootstrap (cached as a tarball under $LOCALVISION_CACHE, default /var/cache/localvision),
 #    imported as an image (`buildah from scratch` + the root filesystem).
@@ -25,11 +27,12 @@ cd "$(dirname "$0")/.."
 say() { printf 'build-image: [%3ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { say "error: $*"; exit 2; }
 
-tag="localvision:latest"; base=""; force=0; weights=""; calibration=""
+tag="localvision:latest"; base=""; force=0; weights=""; calibration=""; video=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --resnet18-weights) weights="$(realpath "$2")"; shift 2 ;;
         --calibration) calibration="$(realpath "$2")"; shift 2 ;;
+        --with-video) video="--with-video"; shift ;;
         --base) base="$2"; shift 2 ;;
         --tag) tag="$2"; shift 2 ;;
         --force) force=1; shift ;;
@@ -159,7 +162,7 @@ if [ -z "$base" ]; then
 fi
 
 # --- skip when nothing changed -----------------------------------------------------------
-inputs="$("$py" scripts/image/stage.py build/image --inputs-hash --base "$base" \
+inputs="$("$py" scripts/image/stage.py build/image --inputs-hash --base "$base" $video \
           ${weights:+--resnet18-weights "$weights"} ${calibration:+--calibration "$calibration"})"
 if [ "$force" = 0 ] && image_exists "$tag" && [ "$(label_of "$tag")" = "$inputs" ]; then
     say "$tag is up to date (inputs ${inputs:0:12}); --force rebuilds it"
@@ -168,7 +171,7 @@ fi
 
 # --- stage, then build --------------------------------------------------------------------
 say "staging the models and the serving wheels (scripts/image/stage.py)"
-"$py" scripts/image/stage.py build/image ${weights:+--resnet18-weights "$weights"} \
+"$py" scripts/image/stage.py build/image $video ${weights:+--resnet18-weights "$weights"} \
     ${calibration:+--calibration "$calibration"}
 previous="$("${ctl[@]}" images -q "$tag" 2>/dev/null | head -1 || true)"
 args=(-f Containerfile -t "$tag" --build-arg "BASE=$base" --build-arg "INPUTS=$inputs")

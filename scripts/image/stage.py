@@ -41,11 +41,16 @@ def dist_name(requirement: str) -> str:
     return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
-def serving_requirements(pyproject: Path) -> list[str]:
+VIDEO = "av"  # PyAV: the service's camera streams; --with-video keeps it (about +100 MB)
+
+
+def serving_requirements(pyproject: Path, video: bool = False) -> list[str]:
     """pyproject's runtime dependencies without the ones only the export needs. Derived, not
     listed again by hand, so a dependency added to pyproject reaches the image by itself."""
     data = tomllib.loads(pyproject.read_text("utf-8"))
     without = {n.lower() for n in data["tool"]["localvision"]["image"]["serve-without"]}
+    if video:
+        without.discard(VIDEO)
     reqs = [r for r in data["project"]["dependencies"] if dist_name(r) not in without]
     psycopg = [r for r in reqs if dist_name(r) == "psycopg"]
     if not psycopg:
@@ -82,8 +87,8 @@ def run(*cmd: str) -> None:
     subprocess.run(cmd, check=True)
 
 
-def stage_wheels(stage: Path, python: str) -> None:
-    reqs = serving_requirements(ROOT / "pyproject.toml")
+def stage_wheels(stage: Path, python: str, video: bool) -> None:
+    reqs = serving_requirements(ROOT / "pyproject.toml", video)
     (stage / "requirements.txt").write_text("\n".join(reqs) + "\n")
     wheels = stage / "wheels"
     pyproject = (ROOT / "pyproject.toml").read_bytes()
@@ -156,9 +161,9 @@ INPUTS = ("Containerfile", ".dockerignore", "pyproject.toml", "src", "scripts/bu
           "scripts/image")  # fmt: skip
 
 
-def inputs_hash(base: str, resnet18: Path | None, calibration: Path | None) -> str:
+def inputs_hash(base: str, resnet18: Path | None, calibration: Path | None, video: bool) -> str:
     parts = [tree_bytes(ROOT / p) for p in INPUTS]
-    parts += [base.encode(), sys.version.encode()]
+    parts += [base.encode(), sys.version.encode(), b"video" if video else b""]
     parts += [resnet18.read_bytes() if resnet18 else b""]
     parts += [tree_bytes(calibration) if calibration else b""]
     frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
@@ -174,15 +179,16 @@ def main() -> None:
     ap.add_argument("--requirements-only", action="store_true")
     ap.add_argument("--inputs-hash", action="store_true", help="print the hash of every input")
     ap.add_argument("--base", default="")
+    ap.add_argument("--with-video", action="store_true", help="keep PyAV: camera streams")
     a = ap.parse_args()
     if a.inputs_hash:
-        print(inputs_hash(a.base, a.resnet18_weights, a.calibration))
+        print(inputs_hash(a.base, a.resnet18_weights, a.calibration, a.with_video))
         return
     a.stage.mkdir(parents=True, exist_ok=True)
     if a.requirements_only:
-        print("\n".join(serving_requirements(ROOT / "pyproject.toml")))
+        print("\n".join(serving_requirements(ROOT / "pyproject.toml", a.with_video)))
         return
-    stage_wheels(a.stage, sys.executable)
+    stage_wheels(a.stage, sys.executable, a.with_video)
     stage_models(a.stage, sys.executable, a.resnet18_weights, a.calibration)
 
 
