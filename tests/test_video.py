@@ -104,6 +104,41 @@ def test_one_odd_frame_does_not_flip_the_consensus(lite0, expected):
     assert [s.index for s in off] == [ia, ib, ia, ib]
 
 
+def test_two_odd_frames_flip_the_average_but_not_the_consensus(lite0, expected):
+    """Why consensus is the default: two confident odd frames in a row (coffee's 0.9 among
+    chelsea's 0.4) outweigh three modest right ones in the moving average; they are two votes
+    of five, under the three consensus needs."""
+    answer = lite0.answer(probabilities=True)
+    a, b = (r.probabilities for r in lite0.road.run([_item(n) for n in PHOTOS], answer, lite0.infer))
+    samples = [(i * 0.5, p) for i, p in enumerate([a] * 6 + [b] * 2 + [a] * 6)]
+    ia, ib = expected["chelsea"].index, expected["coffee"].index
+    consensus = segments_of(samples, lite0.spec.labels, method="consensus", end=7.0)
+    average = segments_of(samples, lite0.spec.labels, method="average", end=7.0)
+    assert [s.index for s in consensus] == [ia]
+    assert [s.index for s in average] == [ia, ib, ia]
+
+
+def test_a_video_served_over_http(lite0, expected, two_photos):
+    """An MP4 on a real HTTP server on loopback: it has a duration, so it is read like a
+    file (to its end, no reconnects), with the same segments."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=two_photos.parent)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{two_photos.name}"
+        source = VideoSource(url, fps=2).open()
+        assert not source.live and source.duration == pytest.approx(2 * SECONDS)
+        _, segments = run_video(lite0, source)
+    finally:
+        server.shutdown()
+    assert [s.index for s in segments] == [expected[n].index for n in PHOTOS]
+    assert source.state.reconnects == 0 and source.state.status == "ended"
+
+
 def _item(name):
     from localvision.road import Item
 
