@@ -413,3 +413,14 @@ def test_cli_video_ctrl_c_on_a_live_stream_prints_the_segments_so_far(
     assert [s["index"] for s in ended] == [expected["chelsea"].index], lines
     assert ended[0]["end"] >= ended[0]["start"] and "Traceback" not in err
     assert "segments so far" in err
+
+
+def test_cli_annotate_refuses_what_it_cannot_write(lite0_package, two_photos, tmp_path):
+    for target, said in [
+        (two_photos, "would overwrite the video being read"),
+        (tmp_path / "labelled.gif", "writes an .mp4"),
+        (tmp_path / "missing" / "labelled.mp4", "Cannot write"),
+    ]:
+        result = invoke(two_photos, "--annotate", target, *MODEL)
+        assert result.exit_code == 2 and said in result.stderr, (result.stdout, result.stderr)
+    assert two_photos.stat().st_size > 10_000  # the source is untouched

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import cli_render as render
 from .config import Settings
+from .errors import InvalidArgument
 from .report import rows_to_csv
 from .streams.annotate import Annotator
 from .streams.frames import classify_frames, frame_row
@@ -32,6 +33,8 @@ def run(
     smoother = Smoother.from_settings(spec.labels_in(settings.lang), settings, english=spec.labels)
     annotator = None
     if annotate is not None:
+        if src.target.kind == "file" and Path(src.target.location).resolve() == annotate.resolve():
+            raise InvalidArgument("--annotate would overwrite the video being read; name another file.")
         annotator = Annotator(annotate, width=src.width, height=src.height, rate=src.rate)
         if settings.lang == "zh" and annotator.font_path is None:
             render.warning("no CJK font found: Chinese labels in the video will show as boxes")

@@ -61,7 +61,12 @@ class Annotator:
             raise InvalidArgument(f"--annotate writes an .mp4 (or .mkv, .mov) file, not {path.name}.")
         self.path = path
         self.width, self.height = width - width % 2, height - height % 2  # yuv420p: even sides
-        self.container = av.open(str(path), "w")
+        try:
+            path.open("wb").close()  # FFmpeg opens the file only at the first frame: fail now
+            self.container = av.open(str(path), "w")
+        except (OSError, av.FFmpegError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise InvalidArgument(f"Cannot write {path}: {reason}.") from None
         rate = Fraction(rate).limit_denominator(1001) if rate else Fraction(25)
         self.stream = self.container.add_stream("libx264", rate=rate)
         self.stream.width, self.stream.height = self.width, self.height
