@@ -85,6 +85,13 @@ def test_serves_the_builtin_artifact_without_torch(tmp_path, builtin, photos):
         # `keys create` works without torch too
         made = torchless("keys", "create", "--name", "ci", env=env)
         assert made.returncode == 0 and made.stdout.strip().startswith("lv_"), made.stderr
+        # Without PyAV a camera is refused when it is given, not accepted to fail later
+        camera = httpx.post(url + "/api/v1/streams", json={"url": "rtsp://u:pw@127.0.0.1/cam"},
+                            headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        assert camera.status_code == 501, camera.text
+        assert camera.json()["error"]["code"] == "video_not_installed", camera.text
+        streams = httpx.get(url + "/api/v1/streams", headers={"Authorization": f"Bearer {key}"})
+        assert streams.json() == {"streams": []}
     finally:
         server.terminate()
         log = server.communicate(timeout=30)[0]
@@ -97,6 +104,16 @@ def test_serves_the_builtin_artifact_without_torch(tmp_path, builtin, photos):
         assert auth.authenticate("admin", "correct horse battery")["role"] == "admin"
     finally:
         auth.close()
+
+
+def test_video_without_pyav_is_one_clear_line(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "two.mp4", ["coffee"], seconds=0.5, size=(64, 48))
+    proc = torchless("video", str(video), "-m", "efficientnet_lite0", env=dict(os.environ))
+    assert proc.returncode == 2, proc.stderr
+    assert "Video needs PyAV (FFmpeg), which is not installed here." in proc.stderr, proc.stderr
+    assert "--with-video" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_builtin_store_is_read_only_and_loses_to_the_writable_one(tmp_path, builtin):

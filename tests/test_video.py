@@ -384,6 +384,32 @@ def test_cli_video_bad_sources_exit_2(lite0_package, tmp_path):
         assert "efficientnet_lite0" not in result.stderr  # said before the model loads
 
 
+def test_a_stream_password_is_never_shown(lite0_package):
+    """A camera's URL carries its password: the CLI's error, a source's messages, its state and
+    its reader thread's name show it as ***, as typed or percent-encoded."""
+    from localvision.urls import redact, scrub
+
+    for url in [f"rtsp://viewer:s3cret-pw@127.0.0.1:{free_port()}/cam",
+                f"rtsp://viewer:s3cret%2Dpw@127.0.0.1:{free_port()}/cam"]:  # fmt: skip
+        result = invoke(url, "--timeout-s", 3, *MODEL)
+        assert result.exit_code == 2 and "could not be opened" in result.stderr, result.stderr
+        assert "rtsp://viewer:***@127.0.0.1:" in result.stderr, result.stderr
+        assert "s3cret" not in result.stdout + result.stderr
+    # a patient live source that never connects: every message on the way to StreamLost
+    url = f"rtsp://viewer:s3cret-pw@127.0.0.1:{free_port()}/cam"
+    source = VideoSource(url, fps=2, timeout_s=2, max_reconnects=2, backoff_s=0.05, patient=True)
+    with pytest.raises(StreamLost) as info:
+        for _ in source.frames():
+            pass
+    shown = [info.value.message, source.state.last_error or "", source.shown]
+    assert all("s3cret" not in text for text in shown) and "viewer:***@" in info.value.message
+    assert redact("rtsp://cam.local/x") == "rtsp://cam.local/x"  # nothing to hide
+    assert redact("rtsp://only-user@cam/x") == "rtsp://only-user@cam/x"
+    assert redact("rtsps://u:p@ss@[::1]:322/x?a=1") == "rtsps://u:***@[::1]:322/x?a=1"
+    assert redact("rtsp://u:pw@cam:notaport/x") == "rtsp://u:***@cam:notaport/x"  # no raise
+    assert scrub("auth p%40ss / p@ss failed", "rtsp://u:p%40ss@cam/") == "auth *** / *** failed"
+
+
 def test_cli_video_ctrl_c_on_a_live_stream_prints_the_segments_so_far(
     lite0_package, expected, rtsp
 ):

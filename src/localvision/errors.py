@@ -414,3 +414,11 @@ class TooManyStreams(LocalVisionError):
 
     code = "too_many_streams"
     status = 409
+
+
+class VideoNotInstalled(StreamError):
+    """Videos and camera streams need PyAV (FFmpeg), which this installation leaves out (the
+    default container image does, for its size): refused before anything is opened."""
+
+    code = "video_not_installed"
+    status = 501

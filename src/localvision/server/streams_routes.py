@@ -11,7 +11,8 @@
 Only rtsp://, rtsps://, http:// and https:// URLs (sources.check_stream_url): never file: or
 FFmpeg's other protocols, which would let a client make the server read its own files. With
 auth on, only admins manage or see streams (a camera URL can carry its password; it is shown
-without it).
+without it). Where PyAV is not installed (the default container image), POST is refused at once
+with 501 video_not_installed, not accepted to fail later in the reader thread.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidArgument
 from ..models.labels import LANGUAGES
-from ..streams.sources import check_stream_url
+from ..streams.sources import check_stream_url, require_video
 from ..streams.cameras import Options, Camera, Cameras, default_name
 from .gate import require_admin, user_of
 
@@ -87,6 +88,7 @@ def _label_indices(spec, names: list[str]) -> tuple[int, ...]:
 def _options(request: Request, body: StreamIn) -> Options:
     svc = request.app.state.service
     s = svc.settings
+    require_video()  # 501 video_not_installed where PyAV is left out (the default image)
     url = check_stream_url(body.url)
     clf = svc.state(body.model).require()  # unknown_model, model_not_ready
     lang = body.lang or s.lang

@@ -41,13 +41,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import AsyncIterator, Callable, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .. import __version__
 from ..errors import LocalVisionError, NotFound, TooManyStreams
 from ..history import Record
 from ..results import Answer
 from ..road import Item
+from ..urls import redact, scrub
 from .latest import Latest
 from .smoothing import Event, Segment, Smoother
 from .sources import VideoSource
@@ -66,27 +67,6 @@ def iso(t: float | None) -> str | None:
     if t is None:
         return None
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
-def redact(url: str) -> str:
-    """The URL without its password (rtsp://user:***@host/...), for anything shown or logged."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def scrub(text: str | None, url: str) -> str | None:
-    """A message (FFmpeg's, the source's) with the URL's password taken out."""
-    if not text:
-        return text
-    password = urlsplit(url).password
-    text = text.replace(url, redact(url))
-    return text.replace(password, "***") if password else text
 
 
 def default_name(url: str) -> str:

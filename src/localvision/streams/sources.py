@@ -38,11 +38,12 @@ from ..errors import (
     FileNotFound,
     InvalidArgument,
     NotAVideo,
-    StreamError,
     StreamLost,
     StreamUnavailable,
     UnsupportedCodec,
+    VideoNotInstalled,
 )
+from ..urls import redact, scrub
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
 WEBCAM = re.compile(r"webcam:(\d{1,3})\Z")
@@ -173,13 +174,22 @@ class StreamState:
 
 
 def _av():
+    """PyAV, or VideoNotInstalled: the container image serves photos and leaves PyAV (~100 MB
+    of FFmpeg) out unless built --with-video. The service asks before it accepts a camera."""
     try:
         import av  # PyAV: imported when a video is opened, not when the package is
-    except ImportError:  # the container image serves photos and leaves PyAV (~100 MB) out
-        raise StreamError(
-            "Video needs PyAV (FFmpeg), which is not installed here.", hint="pip install av"
+    except ImportError:
+        raise VideoNotInstalled(
+            "Video needs PyAV (FFmpeg), which is not installed here.",
+            hint="pip install av; the container image has it when built with "
+            "scripts/build-image.sh --with-video",
         ) from None
     return av
+
+
+def require_video() -> None:
+    """VideoNotInstalled unless videos and streams can be opened here (PyAV imports)."""
+    _av()
 
 
 class VideoSource:
@@ -206,6 +216,8 @@ class VideoSource:
     ):
         self.source = str(source)
         self.target = target or parse_source(self.source)
+        # The source as shown in messages, logs and thread names: never a URL's password.
+        self.shown = redact(self.source) if self.target.kind == "url" else self.source
         self.sampler = Sampler(every, fps)
         self.timeout_s = timeout_s
         self.max_reconnects = max_reconnects
@@ -313,15 +325,16 @@ class VideoSource:
     def _what(self) -> str:
         return {"file": "The file", "url": "The stream", "webcam": "The camera"}[
             self.target.kind
-        ] + f" {self.source}"
+        ] + f" {self.shown}"
 
     def _unreadable(self, why: str):
         if self.target.kind == "file":
             return NotAVideo(f"{self._what()} cannot be read as a video: {why}.")
+        why = scrub(why, self.source)
         return StreamUnavailable(f"{self._what()} cannot be read as a video: {why}.")
 
     def _open_failed(self, exc: Exception):
-        reason = _reason(exc)
+        reason = scrub(_reason(exc), self.source)
         if self.target.kind == "webcam":
             return CameraNotFound(f"{self._what()} cannot be opened: {reason}.")
         if self.target.kind == "file":
@@ -405,7 +418,7 @@ class VideoSource:
                     box["done"] = True
                     cond.notify()
 
-        thread = threading.Thread(target=reader, name=f"video {self.source}", daemon=True)
+        thread = threading.Thread(target=reader, name=f"video {self.shown}", daemon=True)
         self._reader = thread
         thread.start()
         try:
@@ -490,7 +503,7 @@ class VideoSource:
     def _drop(self, exc: Exception | None, why: str = "the stream ended") -> None:
         self.state.drops += 1
         self.state.status = "reconnecting"
-        self.state.last_error = _reason(exc) if exc is not None else why
+        self.state.last_error = scrub(_reason(exc), self.source) if exc is not None else why
         self._close_container()
 
     def _reconnect(self) -> bool:

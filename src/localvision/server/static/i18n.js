@@ -137,6 +137,7 @@
     not_a_video: "This file is not a video localvision can read.",
     unsupported_codec: "The video is in a format (codec) that cannot be decoded here.",
     too_many_streams: "The service already watches as many cameras as it may. Stop one first.",
+    video_not_installed: "This installation cannot open videos or camera streams: PyAV (FFmpeg) is not installed. The container image has it when built with --with-video.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -211,6 +212,7 @@
     not_a_video: "这个文件不是 localvision 能读取的视频。",
     unsupported_codec: "这个视频的编码格式无法在这里解码。",
     too_many_streams: "本服务监看的摄像头已达上限，请先停止一个。",
+    video_not_installed: "此安装无法打开视频或摄像头流：未安装 PyAV（FFmpeg）。使用 --with-video 构建的容器镜像包含它。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 
