@@ -92,6 +92,25 @@ def test_no_wait_means_one_try():
     assert_clean(done.stderr, PASSWORD)
 
 
+def test_an_sqlite_file_that_cannot_be_opened_is_one_line_not_a_bug_report(tmp_path):
+    """Not an outage (nothing to wait for), but no traceback and no 'this is a bug' either: a
+    folder that cannot be made, a file that is not a database; with auth on and off."""
+    (tmp_path / "notes.db").write_text("not a database\n" * 10)
+    (tmp_path / "file").write_text("")
+    for db, said, auth in [
+        (f"sqlite:///{tmp_path}/file/sub/history.db", "Cannot open the database SQLite file", []),
+        (f"sqlite:///{tmp_path}/notes.db", "file is not a database", []),
+        (f"sqlite:///{tmp_path}/notes.db", "file is not a database", ["--auth", "on"]),
+    ]:
+        done = run_cli("serve", "--db", db, "--port", str(free_port()), *auth,
+                       "--model", "efficientnet_lite0", "--offline")  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and said in errors[0], done.stderr
+        assert_clean(done.stderr)
+        assert "bug in localvision" not in done.stderr, done.stderr
+
+
 @pytest.mark.parametrize(
     "command",
     [["keys", "list"], ["keys", "create", "--name", "ci"], ["users", "remove", "bob"]],

@@ -143,3 +143,26 @@ def test_first_start_without_files_says_how_to_get_in(tmp_path):
     finally:
         store.close()
     assert "localvision keys create" in first_start.how_to_get_in()
+
+
+def test_first_start_files_that_do_not_work_are_one_clear_error(tmp_path):
+    """A too-short password file is named; a key file that cannot be written leaves no working
+    key behind (nobody holds it)."""
+    from localvision import first_start
+    from localvision.auth import AuthStore
+    from localvision.config import Settings
+
+    store = AuthStore.open(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        short = tmp_path / "pw"
+        short.write_text("short\n")
+        with pytest.raises(InvalidArgument, match=f"admin password file {short}: .*too short"):
+            first_start.provision(store, Settings(admin_password_file=short))
+        assert store.count_users() == 0
+        (tmp_path / "file").write_text("")
+        unwritable = tmp_path / "file" / "admin.key"  # its folder is a file
+        with pytest.raises(InvalidArgument, match="Cannot write the API key file"):
+            first_start.provision(store, Settings(api_key_file=unwritable))
+        assert store.count_keys() == 0 and not unwritable.exists()
+    finally:
+        store.close()

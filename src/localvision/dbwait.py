@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
-from .errors import HistoryUnavailable, InvalidArgument
+from .errors import HistoryUnavailable, InvalidArgument, LocalVisionError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .history import HistoryStore
@@ -171,10 +171,16 @@ def open_history(url: str, wait_s: float, *, sleep=time.sleep) -> "HistoryStore"
             store = HistoryStore(target)
         except ArgumentError as exc:  # not a database URL at all
             raise InvalidArgument(f"--db is not a database URL SQLAlchemy knows: {exc}") from None
+        except LocalVisionError:
+            raise  # e.g. a database from a newer localvision (migrate.py)
         except Exception as exc:
             typed = unavailable(exc, url)
-            if typed is None:
-                raise
+            if typed is None:  # not an outage: a folder it cannot make, a file it cannot open
+                raise InvalidArgument(
+                    f"Cannot open the database {describe(url)}: {reason(exc, url)}.",
+                    hint="check --db (LOCALVISION_DB): a localvision database, in a folder "
+                    "this user can write",
+                ) from None
             started = started or time.monotonic()
             left = wait_s - (time.monotonic() - started)
             if is_permanent(exc) or left <= 0:

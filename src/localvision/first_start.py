@@ -51,15 +51,27 @@ def provision(store, settings) -> list[str]:
     said = []
     if settings.admin_password_file and store.count_users() == 0:
         password = read_secret(settings.admin_password_file, "the admin password file")
-        store.add_user(ADMIN, password, role="admin")
+        try:
+            store.add_user(ADMIN, password, role="admin")
+        except InvalidArgument as exc:  # too short: say which file it came from
+            raise InvalidArgument(f"The admin password file {settings.admin_password_file}: "
+                                  f"{exc.message}") from None  # fmt: skip
         said.append(f"Created user {ADMIN} (role admin) with the password in "
                     f"{settings.admin_password_file}.")  # fmt: skip
     key_file = settings.api_key_file
     if key_file and not Path(key_file).exists():
         if store.get_user(ADMIN) is None:
             store.add_user(ADMIN, None, role="admin")
-        _, key = store.create_key(ADMIN, "first start")
-        write_private(Path(key_file), key + "\n")
+        key_id, key = store.create_key(ADMIN, "first start")
+        try:
+            write_private(Path(key_file), key + "\n")
+        except OSError as exc:  # a folder this user cannot write: no key nobody has
+            store.revoke_key(key_id)
+            raise InvalidArgument(
+                f"Cannot write the API key file {key_file}: {exc.strerror or exc}.",
+                hint="LOCALVISION_API_KEY_FILE must be in a folder this user can write "
+                "(in the image: under /data, e.g. /data/keys/admin.key)",
+            ) from None
         said.append(f"Wrote an API key for {ADMIN} to {key_file}.")
     elif key_file:
         try:
