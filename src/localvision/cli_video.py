@@ -28,7 +28,7 @@ def run(
 ) -> None:  # fmt: skip
     """Classify the opened source's sampled frames; print (or write to `output`) the frames
     and the segments."""
-    source = src.source
+    source = src.shown  # a stream URL without its password: the output may be shared
     spec = clf.spec
     smoother = Smoother.from_settings(spec.labels_in(settings.lang), settings, english=spec.labels)
     annotator = None
