@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +33,7 @@ EVERY_S = 0.5  # a frame classified every half second: 6 per photo, consensus af
 class Receiver:
     """A real HTTP server on loopback that keeps every POST it gets (the webhook's receiver)."""
 
-    def __init__(self):
+    def __init__(self, status: int = 204):
         self.posts: list[dict] = []
         received = self.posts
 
@@ -40,7 +41,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 received.append({"headers": dict(self.headers), "body": body})
-                self.send_response(204)
+                self.send_response(status)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -252,6 +253,34 @@ def test_a_stream_that_does_not_exist(service):
     for method, path in [("GET", ""), ("GET", "/events"), ("DELETE", "")]:
         r = httpx.request(method, f"{service}/api/v1/streams/nope{path}")
         assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_a_failing_webhook_is_counted_and_its_password_never_shown(
+    tmp_path_factory, lite0, camera, caplog
+):
+    from localvision.server.app import create_app
+
+    refusing = Receiver(status=404)
+    hook = refusing.url.replace("http://", "http://hook:s3cret-hook@")
+    settings = _settings(tmp_path_factory, stream_webhook_url=hook)
+    try:
+        with caplog.at_level(logging.WARNING, logger="localvision.streams"):
+            with LiveServer(create_app(settings, classifier=lite0)) as live:
+                stream = start(live.url, {"url": camera.url, "every_s": EVERY_S})
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    state = httpx.get(f"{live.url}/api/v1/streams/{stream['id']}").json()
+                    if state["webhook"]["failed"]:
+                        break
+                    time.sleep(0.5)
+                httpx.delete(f"{live.url}/api/v1/streams/{stream['id']}", timeout=30)
+    finally:
+        refusing.close()
+    assert refusing.posts and state["webhook"]["failed"] >= 1, state
+    assert "404" in state["webhook"]["last_error"] and "hook:***@" in state["webhook"]["last_error"]
+    assert "s3cret-hook" not in json.dumps(state)
+    said = [r.getMessage() for r in caplog.records if "webhook failed" in r.getMessage()]
+    assert said and not any("s3cret-hook" in line for line in said), said
 
 
 def test_labels_may_be_named_in_chinese_and_a_password_is_never_shown(service, lite0):

@@ -383,8 +383,10 @@ class Camera:
             self.webhooks["sent"] += 1
         except Exception as exc:  # a receiver that is down costs a count and a log line
             self.webhooks["failed"] += 1
-            self.webhooks["last_error"] = f"{type(exc).__name__}: {exc}"[:300]
-            log.warning("stream %s: the webhook failed: %s", self.id, exc)
+            # httpx names the URL in a status error: a webhook URL's password stays out
+            why = scrub(f"{type(exc).__name__}: {exc}", self.webhook.url)
+            self.webhooks["last_error"] = why[:300]
+            log.warning("stream %s: the webhook failed: %s", self.id, why)
 
     # --- what GET shows ---
     def _status(self) -> dict:
