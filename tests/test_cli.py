@@ -150,6 +150,20 @@ def test_output_file_gets_the_results_and_stdout_stays_empty(photo_dir, tmp_path
     assert row["predictions"][0]["label"] == "espresso"
 
 
+def test_unwritable_output_is_a_typed_error_before_the_model(photo_dir, tmp_path):
+    """-o in a folder that does not exist, or naming a folder: said before anything is
+    classified (exit 2, no 'unexpected' error), so a long run is not lost at its end."""
+    for output, said in [
+        (tmp_path / "missing" / "out.csv", "does not exist"),
+        (tmp_path, "is a folder"),
+    ]:
+        result = invoke("classify", photo_dir / "coffee.jpg", "-m", "efficientnet_lite0",
+                        "-o", output)  # fmt: skip
+        assert_exit(result, 2)
+        assert said in result.stderr and "unexpected" not in result.stderr, result.stderr
+        assert "efficientnet_lite0" not in result.stderr  # before the model loads
+
+
 def test_paths_with_brackets_are_shown_as_given(tmp_path, photos):
     """File names are data, not rich markup: `[draft]` is kept and `[/]` does not crash."""
     odd = tmp_path / "a["

@@ -410,6 +410,21 @@ def test_a_stream_password_is_never_shown(lite0_package):
     assert scrub("auth p%40ss / p@ss failed", "rtsp://u:p%40ss@cam/") == "auth *** / *** failed"
 
 
+def test_cli_video_unwritable_output_is_a_typed_error_before_the_model(
+    lite0_package, two_photos, tmp_path
+):
+    """-o in a folder that does not exist, or naming a folder: exit 2, one line, no traceback."""
+    for output, said in [
+        (tmp_path / "missing" / "out.json", "does not exist"),
+        (tmp_path, "is a folder"),
+    ]:
+        result = invoke(two_photos, "-o", output, *MODEL)
+        assert result.exit_code == 2, (output, result.stdout, result.stderr)
+        assert said in result.stderr and "unexpected" not in result.stderr, result.stderr
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "efficientnet_lite0" not in result.stderr  # said before the model loads
+
+
 def test_cli_video_ctrl_c_on_a_live_stream_prints_the_segments_so_far(
     lite0_package, expected, rtsp
 ):

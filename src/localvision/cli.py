@@ -189,6 +189,25 @@ def skipped_result(path: str) -> Result:
     return Result(path, error=UnsupportedFormat(f"Skipped: {why} (the file was not read)."))
 
 
+def check_output(output: Path | None) -> None:
+    """--output names a file in a folder that exists, said before the model loads, so a long
+    run is never lost at its end to a typo in the path."""
+    if output is None:
+        return
+    if output.is_dir():
+        raise InvalidArgument(f"--output {output} is a folder; name a file in it.")
+    if not output.parent.is_dir():
+        raise InvalidArgument(f"--output {output}: the folder {output.parent} does not exist.")
+
+
+def write_output(output: Path, text: str) -> None:
+    """Write the results to --output; a file that cannot be written is a typed error."""
+    try:
+        output.write_text(text, "utf-8")
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot write to --output {output}: {exc.strerror or exc}.") from None
+
+
 def load(settings: Settings):
     """The classifier the settings describe; its typed errors end the command (exit 2)."""
     from .classifier import from_settings
@@ -253,6 +272,7 @@ def classify(
         if found.skipped:
             render.note(skipped_note(found.skipped))
         raise InvalidArgument("No images found in the given paths.")
+    check_output(output)
     if settings.ray:
         if settings.sort_into is not None or settings.write_xmp:
             raise InvalidArgument("--sort-into and --write-xmp work on this machine, not --ray.")
@@ -268,7 +288,7 @@ def classify(
     running = describe(clf)
     lang, k = settings.lang, settings.top_k
     if output:
-        output.write_text(render.results_text(rows, fmt.value, running, k, lang), "utf-8")
+        write_output(output, render.results_text(rows, fmt.value, running, k, lang))
     elif fmt is Format.table:
         render.out.print(render.results_table(rows, running, lang))
     else:
@@ -387,6 +407,7 @@ def video(
     )  # fmt: skip
     from .streams.sources import VideoSource
 
+    check_output(output)
     opened = VideoSource.from_settings(source, settings).open()  # a bad source: before the model
     cli_video.run(load(settings), settings, opened, fmt.value, output, annotate)
 

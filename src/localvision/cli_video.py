@@ -38,7 +38,11 @@ def run(
         annotator = Annotator(annotate, width=src.width, height=src.height, rate=src.rate)
         if settings.lang == "zh" and annotator.font_path is None:
             render.warning("no CJK font found: Chinese labels in the video will show as boxes")
-    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        out = output.open("w", encoding="utf-8") if output else sys.stdout
+    except OSError as exc:
+        src.close()
+        raise InvalidArgument(f"Cannot write to --output {output}: {exc.strerror or exc}.") from None
     frames: list[dict] = []
     latest = None
     interrupted = False
