@@ -225,7 +225,7 @@ def test_a_camera_that_is_not_there_yet_is_tried_until_deleted(service):
 @pytest.mark.parametrize("url", [
     "file:///etc/passwd", "/etc/passwd", "concat:/etc/passwd|/etc/hosts", "subfile:,,start,0,end,0,,:/etc/passwd",
     "pipe:0", "data:video/mp4;base64,AAAA", "ftp://127.0.0.1/x.mp4", "rtsp://", "http:///x", "",
-    "rtsp://127.0.0.1:99999/x", "rtsp://127.0.0.1/a b",
+    "rtsp://127.0.0.1:99999/x", "rtsp://127.0.0.1/a b", "rtsp://[::1/x",
 ])  # fmt: skip
 def test_only_rtsp_and_http_urls_are_watched(service, url):
     r = httpx.post(service + "/api/v1/streams", json={"url": url})

@@ -205,7 +205,7 @@ def test_allowed_stream_urls(url):
     ["file:///etc/passwd", "/etc/passwd", "concat:/a|/b", "subfile:,,start,0,end,0,,:/etc/passwd",
      "pipe:0", "data:video/mp4;base64,AAAA", "tcp://127.0.0.1:9", "udp://0.0.0.0:5000", "rtmp://x/y",
      "rtsp://", "http:///nohost", "rtsp://cam:99999/x", "rtsp://cam/a b", "", "ftp://x/y.mp4",
-     "gopher://x", "webcam:0", "httpproxy://x"],
+     "gopher://x", "webcam:0", "httpproxy://x", "rtsp://[::1/x", "http://[fe80::1/x"],
 )  # fmt: skip
 def test_refused_stream_urls(url):
     with pytest.raises(BadStreamUrl) as info:

@@ -67,7 +67,10 @@ def check_stream_url(url: str) -> str:
     url = url.strip()
     if not url or any(c.isspace() or ord(c) < 32 for c in url):
         raise BadStreamUrl("The stream URL is empty or contains spaces or control characters.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket: rtsp://[::1/x
+        raise BadStreamUrl("The stream URL's host is not a valid name or address.") from None
     scheme = parts.scheme.lower()
     if scheme not in STREAM_SCHEMES:
         shown = f"'{scheme}:'" if scheme else "no scheme"
