@@ -157,6 +157,28 @@ def test_live_events_come_in_order(lite0, expected, two_photos):
     assert events == [("start", ia), ("end", ia), ("start", ib), ("end", ib)]
 
 
+def test_a_clip_too_short_for_consensus_gets_one_segment(lite0, expected, tmp_path):
+    """One second of coffee at 2 samples a second: fewer samples than `agree` (3), so nothing
+    is ever decided; finish(short=True) (what `localvision video` calls) still gives the clip
+    its one segment, opened (end None) then closed; plain finish() (the service's) gives none."""
+    clip = make_video(tmp_path / "short.mp4", ["coffee"], seconds=1.0)
+    answers = [
+        (frame.time, result.probabilities)
+        for frame, result in classify_frames(lite0, VideoSource(str(clip), fps=2).frames())
+    ]
+    assert len(answers) == 2
+    plain, short = Smoother(lite0.spec.labels), Smoother(lite0.spec.labels)
+    for t, probs in answers:
+        assert plain.push(t, probs) == [] and short.push(t, probs) == []
+    assert plain.finish(1.0) == [] and plain.segments == []
+    start, end = short.finish(1.0, short=True)
+    assert (start.kind, start.segment.end) == ("start", None)
+    assert end.kind == "end" and end.segment.to_dict()["end"] == 1.0
+    (seg,) = short.segments
+    assert (seg.index, seg.start, seg.samples) == (expected["coffee"].index, 0.0, 2)
+    assert seg.confidence == pytest.approx(np.mean([p[seg.index] for _, p in answers]))
+
+
 def test_smoothing_settings_are_checked():
     with pytest.raises(InvalidArgument):
         Smoother(["a", "b"], window=3, agree=4)

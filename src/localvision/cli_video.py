@@ -81,7 +81,7 @@ def run(
         if annotator is not None:
             annotator.close()
     end = src.duration if not (interrupted or src.live) else None
-    events(smoother.finish(end))
+    events(smoother.finish(end, short=True))  # a clip too short for consensus: one segment
     segments = [s.to_dict() for s in smoother.segments]
     if fmt == "json":
         doc = {"source": source, "model": clf.name, "frames": frames, "segments": segments}

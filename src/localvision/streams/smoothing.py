@@ -26,6 +26,7 @@ or when a live stream is stopped.
 from __future__ import annotations
 
 from collections import deque
+from copy import copy
 from dataclasses import dataclass, field
 from typing import Iterable, Literal, Sequence
 
@@ -217,18 +218,29 @@ class Smoother:
         events.append(Event("start", new))
         return events
 
-    def finish(self, end: float | None = None) -> list[Event]:
+    def finish(self, end: float | None = None, *, short: bool = False) -> list[Event]:
         """Close the open segment at `end` (default: the last sample's time plus one sampling
-        step); the "end" event, if there was an open segment."""
+        step); the events (the "end" of the open segment, if there was one).
+
+        `short`: a recording too short for consensus (fewer samples than `agree`, so nothing
+        was ever decided: a one-second clip) gets one segment for its samples' most common
+        vote, rather than none at all."""
+        events: list[Event] = []
+        if short and self.current is None and not self.segments and len(self.recent) < self.agree:
+            votes = [s.vote for s in self.recent if s.vote is not None]
+            if votes:
+                best = max(set(votes), key=lambda k: (votes.count(k), self._last_vote_at(k)))
+                # the start as it was (still open), not the segment finish() is about to close
+                events += [Event(e.kind, copy(e.segment)) for e in self._switch(best)]
         cur = self.current
         if cur is None:
-            return []
+            return events
         if end is None:
             end = (self.last_time or cur.start) + (self._step or 0.0)
         cur.end = max(end, cur.start)
         self.segments.append(cur)
         self.current = None
-        return [Event("end", cur)]
+        return [*events, Event("end", cur)]
 
     def all_segments(self) -> list[Segment]:
         """The closed segments and the open one (its end None), in order."""
