@@ -197,6 +197,7 @@ def test_bad_sources_have_typed_errors(tmp_path, two_photos):
     cases = [
         (str(tmp_path / "missing.mp4"), FileNotFound),
         (str(text), NotAVideo),
+        (str(tmp_path), NotAVideo),  # a folder: said so, not "no such file"
         (str(odd), UnsupportedCodec),
         ("webcam:57", CameraNotFound),
         ("webcam:x", CameraNotFound),

@@ -269,6 +269,11 @@ class VideoSource:
         fmt = None
         if kind == "file":
             path = Path(where)
+            if path.is_dir():
+                raise NotAVideo(
+                    f"{where} is a folder, not a video file.",
+                    hint="name a video file in it; for a folder of photos: localvision classify",
+                )
             if not path.is_file():
                 raise FileNotFound(f"No such video file: {where}")
         elif kind == "webcam":
