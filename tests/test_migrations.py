@@ -227,8 +227,11 @@ def test_db_current_and_upgrade(db_url):
     runner = CliRunner()
     r = runner.invoke(cli, ["db", "current", "--db", db_url])
     assert r.exit_code == 0 and "needs `localvision db upgrade`" in " ".join(r.stdout.split())
+    file = make_url(db_url).database if db_url.startswith("sqlite") else None
+    assert file is None or not os.path.exists(file)  # `db current` looks, it makes nothing
     r = runner.invoke(cli, ["db", "upgrade"], env={"LOCALVISION_DB": db_url})
     assert r.exit_code == 0 and f"to {head()}" in r.stdout
+    assert file is None or "Created the database" in r.stdout
     r = runner.invoke(cli, ["db", "upgrade", "--db", db_url])
     assert r.exit_code == 0 and f"is up to date (revision {head()})" in " ".join(r.stdout.split())
     r = runner.invoke(cli, ["db", "current", "--db", db_url])

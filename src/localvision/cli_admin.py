@@ -8,6 +8,7 @@ server's machine, before or while it runs; changes apply to the next request.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -296,6 +297,21 @@ def _revision(rev: str | None) -> str:
     return rev or "none (a new database, or one made before migrations)"
 
 
+def _missing_file(url: str) -> str | None:
+    """The path of an SQLite file that does not exist yet (None otherwise): opening it would
+    create it, which `db current` must not do, and `db upgrade` says it did."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:
+        return None
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    path = Path(u.database).expanduser()
+    return None if path.exists() else str(path)
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: Optional[str] = DbOpt):
     """Bring the database's schema to this version's newest revision, keeping every row.
@@ -305,8 +321,12 @@ def db_upgrade(db: Optional[str] = DbOpt):
     from .migrate import upgrade
 
     where = _where(db or Settings().db)
+    new = _missing_file(db or Settings().db)
     before = _schema(db, upgrade)
-    if before.up_to_date:
+    if new:
+        out.print(escape(f"Created the database {where} (a new file) and brought it to {before.head}."),
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    elif before.up_to_date:
         out.print(escape(f"The database {where} is up to date (revision {before.head})."),
                   highlight=False, soft_wrap=True)  # fmt: skip
     else:
@@ -324,6 +344,13 @@ def db_current(db: Optional[str] = DbOpt):
     from .migrate import status
 
     where = _where(db or Settings().db)
+    if _missing_file(db or Settings().db):  # looked at, not made
+        from .migrate import head
+
+        out.print(escape(f"{where}: no such file yet (revision none); newest {head()}: needs "
+                         "`localvision db upgrade` (or serve), which creates it."),
+                  highlight=False, soft_wrap=True)  # fmt: skip
+        return
     now = _schema(db, status)
     state = "up to date" if now.up_to_date else "needs `localvision db upgrade`"
     out.print(
