@@ -388,6 +388,8 @@ def test_cli_annotate_writes_a_playable_video_of_the_same_length(
         assert diff[: h // 6, : w // 3].mean() > 20
         assert diff[h // 2 :, w // 2 :].mean() < 6
     assert "wrote 40 annotated frames" in result.stderr
+    # which CJK font drew the Chinese labels is said (test.sh installs fonts-wqy-microhei)
+    assert "labels drawn with wqy-microhei.ttc" in result.stderr, result.stderr
 
 
 def test_cli_video_bad_sources_exit_2(lite0_package, tmp_path):

@@ -95,7 +95,8 @@ def run(
     if interrupted:
         render.note(f"stopped: {len(segments)} segments so far")
     if annotator is not None:
-        render.note(f"wrote {annotator.frames} annotated frames to {annotate}")
+        font = f" (labels drawn with {Path(annotator.font_path).name})" if annotator.font_path else ""
+        render.note(f"wrote {annotator.frames} annotated frames to {annotate}{font}")
 
 
 def csv_text(frames: list[dict], segments: list[dict], settings: Settings) -> str:
