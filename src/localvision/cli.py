@@ -205,7 +205,8 @@ def write_output(output: Path, text: str) -> None:
     try:
         output.write_text(text, "utf-8")
     except OSError as exc:
-        raise InvalidArgument(f"Cannot write to --output {output}: {exc.strerror or exc}.") from None
+        why = exc.strerror or exc
+        raise InvalidArgument(f"Cannot write to --output {output}: {why}.") from None
 
 
 def load(settings: Settings):

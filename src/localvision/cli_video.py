@@ -42,7 +42,8 @@ def run(
         out = output.open("w", encoding="utf-8") if output else sys.stdout
     except OSError as exc:
         src.close()
-        raise InvalidArgument(f"Cannot write to --output {output}: {exc.strerror or exc}.") from None
+        why = exc.strerror or exc
+        raise InvalidArgument(f"Cannot write to --output {output}: {why}.") from None
     frames: list[dict] = []
     latest = None
     interrupted = False
@@ -95,8 +96,8 @@ def run(
     if interrupted:
         render.note(f"stopped: {len(segments)} segments so far")
     if annotator is not None:
-        font = f" (labels drawn with {Path(annotator.font_path).name})" if annotator.font_path else ""
-        render.note(f"wrote {annotator.frames} annotated frames to {annotate}{font}")
+        font = annotator.font_path and f" (labels drawn with {Path(annotator.font_path).name})"
+        render.note(f"wrote {annotator.frames} annotated frames to {annotate}{font or ''}")
 
 
 def csv_text(frames: list[dict], segments: list[dict], settings: Settings) -> str:
