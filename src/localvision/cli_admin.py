@@ -324,8 +324,8 @@ def db_upgrade(db: Optional[str] = DbOpt):
     new = _missing_file(db or Settings().db)
     before = _schema(db, upgrade)
     if new:
-        out.print(escape(f"Created the database {where} (a new file) and brought it to {before.head}."),
-                  highlight=False, soft_wrap=True)  # fmt: skip
+        made = f"Created the database {where} (a new file) and brought it to {before.head}."
+        out.print(escape(made), highlight=False, soft_wrap=True)
     elif before.up_to_date:
         out.print(escape(f"The database {where} is up to date (revision {before.head})."),
                   highlight=False, soft_wrap=True)  # fmt: skip
