@@ -15,7 +15,7 @@ pytest.importorskip("playwright.sync_api")
 from conftest import LiveServer, users_with_keys  # noqa: E402
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SLOW, TEXTS, check_clean, watched_page  # noqa: E402
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SLOW, check_clean, watched_page  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
 
