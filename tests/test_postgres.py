@@ -141,3 +141,31 @@ def test_a_writer_that_postgresql_picks_as_a_deadlock_victim_is_run_again(pg_ser
     finally:
         engine.dispose()
         pg_server.drop_database(url)
+
+
+def test_the_url_forms_hosted_databases_hand_out_mean_psycopg(pg_server):
+    """`postgres://` (DATABASE_URL, hosted PostgreSQL) and a plain `postgresql://` open the same
+    database through psycopg 3 (SQLAlchemy alone would look for psycopg2, not installed)."""
+    from localvision.dbwait import connect_url, where
+    from localvision.history import HistoryStore, Record
+
+    url = pg_server.create_database()
+    preds = [{"label": "espresso", "index": 967, "probability": 0.9}]
+    try:
+        for scheme in ("postgres://", "postgresql://"):
+            form = scheme + url.split("://", 1)[1]
+            assert where(form).startswith(f"PostgreSQL at 127.0.0.1:{pg_server.port} ")
+            assert "connect_timeout=" in connect_url(form)
+            store = HistoryStore(form)
+            try:
+                assert store.engine.dialect.driver == "psycopg"
+                store.add_batch([Record(f"{scheme}.jpg", None, "m", preds, 1.0, None)])
+            finally:
+                store.close()
+        store = HistoryStore(url)
+        try:
+            assert store.count() == 2
+        finally:
+            store.close()
+    finally:
+        pg_server.drop_database(url)

@@ -60,7 +60,9 @@ def is_server(url: str) -> bool:
 def where(url: str) -> str:
     """The database as the logs and the CLI name it: backend, host and port, database, user;
     never the password. e.g. "PostgreSQL at 127.0.0.1:5432 (database lv, user lv)"."""
-    u = make_url(url)
+    from .history import canonical_url
+
+    u = canonical_url(url)
     backend = u.get_backend_name()
     if backend == "sqlite":
         return f"SQLite file {u.database}" if u.database else "SQLite in memory"
@@ -77,7 +79,9 @@ def where(url: str) -> str:
 def connect_url(url: str) -> str:
     """The URL the service connects with: a PostgreSQL URL gains a connect timeout (unless it
     names its own), so a try against a host that never answers ends in seconds."""
-    u = make_url(url)
+    from .history import canonical_url
+
+    u = canonical_url(url)
     if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
         u = u.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
     return u.render_as_string(hide_password=False)

@@ -46,7 +46,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from .errors import ConfirmationRequired, InvalidArgument, NotFound
@@ -218,10 +218,21 @@ def write_transaction(engine: Engine, work, attempts: int = 5):
             _time.sleep(0.01 * 2**attempt)
 
 
+def canonical_url(url: str) -> URL:
+    """The URL as SQLAlchemy should read it: `postgres://...` (the form hosted databases and
+    DATABASE_URL variables hand out) and a plain `postgresql://...` mean PostgreSQL through
+    psycopg 3, the driver localvision installs; SQLAlchemy would look for psycopg2 instead."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def open_engine(url: str) -> Engine:
     """The engine for a database URL, set up as every part of localvision uses it (SQLite: WAL,
     waits for the lock, its folder made). Connects to nothing yet."""
-    parsed = make_url(url)
+    parsed = canonical_url(url)
+    url = parsed.render_as_string(hide_password=False)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
