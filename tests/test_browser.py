@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 import re
 from urllib.parse import urlsplit
@@ -42,15 +43,23 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM}
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
+@contextmanager
+def launched(*extra_args: str):
+    """Debian's Chromium with this suite's flags (and any given), closed at the end; a skip
+    naming why when it cannot start (e.g. in a sandbox that forbids it)."""
     with sync_playwright() as p:
         try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except PlaywrightError as exc:  # e.g. a chromium that cannot start in this sandbox
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + list(extra_args))
+        except PlaywrightError as exc:
             pytest.skip(f"chromium did not start: {exc}")
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launched() as b:
+        yield b
 
 
 class Watch:

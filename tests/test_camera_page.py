@@ -13,9 +13,8 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 from conftest import LiveServer, users_with_keys  # noqa: E402
-from playwright.sync_api import Error as PlaywrightError  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SLOW, check_clean, watched_page  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
+from test_browser import CHROMIUM, SLOW, check_clean, launched, watched_page  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
 
@@ -54,18 +53,13 @@ def coffee_video(tmp_path_factory, photos) -> Path:
 @pytest.fixture(scope="module")
 def browser(coffee_video):
     """Chromium whose camera is the coffee video (allowed without asking)."""
-    args = CHROMIUM_ARGS + [
+    args = [
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={coffee_video}",
     ]
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        except PlaywrightError as exc:
-            pytest.skip(f"chromium did not start: {exc}")
+    with launched(*args) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import expect, sync_playwright
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SLOW, TEXTS, check_clean, watched_page
+from playwright.sync_api import expect
+from test_browser import CHROMIUM, SLOW, TEXTS, check_clean, launched, watched_page
 
 STATIC = Path(__file__).parents[1] / "src" / "localvision" / "server" / "static"
 SRC = Path(__file__).parents[1] / "src" / "localvision"
@@ -43,13 +42,8 @@ needs_chromium = pytest.mark.skipif(
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except PlaywrightError as exc:
-            pytest.skip(f"chromium did not start: {exc}")
+    with launched() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

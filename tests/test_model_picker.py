@@ -26,10 +26,9 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 from conftest import LiveServer, wait_models_ready
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from test_browser import (
-    CHROMIUM, CHROMIUM_ARGS, PSEUDO, SLOW, _csv, _english_left, check_clean, watched_page,
+    CHROMIUM, PSEUDO, SLOW, _csv, _english_left, check_clean, launched, watched_page,
 )  # fmt: skip
 from test_i18n import _latin_left
 
@@ -83,13 +82,8 @@ def sent(page, path: str) -> list[dict[str, list[str]]]:
 # --- the browser --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except PlaywrightError as exc:
-            pytest.skip(f"chromium did not start: {exc}")
+    with launched() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
