@@ -422,3 +422,54 @@ class VideoNotInstalled(StreamError):
 
     code = "video_not_installed"
     status = 501
+
+
+# --- training datasets (localvision train, the Teach page) -------------------------------------
+class DatasetInvalid(InvalidArgument):
+    """A training dataset that cannot be trained on (a damaged ZIP, a CSV that is not `path,label`);
+    the subclasses below are the refusals of training/dataset.py, each naming the classes and the
+    numbers concerned."""
+
+    code = "dataset_invalid"
+    status = 422
+
+
+class DatasetNotFound(DatasetInvalid):
+    """The path does not exist, or is not a folder, a ZIP or a CSV."""
+
+    code = "dataset_not_found"
+    status = 422
+
+
+class DatasetNoImages(DatasetInvalid):
+    code = "dataset_no_images"
+    status = 422
+
+
+class DatasetDuplicateClasses(DatasetInvalid):
+    """Two class names that differ only in case, width, spaces, "_" or "-" ("Cat" and "cat ")."""
+
+    code = "dataset_duplicate_classes"
+    status = 422
+
+
+class DatasetOneClass(DatasetInvalid):
+    code = "dataset_one_class"
+    status = 422
+
+
+class DatasetMoreClassesThanImages(DatasetInvalid):
+    code = "dataset_more_classes_than_images"
+    status = 422
+
+
+class DatasetEmptyClass(DatasetInvalid):
+    code = "dataset_empty_class"
+    status = 422
+
+
+class DatasetClassTooSmall(DatasetInvalid):
+    """A class with fewer than 2 readable images: one to train on, one to validate with."""
+
+    code = "dataset_class_too_small"
+    status = 422

@@ -138,6 +138,14 @@
     unsupported_codec: "The video is in a format (codec) that cannot be decoded here.",
     too_many_streams: "The service already watches as many cameras as it may. Stop one first.",
     video_not_installed: "This installation cannot open videos or camera streams: PyAV (FFmpeg) is not installed. The container image has it when built with --with-video.",
+    dataset_invalid: "The training data could not be read: a ZIP may be damaged, or a CSV is not in the form path,label.",
+    dataset_not_found: "The training data was not found: give a folder with one sub-folder per class, a ZIP of one, or a CSV of path,label.",
+    dataset_no_images: "The training data holds no readable image. Put each class's photos in a sub-folder named after the class.",
+    dataset_duplicate_classes: "Two classes have the same name apart from capitals, spaces, \"_\" or \"-\" (such as Cat and cat). Merge them or rename one.",
+    dataset_one_class: "Training needs at least two classes; this data has only one.",
+    dataset_more_classes_than_images: "The training data has more classes than readable images. Every class needs at least two photos.",
+    dataset_empty_class: "A class has no readable image. Add photos to it or remove it.",
+    dataset_class_too_small: "A class has fewer than two readable images: each class needs one to learn from and one to check with.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -213,6 +221,14 @@
     unsupported_codec: "这个视频的编码格式无法在这里解码。",
     too_many_streams: "本服务监看的摄像头已达上限，请先停止一个。",
     video_not_installed: "此安装无法打开视频或摄像头流：未安装 PyAV（FFmpeg）。使用 --with-video 构建的容器镜像包含它。",
+    dataset_invalid: "无法读取训练数据：ZIP 可能已损坏，或 CSV 不是“路径,类别”的格式。",
+    dataset_not_found: "找不到训练数据：请提供一个文件夹（每个类别一个子文件夹）、它的 ZIP，或“路径,类别”格式的 CSV。",
+    dataset_no_images: "训练数据里没有可读取的图片。请把每个类别的照片放进以类别命名的子文件夹。",
+    dataset_duplicate_classes: "有两个类别的名称只差大小写、空格、“_”或“-”。请合并它们或重命名其中一个。",
+    dataset_one_class: "训练至少需要两个类别，这些数据只有一个。",
+    dataset_more_classes_than_images: "训练数据的类别比可读取的图片还多。每个类别至少需要两张照片。",
+    dataset_empty_class: "有一个类别没有可读取的图片。请给它添加照片，或删除这个类别。",
+    dataset_class_too_small: "有一个类别的可读取图片少于两张：每个类别需要一张用来学习，一张用来检验。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 
