@@ -184,11 +184,11 @@ def _scan_csv(scan: _Scan, path: Path) -> None:
         raise DatasetInvalid(f"{path} is not a UTF-8 text file; a CSV of path,label is.") from None
     except OSError as exc:
         raise DatasetNotFound(f"Cannot read {path}: {exc.strerror or exc}") from None
-    rows = list(csv.reader(text.splitlines()))
-    if rows and [c.strip().casefold() for c in rows[0][:2]] == ["path", "label"]:
+    rows = list(enumerate(csv.reader(text.splitlines()), start=1))  # (line number, row)
+    if rows and [c.strip().casefold() for c in rows[0][1][:2]] == ["path", "label"]:
         rows = rows[1:]
     seen: set[str] = set()
-    for n, row in enumerate(rows, start=1):
+    for n, row in rows:
         if not row or not "".join(row).strip():
             continue
         if len(row) < 2 or not row[0].strip() or not row[1].strip():
