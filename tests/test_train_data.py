@@ -1,5 +1,5 @@
-"""training/dataset.py on real photos (tests/trainset.py): the layouts a user gives (a folder, train/
-+ val/, a ZIP, a CSV, several merged), what is ignored and what is skipped, every refusal with its
+"""training/dataset.py on real photos (tests/trainset.py): the layouts a user gives (a folder,
+train/ + val/, a ZIP, a CSV, several merged), what is ignored and what is skipped, every refusal with its
 code, the seeded stratified split, and ZIPs built to attack the extraction."""
 
 from __future__ import annotations
@@ -457,3 +457,43 @@ def jpeg_of(path: Path) -> bytes:
 
     with Image.open(path) as im:
         return jpeg(im.convert("RGB").rotate(90))
+
+
+@pytest.mark.parametrize(
+    "limit, value, words",
+    [
+        ("ZIP_MAX_MEMBERS", 40, "holds 48 files; the limit is 40"),
+        ("ZIP_MAX_BYTES", 200_000, "expands"),
+    ],
+)
+def test_a_zip_past_its_limits_is_refused_and_leaves_nothing(pristine, tmp_path, monkeypatch,
+                                                               limit, value, words):  # fmt: skip
+    from localvision.training import dataset
+
+    monkeypatch.setattr(dataset, limit, value)
+    archive = zip_folder(pristine, tmp_path / "big.zip", wrapped=False)
+    with pytest.raises(DatasetInvalid) as caught:
+        load(archive, workdir=tmp_path / "work")
+    assert caught.value.code == "dataset_invalid" and words in caught.value.message
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_a_zip_member_over_the_size_limit_is_skipped(pristine, tmp_path, monkeypatch):
+    from localvision.training import dataset
+
+    biggest = max(pristine.rglob("*.jpg"), key=lambda p: p.stat().st_size)
+    monkeypatch.setattr(dataset, "ZIP_MAX_MEMBER_BYTES", biggest.stat().st_size - 1)
+    ds = load(zip_folder(pristine, tmp_path / "d.zip", wrapped=False), workdir=tmp_path / "w")
+    name = biggest.relative_to(pristine).as_posix()
+    assert (f"d.zip/{name}", "file_too_large") in ds.skipped
+    assert len(ds.train) + len(ds.val) == 48 - len(ds.skipped)
+
+
+def test_a_class_only_in_val_is_refused(data, tmp_path):
+    split = tmp_path / "split"
+    shutil.copytree(data, split / "train")
+    shutil.move(split / "train" / "texture", split / "val" / "texture")
+    with pytest.raises(DatasetInvalid) as caught:
+        load(split)
+    assert caught.value.code == "dataset_empty_class"
+    assert '"texture"' in caught.value.message and "train/" in caught.value.message

@@ -60,6 +60,9 @@ from ..imaging import MB, decode_picture, read_source
 # The folder names of a given split (compared case-insensitively). Roboflow exports say "valid".
 TRAIN_DIRS = ("train",)
 VAL_DIRS = ("val", "valid", "validation")
+# Files beside the class folders are not in a class; if they look like photos, the refusal says
+# that they need class folders (the Teach store's project.json is not a photo).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 # Limits on one training ZIP. Far above an upload's (max_zip_members, max_zip_mb: a few thousand
 # photos is a normal training set), and the free space of `workdir` caps the total as well.
 ZIP_MAX_MEMBERS = 200_000
@@ -150,7 +153,10 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _image_folder(scan: _Scan, root: Path, part: str | None, shown_root: str, base: Path) -> None:
-    scan.loose += sum(1 for p in root.iterdir() if p.is_file() and not _hidden(p.name))
+    scan.loose += sum(
+        1 for p in root.iterdir()
+        if p.is_file() and not _hidden(p.name) and p.suffix.casefold() in IMAGE_SUFFIXES
+    )  # fmt: skip
     for cls_dir in _subdirs(root):
         scan.names[part].append(cls_dir.name)
         for path in _files(cls_dir):
@@ -226,29 +232,35 @@ def _extract(archive: Path, workdir: Path, scan: _Scan) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     dest = Path(tempfile.mkdtemp(prefix="zip-", dir=workdir)).resolve()
     budget = min(ZIP_MAX_BYTES, shutil.disk_usage(dest).free - DISK_RESERVE)
-    with zf:
-        infos = zf.infolist()
-        if _overlapping(infos):
-            raise DatasetInvalid(f"{archive}: its entries overlap one another (a zip bomb).")
-        files = [i for i in infos if not i.is_dir()]
-        if len(files) > ZIP_MAX_MEMBERS:
-            raise DatasetInvalid(
-                f"{archive} holds {len(files)} files; the limit is {ZIP_MAX_MEMBERS}."
-            )
-        total = 0
-        for info in files:
-            shown = f"{archive.name}/{info.filename}"
-            parts = _member_parts(info.filename)
-            if parts is None:
-                scan.skipped.append((shown, UNSAFE_PATH))
-                continue
-            if not parts or any(_hidden(p) for p in parts):
-                continue
-            reason, size = _extract_member(zf, info, dest, parts, budget - total)
-            total += size
-            if reason:
-                scan.skipped.append((shown, reason))
+    try:
+        with zf:
+            _extract_all(zf, archive, dest, scan, budget)
+    except DatasetInvalid:
+        shutil.rmtree(dest, ignore_errors=True)  # a refused ZIP leaves nothing behind
+        raise
     return dest
+
+
+def _extract_all(zf, archive: Path, dest: Path, scan: _Scan, budget: int) -> None:
+    infos = zf.infolist()
+    if _overlapping(infos):
+        raise DatasetInvalid(f"{archive}: its entries overlap one another (a zip bomb).")
+    files = [i for i in infos if not i.is_dir()]
+    if len(files) > ZIP_MAX_MEMBERS:
+        raise DatasetInvalid(f"{archive} holds {len(files)} files; the limit is {ZIP_MAX_MEMBERS}.")
+    total = 0
+    for info in files:
+        shown = f"{archive.name}/{info.filename}"
+        parts = _member_parts(info.filename)
+        if parts is None:
+            scan.skipped.append((shown, UNSAFE_PATH))
+            continue
+        if not parts or any(_hidden(p) for p in parts):
+            continue
+        reason, size = _extract_member(zf, info, dest, parts, budget - total)
+        total += size
+        if reason:
+            scan.skipped.append((shown, reason))
 
 
 def _extract_member(zf, info, dest: Path, parts: list[str], budget: int) -> tuple[str | None, int]:
@@ -312,6 +324,14 @@ def _zip_root(folder: Path) -> Path:
 
 
 def _scan(source: Path, workdir: Path) -> _Scan:
+    try:
+        return _scan_source(source, workdir)
+    except OSError as exc:  # a folder we may not list, a disk that went away
+        where = exc.filename or source
+        raise DatasetNotFound(f"Cannot read {where}: {exc.strerror or exc}") from None
+
+
+def _scan_source(source: Path, workdir: Path) -> _Scan:
     scan = _Scan(str(source))
     if source.is_dir():
         _scan_folder(scan, source, str(source), source)
@@ -370,6 +390,9 @@ def load_dataset(
 ) -> Dataset:
     """Read the sources, check every image, refuse what cannot be trained on, split.
 
+    A ZIP is extracted into a new folder under `workdir`, where its samples' paths point: the
+    caller keeps workdir until training is done, then removes it.
+
     max_pixels: the decoder's limit (the max_pixels setting when None); workers: threads that
     check images (as many as the road uses when None)."""
     if not 0 < val_fraction < 1:
@@ -394,11 +417,11 @@ def load_dataset(
             skipped.append((c.shown, reason))
     if not usable:
         raise DatasetNoImages(_no_images(scans, len(candidates), skipped))
-    classes, index, part_of = _classes(scans)
+    classes, index = _classes(scans)
     by_class: dict[int, list[_Candidate]] = defaultdict(list)
     for c in usable:
         by_class[index[normalise(c.cls)]].append(c)
-    _refusals(classes, by_class, part_of)
+    _refusals(classes, by_class)
     train, val = _split(classes, by_class, seed, val_fraction)
     given = all(c.part is not None for c in usable)
     return Dataset(classes, train, val, skipped, "given" if given else "stratified")
@@ -419,12 +442,11 @@ def _no_images(scans: list[_Scan], tried: int, skipped: list) -> str:
     )
 
 
-def _classes(scans: list[_Scan]) -> tuple[tuple[str, ...], dict[str, int], dict[str, set]]:
-    """The classes (first spelling of each normalised name, sorted), normalised name -> index,
-    and normalised name -> the parts ("train", "val", None) it appears in. Two spellings of one
-    name within one part of one source are a refusal; across sources they are one class."""
+def _classes(scans: list[_Scan]) -> tuple[tuple[str, ...], dict[str, int]]:
+    """The classes (the first spelling of each normalised name, sorted) and normalised name ->
+    index. Two spellings of one name within one part (train/, val/ or all) of one source are a
+    refusal; in different sources (a folder and the Teach page's corrections) one class."""
     first: dict[str, str] = {}
-    parts: dict[str, set] = defaultdict(set)
     clashes = []
     for scan in scans:
         for part, names in scan.names.items():
@@ -435,7 +457,6 @@ def _classes(scans: list[_Scan]) -> tuple[tuple[str, ...], dict[str, int], dict[
                     clashes.append(f'"{mine[key]}" and "{name}" in {scan.source}')
                 mine.setdefault(key, name)
                 first.setdefault(key, name)
-                parts[key].add(part)
     if clashes:
         raise DatasetDuplicateClasses(
             'These class names are the same apart from capitals, spaces, "_" or "-": '
@@ -444,7 +465,7 @@ def _classes(scans: list[_Scan]) -> tuple[tuple[str, ...], dict[str, int], dict[
         )
     classes = tuple(sorted(first.values()))
     index = {normalise(name): i for i, name in enumerate(classes)}
-    return classes, index, parts
+    return classes, index
 
 
 def _listing(names: Iterable[str], limit: int = 10) -> str:
@@ -462,17 +483,17 @@ def _of(some: list, classes: tuple) -> str:
     return f"{len(some)} of {len(classes)} classes " + ("has" if len(some) == 1 else "have")
 
 
-def _refusals(classes: tuple[str, ...], by_class: dict[int, list], part_of: dict) -> None:
+def _refusals(classes: tuple[str, ...], by_class: dict[int, list]) -> None:
     n_images = sum(len(v) for v in by_class.values())
     if len(classes) == 1:
         raise DatasetOneClass(
-            f'Only one class was found ("{classes[0]}", {_plural(n_images, "image")}); training needs at '
-            "least two."
+            f'Only one class was found ("{classes[0]}", {_plural(n_images, "image")}); '
+            "training needs at least two."
         )
     if len(classes) > n_images:
         raise DatasetMoreClassesThanImages(
-            f"{len(classes)} classes but only {_plural(n_images, 'readable image')}; every class needs at "
-            "least 2."
+            f"{len(classes)} classes but only {_plural(n_images, 'readable image')}; "
+            "every class needs at least 2."
         )
     empty = [name for i, name in enumerate(classes) if not by_class.get(i)]
     if empty:
