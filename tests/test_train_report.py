@@ -199,3 +199,13 @@ def test_a_photo_gone_since_the_check_is_a_grey_tile(tmp_path, photos):
     with Image.open(tmp_path / "r" / "misclassified.jpg") as im:
         centre = im.convert("RGB").getpixel((8 + 10, 30 + 8 + 10))
     assert max(abs(a - b) for a, b in zip(centre, (222, 226, 230))) < 12
+
+
+def test_an_image_without_an_answer_counts_as_wrong_but_stays_out_of_the_matrix(tmp_path, photos):
+    # the trainer writes -1 for an output that was not finite
+    out = run(tmp_path, photos, y_true=[0, 0, 1, 2], y_pred=[0, -1, 1, 2])
+    assert out["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    assert out["unanswered"] == 1 and out["val_images"] == 4
+    assert out["accuracy"] == pytest.approx(3 / 4) and out["misclassified"] == 1
+    cat = out["per_class"][0]
+    assert (cat["precision"], cat["recall"], cat["support"]) == (1.0, 0.5, 2)

@@ -64,9 +64,14 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 # --- the numbers ---------------------------------------------------------------------------------
 def confusion(y_true: Sequence[int], y_pred: Sequence[int], n: int) -> np.ndarray:
-    """(n, n) counts: row = the true class, column = the predicted one."""
-    matrix = np.zeros((n, n), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    """(n, n + 1) counts: row = the true class, column = the predicted one; the last column
+    counts the images the model gave no answer for (a prediction outside the classes: the
+    trainer's -1 for an output that was not finite)."""
+    true, pred = np.asarray(y_true, int).reshape(-1), np.asarray(y_pred, int).reshape(-1)
+    if true.size and (true.min() < 0 or true.max() >= n):
+        raise ValueError(f"true labels outside 0..{n - 1}")
+    matrix = np.zeros((n, n + 1), dtype=np.int64)
+    np.add.at(matrix, (true, np.where((pred >= 0) & (pred < n), pred, n)), 1)
     return matrix
 
 
@@ -76,7 +81,8 @@ def _ratio(a: float, b: float) -> float | None:
 
 def per_class(matrix: np.ndarray, classes: Sequence[str]) -> list[dict]:
     """Precision (of the answers "c", how many were c), recall (of the images of c, how many were
-    found), F1 and support per class; None where a ratio has nothing to count."""
+    found), F1 and support per class, from `confusion`'s matrix; None where a ratio has nothing
+    to count."""
     rows = []
     for i, name in enumerate(classes):
         hit, predicted, support = matrix[i, i], matrix[:, i].sum(), matrix[i].sum()
@@ -114,9 +120,11 @@ def write_report(
         raise ValueError(
             f"{len(y_true)} true labels, {len(y_pred)} predictions, {len(val_paths)} paths"
         )
-    matrix = confusion(y_true, y_pred, len(classes))
-    rows = per_class(matrix, classes)
-    total = int(matrix.sum())
+    n = len(classes)
+    full = confusion(y_true, y_pred, n)
+    matrix, unanswered = full[:, :n], int(full[:, n].sum())
+    rows = per_class(full, classes)
+    total = int(full.sum())
     wrong = [i for i, (t, p) in enumerate(zip(y_true, y_pred)) if t != p]
 
     _write_csv(
@@ -135,6 +143,8 @@ def write_report(
     _write_csv(folder / FILES["skipped"], ["file", "reason"], [list(s) for s in skipped])
     accuracy = _ratio(np.trace(matrix), total)
     title = f"{total} validation images" + (f", accuracy {accuracy:.1%}" if total else "")
+    if unanswered:
+        title += f", {unanswered} without an answer (not in the matrix)"
     draw_matrix(matrix, classes, normalized=False, title=title)[0].save(
         folder / FILES["confusion_matrix"]
     )
@@ -147,7 +157,7 @@ def write_report(
         shown = wrong[:SHEET_MAX]
         contact_sheet(
             [val_paths[i] for i in shown],
-            [(classes[y_true[i]], classes[y_pred[i]]) for i in shown],
+            [(classes[y_true[i]], _name(classes, y_pred[i])) for i in shown],
             title=f"{len(wrong)} of {total} validation images misclassified (true → predicted)"
             + (f", the first {len(shown)} shown" if len(shown) < len(wrong) else ""),
         ).save(sheet, quality=85)
@@ -161,6 +171,7 @@ def write_report(
         "macro": {k: _mean(r[k] for r in rows) for k in ("precision", "recall", "f1")},
         "per_class": rows,
         "confusion_matrix": matrix.tolist(),
+        "unanswered": unanswered,
         "misclassified": len(wrong),
         "misclassified_shown": min(len(wrong), SHEET_MAX),
         "misclassified_files": [str(val_paths[i]) for i in wrong],
@@ -172,6 +183,10 @@ def write_report(
     text = json.dumps(report, indent=2, ensure_ascii=False, default=_json_default)
     (folder / FILES["report"]).write_text(text + "\n", encoding="utf-8")
     return json.loads(text)
+
+
+def _name(classes: Sequence[str], index: int) -> str:
+    return classes[index] if 0 <= index < len(classes) else "?"  # no answer
 
 
 def _columns(epochs: list[dict]) -> list[str]:
