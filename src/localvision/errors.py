@@ -473,3 +473,71 @@ class DatasetClassTooSmall(DatasetInvalid):
 
     code = "dataset_class_too_small"
     status = 422
+
+
+# --- teaching: the Teach photo store and training jobs (training/examples.py, server/) ----------
+class ProjectNotFound(NotFound):
+    code = "project_not_found"
+
+
+class ClassNotFound(NotFound):
+    code = "class_not_found"
+
+
+class PhotoNotFound(NotFound):
+    code = "photo_not_found"
+
+
+class ReportNotFound(NotFound):
+    """A model with no training report (not a trained model), or a file not in its report."""
+
+    code = "report_not_found"
+
+
+class NoTrainingJob(NotFound):
+    code = "no_training_job"
+
+
+class ProjectExists(InvalidArgument):
+    code = "project_exists"
+    status = 409
+
+
+class ClassExists(InvalidArgument):
+    """A class whose name is another's after normalisation ("Cat" and "cat ")."""
+
+    code = "class_exists"
+    status = 409
+
+
+class InvalidClassName(InvalidArgument):
+    code = "invalid_class_name"
+    status = 422
+
+
+class ExampleInOtherClass(InputError):
+    """The same photo (same bytes) is already an example of another class of the project."""
+
+    code = "example_in_other_class"
+    status = 409
+
+
+class TrainingBusy(LocalVisionError):
+    """A training is already running (one at a time, server-wide), or the project it trains
+    cannot be changed until it ends."""
+
+    code = "training_busy"
+    status = 409
+
+
+class TrainingFailed(LocalVisionError):
+    """The training process stopped without finishing, and said no more than its exit code."""
+
+    code = "training_failed"
+    status = 500
+
+
+class TrainingInterrupted(TrainingFailed):
+    """The server stopped while a training ran; the training's process went with it."""
+
+    code = "training_interrupted"

@@ -22,7 +22,8 @@ from ..dbwait import open_history
 from ..history import HistoryStore
 from . import (
     accounts, api, body, camera, dialects, errors, gate, history_routes, kserve, login, logs,
-    metrics, model_routes, observer, openapi, origin, ratelimit, streams_routes, torchserve, ui,
+    metrics, model_routes, observer, openapi, origin, ratelimit, streams_routes, teach_routes,
+    torchserve, ui,
 )  # fmt: skip
 from .state import Service
 
@@ -57,6 +58,7 @@ def create_app(
         store = history or await asyncio.to_thread(open_history, settings.db, settings.db_wait_s)
         svc = service(settings, store)
         app.state.service = svc
+        teach_routes.start(app)  # the Teach store; a training a stopped server left: failed
         if classifier is not None:
             svc.models = {}
             svc.default = classifier.name
@@ -70,6 +72,7 @@ def create_app(
             if loader is not None:
                 loader.cancel()
             await streams_routes.close(app)  # the cameras watched: their open segments recorded
+            await teach_routes.close(app)  # a training still running is ended
             await svc.close()
             svc.history.close()
 
@@ -99,6 +102,9 @@ def create_app(
     app.include_router(torchserve.router)
     app.include_router(camera.router)  # the live camera page and its WebSocket
     app.include_router(streams_routes.router)  # cameras the service watches
+    app.include_router(teach_routes.router)  # Teach projects, photos, training jobs (admins)
+    app.include_router(teach_routes.reports)  # a trained model's report
+    app.include_router(teach_routes.feedback_router)  # "wrong, it is X" (any user)
     ui.install(app)
     dialects.install(app)  # KServe's and TorchServe's error shapes on their paths
     sinks = [metrics.install(app)] + ([logs.AccessLog()] if settings.access_log else [])
