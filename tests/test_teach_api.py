@@ -125,7 +125,8 @@ def test_projects_classes_and_photos(server, photos):
     # classes: a normalised duplicate, a path, a hidden name are refused; Chinese is a name
     for name, status, code in [("Cup ", 409, "class_exists"), ("c_u-p", 201, None),
                                ("a/b", 422, "invalid_class_name"),
-                               (".hidden", 422, "invalid_class_name"), ("杯子", 201, None)]:
+                               (".hidden", 422, "invalid_class_name"),
+                               ("Val", 422, "invalid_class_name"), ("杯子", 201, None)]:
         r = httpx.post(f"{url}{T}/projects/kitchen/classes", json={"name": name})
         assert r.status_code == status, (name, r.text)
         if code:

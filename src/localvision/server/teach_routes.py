@@ -37,7 +37,7 @@ from ..errors import FileTooLarge, InvalidArgument, LocalVisionError, ReportNotF
 from ..imaging import MB
 from ..models.registry import model_names
 from ..models.store import ModelStore, valid_name
-from ..training.examples import MEDIA_TYPES, MAX_CLASS_NAME, MAX_TITLE, SOURCES, TeachStore
+from ..training.examples import MAX_CLASS_NAME, MAX_TITLE, MEDIA_TYPES, SOURCES, TeachStore
 from .gate import require_admin, user_of
 from .training_jobs import Jobs
 
@@ -356,11 +356,13 @@ async def feedback(
     request: Request,
     file: UploadFile = File(..., description="The photo that was recognized."),
     model: str = Form(..., description="The model whose answer was wrong."),
-    label: str = Form(..., max_length=MAX_CLASS_NAME * 4, description="What it really is: a "
-                      "class of the model's project, or a new one."),  # fmt: skip
+    label: str = Form(
+        ..., max_length=MAX_CLASS_NAME * 4,
+        description="What it really is: a class of the model's project, or a new one.",
+    ),
     predicted: str | None = Form(None, max_length=400, description="What the model said."),
 ):
-    """"Wrong, it is X": keep the photo as a training example of class X in the Teach project
+    """Corrections, "wrong, it is X": keep the photo as a training example of class X in the Teach project
     of that model (made on the first correction). Any signed-in user may send one; with auth
     on, the user is recorded with it. 201 {project, class, id}."""
     svc = request.app.state.service

@@ -150,7 +150,8 @@ class Jobs:
             job.proc.terminate()
         if self._task is not None:
             self._task.cancel()
-        self._fail(job, TrainingInterrupted("The server stopped while this training ran.").to_dict())
+        stopped = TrainingInterrupted("The server stopped while this training ran.")
+        self._fail(job, stopped.to_dict())
         await self._notify(job)
 
     # --- what routes ask ---
@@ -213,7 +214,7 @@ class Jobs:
             if job.finished and job.seq <= seen:
                 return
             async with job.changed:
-                await job.changed.wait_for(lambda: job.seq > seen or job.finished)
+                await job.changed.wait_for(lambda n=seen: job.seq > n or job.finished)
 
     # --- the child ---
     def command(self, job: Job) -> list[str]:
@@ -256,7 +257,9 @@ class Jobs:
         tail: deque[str] = deque(maxlen=STDERR_TAIL)
         killer = asyncio.create_task(self._kill_after_grace(job))
         try:
-            await asyncio.gather(self._read_events(job, proc.stdout), _drain(proc.stderr, job, tail))
+            await asyncio.gather(
+                self._read_events(job, proc.stdout), _drain(proc.stderr, job, tail)
+            )
             rc = await proc.wait()
         finally:
             killer.cancel()

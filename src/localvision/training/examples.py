@@ -119,7 +119,7 @@ def check_class_name(name: str) -> str:
     if name.casefold() in TRAIN_DIRS + VAL_DIRS:  # the folder would mean a train/val split
         raise InvalidClassName(
             f"{name!r} cannot be a class name: a dataset's {name}/ folder holds a split, not a "
-            f"class. Call it, for example, \"{name} (the class)\"."
+            f'class. Call it, for example, "{name} (the class)".'
         )
     return name
 

@@ -248,7 +248,7 @@
     no_training_job: "还没有开始过训练。",
     project_exists: "已经有同名的项目。",
     class_exists: "项目里已经有同名的类别。",
-    invalid_class_name: "不能用作类别名：名称不能为空、不能包含 / 或 \\、不能以点开头，也不能是 train、val 或 validation。",
+    invalid_class_name: "不能用作类别名：名称不能为空、不能包含 / 或 \\、不能以点开头，也不能是表示训练集或验证集的文件夹名。",
     example_in_other_class: "这张照片已经是另一个类别的示例，请先在那里删除。",
     training_busy: "正在训练中。请等它完成，或取消它。",
     training_failed: "训练没有完成就停止了。请查看服务器日志。",
