@@ -58,6 +58,18 @@ def test_a_folder_of_class_folders(data):
     assert ds.counts() == {c: {"train": 10, "val": 2} for c in CLASSES}
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [b"", b"\0\0\0\0", b"\r\n", b"ftypmp42" + bytes(4000)],
+    ids=["plain", "zero-padded", "newline", "video-after-the-end"],  # the last: a Motion Photo
+)
+def test_whole_jpegs_are_readable_whatever_follows_their_end(data, tail):
+    for p in (data / "people").glob("*.jpg"):
+        p.write_bytes(p.read_bytes() + tail)
+    ds = load(data)
+    assert ds.skipped == [] and len(ds.train) + len(ds.val) == 48
+
+
 def test_hidden_files_and_files_beside_the_classes_are_ignored(data):
     good = (data / "people").glob("*.jpg").__next__().read_bytes()
     (data / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
@@ -497,3 +509,27 @@ def test_a_class_only_in_val_is_refused(data, tmp_path):
         load(split)
     assert caught.value.code == "dataset_empty_class"
     assert '"texture"' in caught.value.message and "train/" in caught.value.message
+
+
+def _saved(im, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_other_formats_whole_and_cut(data):
+    """PNG and WebP are taken on their end (IEND, the RIFF size), BMP and GIF decoded for real;
+    cut in half, each is skipped."""
+    from PIL import Image
+
+    with Image.open(min((data / "texture").glob("*.jpg"))) as im:
+        im = im.convert("RGB")
+        files = {f"x.{ext}": _saved(im, fmt) for ext, fmt in
+                 [("png", "PNG"), ("webp", "WEBP"), ("bmp", "BMP"), ("gif", "GIF")]}  # fmt: skip
+    for name, blob in files.items():
+        (data / "texture" / name).write_bytes(blob)
+        (data / "texture" / ("cut-" + name)).write_bytes(blob[: len(blob) // 2])
+    ds = load(data)
+    assert len(ds.train) + len(ds.val) == 48 + 4
+    assert sorted(Path(f).name for f, _ in ds.skipped) == sorted("cut-" + n for n in files)
+    assert {r for _, r in ds.skipped} <= {"corrupt_image"}

@@ -97,16 +97,10 @@ def decode(
     return decode_picture(data, max_pixels=max_pixels, draft_min_side=draft_min_side).image
 
 
-def decode_picture(
-    data: bytes | Image.Image, *, max_pixels: int, draft_min_side: int | None = None
-) -> Decoded:
-    """Decode image bytes into an upright RGB image and the area the picture covers in it.
-
-    draft_min_side: when set, a large JPEG is decoded at a reduced scale (DCT-domain downscaling,
-    1/2 to 1/8) whose shorter side is still at least this many pixels.
-    """
-    if isinstance(data, Image.Image):
-        return Decoded(to_rgb(data))
+def open_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Open image bytes and check their header, decoding no pixel: the format sniffed from the
+    content, the size read and held to max_pixels. A typed error for anything else. The lazy
+    image that comes back decodes on `load()` (decode_picture does that)."""
     if not data:
         raise EmptyFile("The file is empty.")
     # Our own limit is the pixel check below, made from the header before any pixel is decoded.
@@ -136,6 +130,21 @@ def decode_picture(
             f"The image is {width}×{height} pixels ({width * height / 1e6:.1f} MP); "
             f"the limit is {max_pixels / 1e6:g} MP."
         )
+    return img
+
+
+def decode_picture(
+    data: bytes | Image.Image, *, max_pixels: int, draft_min_side: int | None = None
+) -> Decoded:
+    """Decode image bytes into an upright RGB image and the area the picture covers in it.
+
+    draft_min_side: when set, a large JPEG is decoded at a reduced scale (DCT-domain downscaling,
+    1/2 to 1/8) whose shorter side is still at least this many pixels.
+    """
+    if isinstance(data, Image.Image):
+        return Decoded(to_rgb(data))
+    img = open_image(data, max_pixels=max_pixels)
+    width, height = img.size
     box: Box | None = None
     if draft_min_side and img.format in ("JPEG", "MPO"):
         scale = min(width, height) / draft_min_side
