@@ -36,7 +36,7 @@ def photos(tmp_path_factory) -> list[Path]:
 def run(folder: Path, photos, *, classes=CLASSES, y_true=Y_TRUE, y_pred=Y_PRED, **extra) -> dict:
     options = {
         "epochs": [
-            {"epoch": 1, "lr": 0.01, "train_loss": 1.2, "val_acc": 0.5, "seconds": 1.5},
+            {"epoch": 1, "lr": 0.1 * 0.1, "train_loss": 1.2, "val_acc": 0.5, "seconds": 1.5},
             {"epoch": 2, "lr": 0.005, "train_loss": 0.7, "val_acc": 7 / 9, "seconds": 1.25},
         ],
         "skipped": [("data/cat/notes.jpg", "unsupported_format")],
@@ -64,7 +64,7 @@ def test_the_folder_holds_every_file(tmp_path, photos):
     assert read_csv(folder / "epochs.csv") == [
         ["epoch", "lr", "train_loss", "val_acc", "seconds"],
         ["1", "0.01", "1.2", "0.5", "1.5"],
-        ["2", "0.005", "0.7", str(7 / 9), "1.25"],
+        ["2", "0.005", "0.7", "0.777778", "1.25"],
     ]
     assert read_csv(folder / "skipped.csv") == [
         ["file", "reason"], ["data/cat/notes.jpg", "unsupported_format"]

@@ -206,7 +206,17 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     with open(path, "w", newline="", encoding="utf-8-sig") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        writer.writerows([[_csv_value(v) for v in row] for row in rows])
+
+
+def _csv_value(value) -> str:
+    """None empty, floats to 6 significant digits (0.00015, not 0.00015000000000000001; the JSON
+    keeps them whole)."""
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return format(float(value), ".6g")
+    return str(value)
 
 
 def _json_default(value):
@@ -240,7 +250,7 @@ def draw_matrix(
     count (or, normalized, its share of the row's true class) on a white-to-blue scale."""
     n = len(classes)
     cell = max(CELL_MIN, min(CELL_MAX, 640 // max(n, 1)))
-    f_label, f_cell, f_title = font(max(11, cell // 3)), font(max(9, cell // 3)), font(16)
+    f_label, f_cell, f_title = font(max(11, cell // 3)), font(max(9, cell * 2 // 7)), font(16)
     names = [_fit(c, f_label, LABEL_MAX_PX) for c in classes]
     label_w = int(max([f_label.getlength(s) for s in names] + [10])) + 12
     pad = 16
