@@ -747,5 +747,11 @@ def export(
         )
 
 
+# `localvision train` lives in cli_train.py, which builds its options with _option above.
+from .cli_train import train  # noqa: E402
+
+app.command()(train)
+
+
 if __name__ == "__main__":
     app()

@@ -345,6 +345,56 @@ class Settings(BaseSettings):
         "X-Localvision-Signature header).",
     )
 
+    # --- training: `localvision train` and the Teach page (training/) ---
+    train_mode: Literal["head", "finetune", "full"] = Field(
+        "head",
+        description="train: head (a new last layer on features computed once: seconds), "
+        "finetune (the last stages too, with augmentation: minutes) or full (every layer).",
+    )
+    # None: per mode (training/fit.py DEFAULTS): head 40, finetune 12, full 12. A head epoch
+    # over cached features takes milliseconds; a finetune epoch runs the whole network.
+    train_epochs: int | None = Field(
+        None, ge=1, le=1000,
+        description="train: most epochs (default: 40 for head, 12 for finetune and full); "
+        "early stopping may end sooner.",
+    )  # fmt: skip
+    train_seed: int = Field(
+        0, ge=0, description="train: the seed of the split, the augmentation and the weights."
+    )
+    # 0.2: the usual hold-out; every class keeps at least one validation image anyway.
+    train_val_fraction: float = Field(
+        0.2, gt=0, lt=1,
+        description="train: the share of each class held out for validation when DATA has no "
+        "val/ folder.",
+    )  # fmt: skip
+    train_lr: float | None = Field(
+        None, gt=0, le=10,
+        description="train: the peak learning rate (default: 0.003 for head, 0.001 for "
+        "finetune, 0.0003 for full).",
+    )  # fmt: skip
+    train_optimizer: Literal["adamw", "sgd"] = Field(
+        "adamw", description="train: the optimizer: adamw, or sgd (momentum 0.9, nesterov)."
+    )
+    # 0.1: the value the ImageNet recipes use (torchvision's, timm's); it keeps a model trained
+    # on a few photos from being certain of everything.
+    train_label_smoothing: float = Field(
+        0.1, ge=0, lt=1, description="train: label smoothing of the training loss."
+    )
+    train_patience: int = Field(
+        8, ge=1,
+        description="train: stop after this many epochs without a better validation accuracy "
+        "(or loss, at equal accuracy); the best epoch is kept.",
+    )  # fmt: skip
+    # 1: the service's training child must leave the other core to the service.
+    train_threads: int = Field(
+        1, ge=1, le=256, description="train: CPU threads torch may use."
+    )
+    train_progress: Literal["rich", "jsonl", "none"] = Field(
+        "rich",
+        description="train: progress as a bar (rich, on stderr), one JSON object per line on "
+        "stdout (jsonl) or none.",
+    )
+
     @field_validator("stream_webhook_url")
     @classmethod
     def _check_webhook(cls, value: str) -> str:

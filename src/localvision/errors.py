@@ -541,3 +541,24 @@ class TrainingInterrupted(TrainingFailed):
     """The server stopped while a training ran; the training's process went with it."""
 
     code = "training_interrupted"
+
+
+# --- training (`localvision train`, training/) ----------------------------------------------------
+class ModelNameReserved(InvalidArgument):
+    """A trained or imported model may not take a registry model's name (or `auto`): the
+    registry's name must keep meaning the registry's model."""
+
+    code = "model_name_reserved"
+    status = 409
+
+
+class InvalidModelName(InvalidArgument):
+    code = "invalid_model_name"
+    status = 422
+
+
+class TrainingOptionInvalid(InvalidArgument):
+    """A training option out of its choices or range (a mode that does not exist, say)."""
+
+    code = "training_option_invalid"
+    status = 422

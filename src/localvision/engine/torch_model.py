@@ -55,7 +55,7 @@ def fit_state_dict(arch, num_classes: int, path: Path, name: str) -> dict:
         state = arch.remap(published, own) if arch.remap else published
     except WeightsInvalid as exc:
         raise WeightsInvalid(f"{path} does not fit {name}: {exc.message}.") from None
-    _check_fit(name, path, state, own)
+    check_fit(name, path, state, own)
     return state
 
 
@@ -67,7 +67,7 @@ def build_model(spec: ModelSpec, path: Path):
         from safetensors.torch import load_file
 
         state = load_file(str(path))
-        _check_fit(spec.name, path, state, model.state_dict())
+        check_fit(spec.name, path, state, model.state_dict())
     else:
         from ..models.architectures import get_architecture
 
@@ -76,7 +76,8 @@ def build_model(spec: ModelSpec, path: Path):
     return model.eval()
 
 
-def _check_fit(name: str, path: Path, state: dict, own: dict) -> None:
+def check_fit(name: str, path: Path, state: dict, own: dict) -> None:
+    """Every tensor of the architecture there, none more, each of its shape (named if not)."""
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [

@@ -20,6 +20,10 @@ class Architecture:
     build: Callable[[int], Any]  # num_classes -> torch.nn.Module
     # Maps a published state dict's keys onto build()'s keys (None: the same names).
     remap: Callable[[dict, dict], dict] | None = None
+    # What `localvision train --mode finetune` trains besides the new last layer: the module
+    # names of the last stage(s), those that work at the smallest resolution (cheap to train,
+    # and the most specific to ImageNet's classes).
+    finetune: tuple[str, ...] = ()
 
 
 def _torchvision(name: str) -> Callable[[int], Any]:
@@ -63,10 +67,16 @@ def remap_in_order(published: dict, own: dict) -> dict:
 ARCHITECTURES = {
     a.name: a
     for a in (
-        Architecture("resnet18", _torchvision("resnet18")),
-        Architecture("resnet50", _torchvision("resnet50")),
-        Architecture("mobilenet_v3_large", _torchvision("mobilenet_v3_large")),
-        Architecture("efficientnet_lite0", _timm("tf_efficientnet_lite0"), remap_in_order),
+        Architecture("resnet18", _torchvision("resnet18"), finetune=("layer4",)),
+        Architecture("resnet50", _torchvision("resnet50"), finetune=("layer4",)),
+        Architecture(
+            "mobilenet_v3_large", _torchvision("mobilenet_v3_large"),
+            finetune=("features.13", "features.14", "features.15", "features.16", "classifier"),
+        ),  # fmt: skip
+        Architecture(
+            "efficientnet_lite0", _timm("tf_efficientnet_lite0"), remap_in_order,
+            finetune=("blocks.5", "blocks.6", "conv_head", "bn2"),
+        ),  # fmt: skip
     )
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InvalidArgument
+from ..errors import ModelNameReserved
 from .architectures import get_architecture
 from .labels import LabelsInvalid, imagenet_labels, read_label_file
 from .registry import get_spec, model_names
@@ -22,7 +22,7 @@ def import_model(
 ) -> Package:  # fmt: skip
     valid_name(name)
     if name in model_names() or name == "auto":
-        raise InvalidArgument(
+        raise ModelNameReserved(
             f"{name} is a registry model's name; give the imported model another one."
         )
     architecture = get_architecture(arch)

@@ -30,9 +30,9 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
-from ..errors import InvalidArgument, ModelError, UnknownModel
+from ..errors import InvalidArgument, InvalidModelName, ModelError, UnknownModel
 from ..transforms import Preprocess
 from .architectures import get_architecture
 from .registry import get_spec, model_names
@@ -101,7 +101,7 @@ class Package:
 
 def valid_name(name: str) -> str:
     if not name or not set(name) <= NAME_CHARS or name[0] in ".-":
-        raise InvalidArgument(
+        raise InvalidModelName(
             f"{name!r} is not a model name: use lower-case letters, digits, '_', '-' and '.'."
         )
     return name
@@ -188,7 +188,7 @@ def write_package(
     *,
     name: str,
     architecture: str,
-    weights: Path,
+    weights: Path | None,
     labels: Mapping[str, tuple[str, ...]],
     preprocess: Preprocess,
     source: dict,
@@ -196,10 +196,16 @@ def write_package(
     groups: str | None = None,
     metrics: Mapping[str, float] | None = None,
     replace: bool = False,
+    state: Mapping | None = None,
+    extra: Mapping | None = None,
+    fill: Callable[[Path], None] | None = None,
 ) -> Package:
-    """Package a state dict (any file torch.load reads with weights_only, or safetensors):
-    fitted to the architecture with as many classes as there are labels, saved as safetensors,
-    with its manifest. Needs torch."""
+    """Package a state dict (any file torch.load reads with weights_only, or safetensors; or
+    `state`, one in memory, e.g. a model just trained): fitted to the architecture with as many
+    classes as there are labels, saved as safetensors, with its manifest. `extra`: more manifest
+    fields (a trained model's `training`); `fill(folder)` writes more files into the package
+    (its report) before it is renamed into place, so they appear with it or not at all. Needs
+    torch."""
     from safetensors.torch import save_file
 
     from ..engine.torch_model import fit_state_dict
@@ -209,7 +215,12 @@ def write_package(
         raise ModelExists(f"There is already a model at {dest}.", hint="localvision models remove NAME")
     arch = get_architecture(architecture)
     num_classes = len(labels["en"])
-    state = fit_state_dict(arch, num_classes, Path(weights), name)
+    if state is None:
+        state = fit_state_dict(arch, num_classes, Path(weights), name)
+    else:
+        from ..engine.torch_model import check_fit
+
+        check_fit(name, Path(name), state, arch.build(num_classes).state_dict())
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
@@ -223,11 +234,15 @@ def write_package(
             "labels": {lang: list(v) for lang, v in labels.items()},
             "preprocess": preprocess.to_dict(),
             "weights": {"file": WEIGHTS_FILE, "sha256": sha256_file(tmp / WEIGHTS_FILE)},
-            "source": {**source, "sha256": source.get("sha256") or sha256_file(Path(weights))},
+            "source": {**source, "sha256": source.get("sha256")
+                       or (sha256_file(Path(weights)) if weights is not None else None)},
             "groups": groups,
             "metrics": dict(metrics) if metrics else None,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **(extra or {}),
         }
+        if fill is not None:
+            fill(tmp)
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
         if dest.exists():
             shutil.rmtree(dest)

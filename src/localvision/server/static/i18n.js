@@ -158,6 +158,9 @@
     training_busy: "A training is running. Wait for it to finish, or cancel it.",
     training_failed: "The training stopped without finishing. See the server's log.",
     training_interrupted: "The server stopped while this training ran. Start it again.",
+    model_name_reserved: "That name belongs to a built-in model: give the new model another name.",
+    invalid_model_name: "That is not a model name: use lower-case letters, digits, '_', '-' and '.'.",
+    training_option_invalid: "A training option is not valid.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -253,6 +256,9 @@
     training_busy: "正在训练中。请等它完成，或取消它。",
     training_failed: "训练没有完成就停止了。请查看服务器日志。",
     training_interrupted: "训练进行时服务器停止了。请重新开始训练。",
+    model_name_reserved: "这个名字属于内置模型：请给新模型另起一个名字。",
+    invalid_model_name: "这不是有效的模型名：请使用小写字母、数字、“_”、“-”和“.”。",
+    training_option_invalid: "训练选项无效。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 
