@@ -80,7 +80,7 @@ def train(
 
     jsonl = _wants_jsonl(train_progress)
     emit = _jsonl if jsonl else (lambda event: None)
-    signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         try:
             settings = settings_from(
@@ -114,6 +114,8 @@ def train(
                     "message": f"{type(exc).__name__}: {str(exc)[:300]}", "hint": None})  # fmt: skip
         render.render_unexpected(exc)
         raise typer.Exit(1) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     _summary(outcome, jsonl)
 
 

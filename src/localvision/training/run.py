@@ -88,13 +88,13 @@ def sources(settings, request: Request) -> list[Path]:
 def train(settings, request: Request, emit: Emit) -> Outcome:
     """Train, write the package; KeyboardInterrupt before any epoch finished propagates (and
     nothing is written)."""
+    started = time.perf_counter()
+    store = check_request(settings, request)  # before torch is imported: said at once
     import torch
 
     from ..models.resolve import resolve
     from .dataset import load_dataset
 
-    started = time.perf_counter()
-    store = check_request(settings, request)
     torch.set_num_threads(settings.train_threads)
     config = FitConfig.from_settings(settings)
     base_name = request.base or settings.model
