@@ -111,7 +111,8 @@ def train(
     except Exception as exc:  # a bug: one line (and one event), exit 1
         if jsonl:
             _jsonl({"event": "error", "code": "internal_error",
-                    "message": f"{type(exc).__name__}: {str(exc)[:300]}", "hint": None})  # fmt: skip
+                    "message": f"{type(exc).__name__}: {str(exc)[:300]}",
+                    "hint": None})  # fmt: skip
         render.render_unexpected(exc)
         raise typer.Exit(1) from None
     finally:

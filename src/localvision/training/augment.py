@@ -1,9 +1,9 @@
 """The training-time views of an image: what a trainer shows the model instead of the one clean
 view the road serves.
 
-    decoded photo ──► RandomResizedCrop ──► flip ──► ColorJitter ──► RandAugment ──► tensor,
-                      (the model's crop size and     (torchvision.transforms.v2)    normalized
-                       interpolation)                                               (model's mean/std)
+    decoded photo ──► RandomResizedCrop ──► flip ──► ColorJitter ──► RandAugment ──► tensor
+                      (the model's crop and interpolation; torchvision.transforms.v2), normalized
+                      with the model's mean and std
 
 Every view is made from its own seed (the run's seed, the image's place in the training set,
 the view or epoch), inside a forked torch RNG: the same seed gives the same views whatever

@@ -328,7 +328,8 @@ class Fitter:
         image = self.augmenter.load(sample.path)
         out = [clean]
         for v in range(self.config.views_per_image):
-            out.append(self.augmenter.view(image, view_seed(self.config.seed, "head", i, v)).numpy())
+            seed = view_seed(self.config.seed, "head", i, v)
+            out.append(self.augmenter.view(image, seed).numpy())
         return out
 
     def _clean(self, sample):

@@ -104,6 +104,7 @@ def train(settings, request: Request, emit: Emit) -> Outcome:
         dataset = load_dataset(
             sources(settings, request), seed=settings.train_seed,
             val_fraction=settings.train_val_fraction, workdir=Path(work),
+            max_pixels=settings.max_pixels,
         )  # fmt: skip
         classes = tuple(dataset.classes)
         emit({
@@ -118,7 +119,9 @@ def train(settings, request: Request, emit: Emit) -> Outcome:
         preparer = Preparer(
             spec.preprocess, max_pixels=settings.max_pixels, exact_decode=settings.exact_decode
         )
-        road = Road(preparer, spec, chunk=settings.batch_size, recheck_margin=settings.recheck_margin)
+        road = Road(
+            preparer, spec, chunk=settings.batch_size, recheck_margin=settings.recheck_margin
+        )
 
         def evaluate(model, samples: Sequence) -> np.ndarray:
             return validate_on_road(road, model, samples, len(classes), settings)
@@ -174,7 +177,7 @@ def _finish(settings, request, store, base, spec, dataset, config, fitted, model
     def fill(folder: Path) -> None:
         write_report(
             folder / REPORT_DIR, classes=classes, epochs=fitted.epochs, y_true=y_true,
-            y_pred=y_pred, val_paths=[str(s.path) for s in dataset.val], skipped=skipped,
+            y_pred=y_pred, val_paths=[s.path for s in dataset.val], skipped=skipped,
             summary=summary,
         )  # fmt: skip
 
