@@ -533,3 +533,20 @@ def test_other_formats_whole_and_cut(data):
     assert len(ds.train) + len(ds.val) == 48 + 4
     assert sorted(Path(f).name for f, _ in ds.skipped) == sorted("cut-" + n for n in files)
     assert {r for _, r in ds.skipped} <= {"corrupt_image"}
+
+
+def test_the_split_of_zips_does_not_depend_on_where_they_are_extracted(pristine, tmp_path):
+    """Two ZIPs of one class: their members are ordered by their names, not by the random
+    folders they are extracted to."""
+    halves = [tmp_path / "a", tmp_path / "b"]
+    for k, half in enumerate(halves):
+        for cls in CLASSES:
+            (half / cls).mkdir(parents=True)
+            for p in sorted((pristine / cls).glob("*.jpg"))[k::2]:
+                shutil.copy(p, half / cls / p.name)
+    zips = [zip_folder(h, tmp_path / f"{h.name}.zip", wrapped=False) for h in halves]
+    splits = [
+        names(ds.val, ds)
+        for ds in (load(*zips, seed=2, workdir=tmp_path / f"w{i}") for i in range(4))
+    ]
+    assert all(s == splits[0] for s in splits)

@@ -120,6 +120,7 @@ class _Candidate:
     shown: str  # how the report names it (a ZIP member: archive.zip/cat/x.jpg)
     cls: str  # the class name as written
     part: str | None  # "train" | "val" for a given split, None to be split here
+    source: int = 0  # which source it came from (the split orders by source, then name)
 
 
 @dataclass
@@ -426,6 +427,9 @@ def load_dataset(
     if not sources:
         raise DatasetNotFound("No training data was given.")
     scans = [_scan(Path(s), Path(workdir)) for s in sources]
+    for i, scan in enumerate(scans):
+        for c in scan.candidates:
+            c.source = i
     candidates = [c for s in scans for c in s.candidates]
     skipped = [x for s in scans for x in s.skipped]
     reasons = _check_all([c.path for c in candidates], max_pixels, workers)
@@ -547,7 +551,8 @@ def _split(classes, by_class, seed: int, val_fraction: float) -> tuple[list, lis
         items = by_class[label]
         given_train = [c for c in items if c.part == "train"]
         given_val = [c for c in items if c.part == "val"]
-        pool = sorted((c for c in items if c.part is None), key=lambda c: str(c.path))
+        # by the names the user sees, never by where a ZIP happened to be extracted to
+        pool = sorted((c for c in items if c.part is None), key=lambda c: (c.source, c.shown))
         random.Random(f"{seed}/{normalise(name)}").shuffle(pool)
         k = int(len(pool) * val_fraction + 0.5)
         low = 0 if given_val else 1
