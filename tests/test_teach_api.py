@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +24,7 @@ import pytest
 from httpx_sse import connect_sse
 from PIL import Image
 
-from conftest import LiveServer, users_with_keys
+from conftest import LiveServer, free_port, users_with_keys
 from trainset import make_trainset
 
 T = "/api/v1/teach"
@@ -187,3 +190,276 @@ def test_an_image_that_is_not_whole_or_too_big_fails_its_own_row(server, photos)
     assert [r.get("error", {}).get("code") for r in rows] == ["corrupt_image", "empty_file", None]
     folder = server.models / ".teach" / "limits" / "a"
     assert [p.suffix for p in folder.iterdir() if not p.name.startswith(".")] == [".png"]
+
+
+# --- corrections --------------------------------------------------------------------------------
+def feedback(url: str, data: bytes, model: str, label: str, predicted=None, headers=None):
+    form = {"model": model, "label": label, **({"predicted": predicted} if predicted else {})}
+    return httpx.post(url + "/api/v1/feedback", files={"file": ("mine.jpg", data, "image/jpeg")},
+                      data=form, headers=headers, timeout=60)  # fmt: skip
+
+
+def test_a_correction_is_kept_as_an_example_of_the_models_project(server, photos):
+    url = server.url
+    r = feedback(url, photos["coffee"], "efficientnet_lite0", "my mug", predicted="espresso")
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert (made["project"], made["class"], made["model"]) == (
+        "efficientnet_lite0", "my mug", "efficientnet_lite0")  # fmt: skip
+    project = httpx.get(url + T + "/projects/efficientnet_lite0").json()
+    # the base is the model corrected; what training makes is not called after a registry model
+    assert (project["base"], project["model_name"]) == ("efficientnet_lite0",
+                                                        "efficientnet_lite0-custom")  # fmt: skip
+    (example,) = project["examples"]
+    assert (example["id"], example["class"], example["source"], example["model"],
+            example["predicted"]) == (made["id"], "my mug", "feedback", "efficientnet_lite0",
+                                      "espresso")  # fmt: skip
+    # the same name after normalisation is the same class; the same photo is one example
+    again = feedback(url, photos["coffee"], "efficientnet_lite0", "My_Mug").json()
+    assert (again["class"], again["duplicate"]) == ("my mug", True)
+    # a later correction of the same photo wins: it moves
+    moved = feedback(url, photos["coffee"], "efficientnet_lite0", "cup").json()
+    assert (moved["class"], moved.get("moved_from")) == ("cup", "my mug")
+    counts = {c["name"]: c["count"] for c in
+              httpx.get(url + T + "/projects/efficientnet_lite0").json()["classes"]}  # fmt: skip
+    assert counts == {"cup": 1, "my mug": 0}
+    # refused, and nothing kept: not an image, an unknown model, a name that is a path
+    before = httpx.get(url + T + "/projects").json()
+    for r, status, code in [
+        (feedback(url, b"%PDF-1.4 not a photo", "efficientnet_lite0", "cup"), 415,
+         "unsupported_format"),
+        (feedback(url, photos["camera"], "no-such-model", "cup"), 404, "unknown_model"),
+        (feedback(url, photos["camera"], "efficientnet_lite0", "../up"), 422,
+         "invalid_class_name"),
+    ]:  # fmt: skip
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code)
+    assert httpx.get(url + T + "/projects").json() == before
+    assert httpx.delete(url + T + "/projects/efficientnet_lite0").status_code == 200
+
+
+# --- auth on --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, lite0, lite0_package):
+    from localvision.server.app import create_app
+
+    root = _store(tmp_path_factory, lite0_package, "teach_auth")
+    settings = _settings(root, auth="on")
+    keys = users_with_keys(settings.db, {"ada": ("ada-password-1", "admin"),
+                                         "bob": ("bob-password-1", "user")})  # fmt: skip
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        yield SimpleNamespace(url=live.url, keys=keys, models=root / "models")
+
+
+def test_with_auth_on_only_admins_teach_and_everyone_may_correct(guarded, photos):
+    url = guarded.url
+    ada = {"Authorization": f"Bearer {guarded.keys['ada']}"}
+    bob = {"Authorization": f"Bearer {guarded.keys['bob']}"}
+    assert httpx.get(url + T + "/projects").status_code == 401
+    made = create(url, "desk", ["pen", "mug"], headers=ada)
+    assert made["created_by"] == "ada"
+    for method, path in [("GET", T + "/projects"), ("POST", T + "/projects"),
+                         ("GET", T + "/projects/desk"), ("DELETE", T + "/projects/desk"),
+                         ("POST", T + "/projects/desk/classes"),
+                         ("POST", T + "/projects/desk/train"), ("GET", T + "/job"),
+                         ("GET", T + "/job/events"), ("POST", T + "/job/cancel"),
+                         ("GET", "/api/v1/models/desk/report"),
+                         ("GET", "/api/v1/models/desk/report/per_class.csv")]:  # fmt: skip
+        r = httpx.request(method, url + path, headers=bob, json={"name": "x"})
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "forbidden"), (method, path)
+    # a user's correction: the project is made for the model, the photo is tied to the user
+    r = feedback(url, photos["chelsea"], "efficientnet_lite0", "our cat", "tiger cat", bob)
+    assert r.status_code == 201, r.text
+    project = httpx.get(url + T + "/projects/efficientnet_lite0", headers=ada).json()
+    assert project["created_by"] == "bob"
+    assert [(e["class"], e["user"]) for e in project["examples"]] == [("our cat", "bob")]
+    folder = guarded.models / ".teach" / "efficientnet_lite0" / "our cat"
+    side = json.loads((folder / f".{r.json()['id']}.json").read_text())
+    assert (side["user"], side["source"], side["predicted"]) == ("bob", "feedback", "tiger cat")
+    (row,) = upload(url, "desk", "mug", [("coffee.jpg", photos["coffee"])], headers=ada)
+    ex = httpx.get(url + T + "/projects/desk", headers=ada).json()["examples"]
+    assert [(e["id"], e["user"]) for e in ex] == [(row["id"], "ada")]
+
+
+# --- training -------------------------------------------------------------------------------------
+def teach_project(url: str, name: str, trainset: dict[str, list[Path]], headers=None) -> dict:
+    """A project with the trainset's classes, its photos uploaded through the API; returns
+    class -> the ids of its photos."""
+    create(url, name, sorted(trainset), headers=headers)
+    ids = {}
+    for cls, paths in trainset.items():
+        rows = upload(url, name, cls, [(p.name, p.read_bytes()) for p in paths], headers)
+        assert all("id" in r for r in rows), rows
+        ids[cls] = [r["id"] for r in rows]
+    return ids
+
+
+@pytest.fixture(scope="module")
+def trained(server, trainset):
+    """The project "shapes" trained through the API (`--mode head`), followed to the end over
+    SSE: (its job, the events seen)."""
+    teach_project(server.url, "shapes", trainset)
+    r = httpx.post(server.url + T + "/projects/shapes/train", json={"mode": "head"})
+    assert r.status_code == 202, r.text
+    assert (r.json()["state"], r.json()["name"]) == ("queued", "shapes")
+    seen = follow(server.url, finished, timeout=240)
+    job = httpx.get(server.url + T + "/job").json()
+    assert job["state"] == "done", (job, [e for e, _ in seen])
+    return SimpleNamespace(job=job, events=seen)
+
+
+def test_training_through_the_api_makes_a_model_that_answers_at_once(server, trained, trainset,
+                                                                    tmp_path):
+    url, job = server.url, trained.job
+    kinds = [e for e, _ in trained.events]
+    assert kinds[0] == "state" and "start" in kinds and "epoch" in kinds and "done" in kinds
+    start = next(d for e, d in trained.events if e == "start")
+    assert (start["classes"], start["mode"]) == (sorted(trainset), "head")
+    epochs = [d for e, d in trained.events if e == "epoch"]
+    assert [d["epoch"] for d in epochs] == list(range(1, len(epochs) + 1))
+    assert job["metrics"]["val_acc"] >= 0.9 and job["model_state"] == "ready"
+    # the new model is served now, and in the model picker
+    listed = httpx.get(url + "/api/v1/models").json()
+    assert any(m["name"] == "shapes" and m["state"] == "ready" for m in listed["models"])
+    # new crops of the same photos (another seed), over HTTP with model=shapes
+    fresh = make_trainset(tmp_path, classes=3, crops=1, seed=7)
+    files = [("file", (f"{c}-{i}.jpg", p.read_bytes(), "image/jpeg"))
+             for c, paths in fresh.items() for i, p in enumerate(paths)]  # fmt: skip
+    r = httpx.post(url + "/api/v1/classify", params={"model": "shapes"}, files=files, timeout=60)
+    assert r.status_code == 200, r.text
+    tops = [row["predictions"][0]["label"] for row in r.json()["results"]]
+    assert tops == [c for c, paths in fresh.items() for _ in paths]
+    # the project knows its model; a reload of the page finds the job as it ended
+    project = {p["name"]: p for p in httpx.get(url + T + "/projects").json()}["shapes"]
+    assert project["model"]["name"] == "shapes" and project["model"]["report"] is True
+    assert project["job"]["id"] == job["id"] and project["job"]["state"] == "done"
+    replay = follow(url, finished)
+    assert [e for e, _ in replay][-1] == "state" and "epoch" in [e for e, _ in replay]
+
+
+def test_the_report_of_a_trained_model(server, trained):
+    url = server.url
+    report = httpx.get(url + "/api/v1/models/shapes/report").json()
+    assert report["accuracy"] >= 0.9
+    png = httpx.get(url + "/api/v1/models/shapes/report/confusion_matrix.png")
+    assert (png.status_code, png.headers["content-type"]) == (200, "image/png")
+    assert png.content.startswith(b"\x89PNG")
+    csv = httpx.get(url + "/api/v1/models/shapes/report/per_class.csv")
+    assert csv.content.decode("utf-8-sig").startswith("class,precision,recall")
+    # only the report's own files: no other file of the package, no path out of the folder
+    for name in ("report.json.bak", "..%2Fmanifest.json", "%2E%2E%2Fmanifest.json",
+                 "..%2F..%2Fefficientnet_lite0%2Fmanifest.json", ".hidden.png"):  # fmt: skip
+        r = httpx.get(url + "/api/v1/models/shapes/report/" + name)
+        assert r.status_code == 404 and "architecture" not in r.text, name
+    r = httpx.get(url + "/api/v1/models/efficientnet_lite0/report")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "report_not_found")
+
+
+def test_a_correction_on_a_trained_model_goes_to_its_project(server, trained, photos):
+    r = feedback(server.url, photos["camera"], "shapes", "people", predicted="machine")
+    assert r.status_code == 201, r.text
+    assert (r.json()["project"], r.json()["class"]) == ("shapes", "people")
+    r = httpx.delete(f"{server.url}{T}/projects/shapes/photos/{r.json()['id']}")
+    assert r.status_code == 200
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a zombie waiting for its parent to reap it does not count)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def job_file(models: Path, project: str) -> dict:
+    return json.loads((models / ".teach" / project / "job.json").read_text())
+
+
+def test_one_training_at_a_time_and_cancel_leaves_the_store_as_it_was(server, trained, trainset):
+    url = server.url
+    ids = teach_project(url, "slow", trainset)
+    before = sorted(p.name for p in server.models.iterdir())
+    r = httpx.post(url + T + "/projects/slow/train", json={"mode": "finetune", "epochs": 50})
+    assert r.status_code == 202, r.text
+    # while it runs: no second training (anywhere), and the photos it reads stay
+    busy = httpx.post(url + T + "/projects/shapes/train", json={})
+    assert (busy.status_code, busy.json()["error"]["code"]) == (409, "training_busy")
+    people = ids["people"][0]
+    for r in (httpx.delete(f"{url}{T}/projects/slow/photos/{people}"),
+              httpx.delete(f"{url}{T}/projects/slow/classes/people"),
+              httpx.delete(f"{url}{T}/projects/slow")):  # fmt: skip
+        assert (r.status_code, r.json()["error"]["code"]) == (409, "training_busy")
+    seen = follow(url, lambda e, d: e in ("start", "phase") or finished(e, d))
+    assert seen[-1][0] in ("start", "phase"), seen  # the trainer has its data: it is working
+    pid = job_file(server.models, "slow")["pid"]
+    assert alive(pid)
+    assert httpx.post(url + T + "/job/cancel").json()["state"] == "running"
+    end = follow(url, finished)[-1][1]
+    assert (end["state"], end["error"]) == ("cancelled", None)
+    assert not alive(pid)
+    assert sorted(p.name for p in server.models.iterdir()) == before  # no package, no leftovers
+    assert job_file(server.models, "slow")["state"] == "cancelled"
+    assert httpx.post(url + T + "/job/cancel").json()["state"] == "cancelled"  # as it is
+    assert httpx.delete(url + T + "/projects/slow").status_code == 200
+
+
+def test_a_server_stopped_during_a_training_shows_it_interrupted(
+    tmp_path_factory, lite0, lite0_package, trainset
+):
+    from localvision.server.app import create_app
+
+    root = _store(tmp_path_factory, lite0_package, "restart")
+    models, settings = root / "models", _settings(root)
+    # a real `localvision serve`, killed (SIGKILL: no shutdown at all) while its training runs
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localvision", "serve", "--model", "efficientnet_lite0",
+         "--offline", "--model-dir", str(models), "--db", settings.db, "--port", str(port)],
+        env={**os.environ, "LOCALVISION_AUTH": "off"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, proc)
+        teach_project(url, "pets", trainset)
+        assert httpx.post(url + T + "/projects/pets/train", json={"mode": "finetune"}).is_success
+        follow(url, lambda e, d: e == "start" or finished(e, d))
+        assert job_file(models, "pets")["state"] == "running"
+        pid = job_file(models, "pets")["pid"]
+    finally:
+        proc.kill()
+        proc.wait()
+    # the next server finds the job it left: failed, and its trainer (if still there) ended
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        job = httpx.get(live.url + T + "/job").json()
+        assert (job["state"], job["error"]["code"]) == ("failed", "training_interrupted")
+        deadline = time.monotonic() + 30
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(pid)
+        assert not (models / "pets").exists()
+        # a server that stops gracefully during a training ends it the same way
+        first = job["id"]
+        assert httpx.post(live.url + T + "/projects/pets/train", json={}).status_code == 202
+        follow(live.url, lambda e, d: e == "start" or finished(e, d))
+        pid = job_file(models, "pets")["pid"]
+    assert not alive(pid)
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        job = httpx.get(live.url + T + "/job").json()
+        assert job["id"] != first
+        assert (job["state"], job["error"]["code"]) == ("failed", "training_interrupted")
+        events = follow(live.url, finished)
+        assert events[-1][1]["state"] == "failed"
+    assert not (models / "pets").exists()
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("the server did not become ready")

@@ -146,10 +146,16 @@ class Jobs:
         job = self.current
         if job is None or job.finished:
             return
-        if job.proc is not None and job.proc.returncode is None:
-            job.proc.terminate()
-        if self._task is not None:
+        if self._task is not None:  # first, so the child's end is not taken for a failure
             self._task.cancel()
+        proc = job.proc
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            try:  # the server leaves nothing running behind it
+                await asyncio.wait_for(proc.wait(), TERM_GRACE_S)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
         stopped = TrainingInterrupted("The server stopped while this training ran.")
         self._fail(job, stopped.to_dict())
         await self._notify(job)
