@@ -124,7 +124,7 @@ def test_projects_classes_and_photos(server, photos):
     again = httpx.post(url + T + "/projects", json={"name": "kitchen"})
     assert (again.status_code, again.json()["error"]["code"]) == (409, "project_exists")
     bad = httpx.post(url + T + "/projects", json={"name": "Not A Model Name"})
-    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_argument")
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_model_name")
     # classes: a normalised duplicate, a path, a hidden name are refused; Chinese is a name
     for name, status, code in [("Cup ", 409, "class_exists"), ("c_u-p", 201, None),
                                ("a/b", 422, "invalid_class_name"),

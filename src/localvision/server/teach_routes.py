@@ -33,7 +33,9 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import FileTooLarge, InvalidArgument, LocalVisionError, ReportNotFound
+from ..errors import (
+    FileTooLarge, InvalidArgument, LocalVisionError, ModelNameReserved, ReportNotFound,
+)  # fmt: skip
 from ..imaging import MB
 from ..models.registry import model_names
 from ..models.store import ModelStore, valid_name
@@ -75,7 +77,7 @@ def jobs_of(request: Request) -> Jobs:
 
 
 def default_mode(settings) -> str:
-    return getattr(settings, "train_mode", "head")  # the engine's setting, when it lands
+    return settings.train_mode
 
 
 def check_model(request: Request, name: str) -> str:
@@ -283,8 +285,9 @@ async def train(request: Request, project: str, body: TrainIn | None = None):
     base = check_model(request, body.base or meta.get("base") or "")
     name = body.name or meta["model"]
     valid_name(name)
-    if name in model_names():
-        raise InvalidArgument(f"{name} is a registry model; give the trained model another name.")
+    if name == "auto" or name in model_names():  # what the trainer refuses, said at once
+        raise ModelNameReserved(f"{name} is a registry model's name; give the trained model "
+                                "another one.", hint=f'"name": "my-{name}"')  # fmt: skip
     job = jobs_of(request).start(
         project, name=name, base=base, mode=body.mode or meta.get("mode") or "head",
         epochs=body.epochs, user=user_of(request),

@@ -224,7 +224,7 @@ class Jobs:
 
     # --- the child ---
     def command(self, job: Job) -> list[str]:
-        threads = getattr(self.settings, "train_threads", 1)  # the engine's setting, when it lands
+        threads = self.settings.train_threads  # few: the service keeps answering meanwhile
         cmd = [sys.executable, "-m", "localvision", "train", str(job.folder), "--name", job.name,
                "--replace", "--progress", "jsonl", "--threads", str(threads),
                "--base", job.base, "--mode", job.mode]  # fmt: skip

@@ -173,7 +173,7 @@ class TeachStore:
 
     def model_name(self, project: str) -> str:
         """What the model trained from this project is called (see CUSTOM_SUFFIX)."""
-        if project in model_names():
+        if project == "auto" or project in model_names():
             return project + CUSTOM_SUFFIX
         package = self.models.get(project)
         if package is not None and package.source.get("kind") != "trained":
