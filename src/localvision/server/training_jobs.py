@@ -315,8 +315,9 @@ class Jobs:
             job.model_state = state.status
             if state.status != "ready":
                 log.error("trained model %s did not load: %s", job.name, state.reason)
-            if job.project in self.store.names():
-                self.store.update(job.project, model=job.name, base=job.base, mode=job.mode)
+            if job.project in self.store.names():  # the next correction on it comes here
+                await asyncio.to_thread(self.store.update, job.project, model=job.name,
+                                        base=job.base, mode=job.mode)  # fmt: skip
             return self._finish(job, "done")
         if job.cancel_requested and rc in (143, -signal.SIGTERM, -signal.SIGKILL):
             return self._finish(job, "cancelled")

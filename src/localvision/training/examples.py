@@ -304,15 +304,16 @@ class TeachStore:
     def add_photo(
         self, project: str, name: str, data: bytes, *, filename: str | None = None,
         source: str = "upload", user: str | None = None, model: str | None = None,
-        predicted: str | None = None, move: bool = False,
+        predicted: str | None = None, move: bool = False, ext: str | None = None,
     ) -> dict:  # fmt: skip
         """Keep a photo as an example of class `name` (which must exist). Raises the photo's
         typed error when it is not an image the service can read. move: a photo already in
-        another class moves here (a correction); else that is refused."""
+        another class moves here (a correction); else that is refused. ext: the photo has been
+        checked already (image_extension's answer)."""
         if source not in SOURCES:
             raise InvalidArgument(f"Unknown source {source!r}; one of {', '.join(SOURCES)}.")
         s = self.settings
-        ext = image_extension(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
+        ext = ext or image_extension(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
         photo_id = example_id(data)
         with self._lock:
             folder = self.class_dir(project, name)
@@ -355,7 +356,8 @@ class TeachStore:
         class that is the same after normalisation is that class)."""
         label = check_class_name(label)
         s = self.settings
-        image_extension(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
+        # checked first: a file that is not a photo makes no project and no class
+        ext = image_extension(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
         with self._lock:
             project = self.project_for_model(model)
             if project is None:
@@ -366,7 +368,8 @@ class TeachStore:
                 self.create(project, base=base, mode=mode, user=user)
             name = self.find_class(project, label) or self.add_class(project, label)
             row = self.add_photo(project, name, data, filename=filename, source="feedback",
-                                 user=user, model=model, predicted=predicted, move=True)  # fmt: skip
+                                 user=user, model=model, predicted=predicted, move=True,
+                                 ext=ext)  # fmt: skip
         return {"project": project, **row}
 
     def delete_photo(self, project: str, photo_id: str) -> dict:
