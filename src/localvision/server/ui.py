@@ -31,6 +31,12 @@ async def history_page():
     return FileResponse(STATIC / "history.html")
 
 
+@router.get("/teach")
+async def teach_page():
+    """Teach it your own classes (static/teach.html; its API: teach_routes.py)."""
+    return FileResponse(STATIC / "teach.html")
+
+
 @router.get("/docs")
 async def docs():
     return get_swagger_ui_html(

@@ -35,6 +35,7 @@
     navRecognize: "Recognize",
     navLive: "Live camera",
     navHistory: "History",
+    navTeach: "Teach",
     signOut: "Sign out",
     heading: "What is in this photo?",
     lede: "Your photos stay on this computer: a model running here labels them.",
@@ -148,6 +149,17 @@
       "keeps happening, look at the server's log.",
     refused: (status) => `The server refused the request (HTTP ${status}).`,
     notRecognizable: "This file could not be recognized.",
+    // "Wrong? It is...": a correction, saved as a training example (the Teach page)
+    wrong: "Wrong?",
+    wrongTitle: "Say what it really is: the photo is kept as a training example for this model",
+    itIs: "It is",
+    itIsPlaceholder: "a label, or a new name",
+    saveExample: "Save",
+    cancelExample: "Cancel",
+    savingExample: "Saving\u2026",
+    savedExample: (label, model) => `Saved as an example of \u201c${label}\u201d for ${model}.`,
+    seeTeach: "See it on the Teach page",
+    feedbackNoPhoto: "This photo cannot be read again here; choose it again to correct it.",
   };
   const T = localize(ENGLISH);
   // The error sentences by code (i18n.js); without it, the server's own messages.
@@ -824,7 +836,8 @@
     try {
       for (const chunk of chunks(images, Math.max(1, Math.min(CHUNK, state.limits.max_files || CHUNK)))) {
         const results = take(await postFiles(API.classify, chunk.map((it) => it.file), ask));
-        results.forEach((row, i) => out.rows.push({ ...row, thumb: chunk[i] ? chunk[i].url : null }));
+        results.forEach((row, i) => out.rows.push({ ...row, thumb: chunk[i] ? chunk[i].url : null,
+          file: chunk[i] ? chunk[i].file : null }));
         done += chunk.length;
         if (total > 1) setStatus(T.sent(done, T.files(total)));
       }
@@ -870,6 +883,7 @@
     }
     if (!rows.length) return;
     const shown = { model, elapsed, groups: ask.groups, lang: I18N.lang || "en" };
+    rememberPhotos(rows);
     if (rows.length === 1 && zips.length === 0) renderSingle(rows[0], shown);
     else renderTable(rows, shown);
     if (!failure) setStatus(summaryText(rows));
@@ -973,7 +987,8 @@
           el("ol", { className: "predictions",
             "aria-label": T.topLabels(preds.length, row.filename) }, items),
           el("p", { className: "result-file" }, row.filename),
-          metaLine(shown.model, shown.elapsed))),
+          metaLine(shown.model, shown.elapsed),
+          feedbackControl(row, shown.model))),
     );
   }
 
@@ -1000,7 +1015,8 @@
         row.uncertain ? el("span", { className: "unsure-badge", dataset: { testid: "not-sure" } },
           T.notSure) : null,
         row.uncertain ? " " : null,
-        el("span", { className: "label", title: english }, top.label)));
+        el("span", { className: "label", title: english }, top.label),
+        feedbackControl(row, shown.model)));
       if (shown.groups) {
         const group = (row.groups || [])[0];
         // On a phone the table has no header row: the cell names itself there.
@@ -1195,6 +1211,110 @@
     renderPreviews();
     updateButton();
     await recognize();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // "Wrong? It is...": a correction becomes a training example of the model that answered
+  // (POST /api/v1/feedback; the Teach page lists it). The field offers the model's labels in the
+  // page's language; a label picked from them is sent as the model's own (English) class name,
+  // so one class never becomes two folders by language; any other name is a new class.
+
+  /** The photos just recognized, for the Teach page's "From recent photos" (recent.js: this
+   * browser's IndexedDB, never the server). */
+  function rememberPhotos(rows) {
+    const files = rows.filter((row) => !row.error && row.file).map((row) => row.file);
+    if (files.length && window.localvisionRecent) window.localvisionRecent.add(files);
+  }
+
+  /** The model's labels in `lang`, asked for once per page. */
+  function modelLabels(model, lang) {
+    const key = `${model}\n${lang}`;
+    state.labels = state.labels || new Map();
+    if (!state.labels.has(key)) {
+      const url = `/api/v1/models/${encodeURIComponent(model)}/labels?lang=${encodeURIComponent(lang)}`;
+      const asked = fetchJson(url).then((body) => (Array.isArray(body.labels) ? body.labels : []));
+      asked.catch(() => state.labels.delete(key)); // asked again next time
+      state.labels.set(key, asked);
+    }
+    return state.labels.get(key);
+  }
+
+  /** The photo of a row as a Blob: the chosen file, or its member read from the ZIP here. */
+  async function rowPhoto(row) {
+    if (row.file) return row.file;
+    if (row.zip && row.member && window.localvisionZip) {
+      return window.localvisionZip.read(row.zip, row.member);
+    }
+    return null;
+  }
+
+  /** The "Wrong?" button under a result; null where there is nothing to correct. */
+  function feedbackControl(row, model) {
+    const preds = row.predictions || [];
+    if (row.error || !preds.length || !model || !(row.file || (row.zip && row.member))) return null;
+    const box = el("div", { className: "feedback", dataset: { testid: "feedback" } });
+    const button = el("button", { type: "button", className: "link-button feedback-open",
+      title: T.wrongTitle }, T.wrong);
+    button.addEventListener("click", () => openFeedback(box, row, model));
+    box.append(button);
+    return box;
+  }
+
+  async function openFeedback(box, row, model) {
+    const lang = I18N.lang || "en";
+    const id = `feedback-${Math.random().toString(36).slice(2)}`;
+    const input = el("input", { id, className: "feedback-input", type: "text", required: true,
+      autocomplete: "off", spellcheck: false, placeholder: T.itIsPlaceholder,
+      list: `${id}-labels`, dataset: { testid: "feedback-label" } });
+    const list = el("datalist", { id: `${id}-labels` });
+    const save = el("button", { type: "submit", className: "button feedback-save" }, T.saveExample);
+    const cancel = el("button", { type: "button", className: "link-button" }, T.cancelExample);
+    const form = el("form", { className: "feedback-form", noValidate: true },
+      el("label", { htmlFor: id, className: "feedback-label" }, T.itIs), input, list, save, cancel);
+    const said = el("p", { className: "feedback-said", role: "status" });
+    box.textContent = "";
+    box.append(form, said);
+    input.focus();
+    cancel.addEventListener("click", () => box.replaceWith(feedbackControl(row, model)));
+    let labels = [];
+    let english = [];
+    modelLabels(model, lang).then((shown) => {
+      labels = shown;
+      for (const label of shown) list.append(el("option", { value: label }));
+    }).catch(() => {}); // no suggestions: a name can still be typed
+    if (lang !== "en") modelLabels(model, "en").then((en) => { english = en; }).catch(() => {});
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const typed = input.value.trim();
+      if (!typed) return;
+      const index = labels.indexOf(typed);
+      const label = index >= 0 && english[index] ? english[index] : typed;
+      const top = row.predictions[0];
+      save.disabled = true;
+      said.className = "feedback-said";
+      said.textContent = T.savingExample;
+      try {
+        const photo = await rowPhoto(row).catch(() => null);
+        if (!photo) throw new ApiError(T.feedbackNoPhoto, "no_file", 0);
+        const body = new FormData();
+        body.append("file", photo, row.filename || photo.name || "photo.jpg");
+        body.append("model", model);
+        body.append("label", label);
+        body.append("predicted", top.label_en || top.label);
+        const saved = await fetchJson("/api/v1/feedback", { method: "POST", body });
+        const project = saved.project || model;
+        form.remove();
+        said.textContent = "";
+        said.append(T.savedExample(saved.class || label, model), " ",
+          el("a", { href: `/teach?project=${encodeURIComponent(project)}` }, T.seeTeach));
+        said.dataset.testid = "feedback-saved";
+      } catch (err) {
+        save.disabled = false;
+        said.className = "feedback-said feedback-error";
+        said.setAttribute("role", "alert");
+        said.textContent = err instanceof ApiError ? err.message : T.unreachable;
+      }
+    });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
     navRecognize: "Recognize",
     navLive: "Live camera",
     navHistory: "History",
+    navTeach: "Teach",
     signOut: "Sign out",
     heading: "History",
     loading: "Loading\u2026",

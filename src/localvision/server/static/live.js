@@ -31,6 +31,7 @@
     navRecognize: "Recognize",
     navLive: "Live camera",
     navHistory: "History",
+    navTeach: "Teach",
     signOut: "Sign out",
     heading: "Live camera",
     lede: "Point the camera at something: the model on this computer names what it sees, frame after frame.",
