@@ -644,6 +644,8 @@
       summary: (accuracy, val) => `验证准确率：${accuracy}（共 ${val}）。`,
       summaryBest: (epoch) => `保留的是第 ${epoch} 轮的模型。`,
       skipped: (n) => `有 ${n} 个文件无法读取，已略过。`,
+      showPercentages: "按每行的百分比显示",
+      showCounts: "显示数量",
       reportFailed: (why) => `无法加载报告：${why}`,
       modelLoading: (name) => `正在加载 ${name}，加载后即可识别\u2026`,
       trying: (photos) => `正在识别 ${photos}\u2026`,

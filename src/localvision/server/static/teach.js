@@ -179,6 +179,8 @@
     summaryBest: (epoch) => `The model kept is the one of epoch ${epoch}.`,
     skipped: (n) => (n === 1 ? "1 file could not be read and was left out."
       : `${n} files could not be read and were left out.`),
+    showPercentages: "Show each row as percentages",
+    showCounts: "Show the counts",
     reportFailed: (why) => `The report could not be loaded: ${why}`,
     modelLoading: (name) => `Loading ${name} so it can answer\u2026`,
     // try it
@@ -262,6 +264,7 @@
     report: $("report"),
     reportSummary: $("report-summary"),
     confusion: $("confusion"),
+    confusionToggle: $("confusion-toggle"),
     perClass: $("per-class"),
     misFigure: $("misclassified-figure"),
     misclassified: $("misclassified"),
@@ -1204,19 +1207,28 @@
     const accuracy = report.accuracy !== undefined ? report.accuracy
       : (summary.val_acc !== undefined ? summary.val_acc : metrics.val_acc);
     const perClass = perClassRows(report);
-    const valPhotos = perClass.reduce((n, row) => n + (Number(row.support) || 0), 0) ||
-      Number(summary.val) || 0;
+    const valPhotos = Number(report.val_images) ||
+      perClass.reduce((n, row) => n + (Number(row.support) || 0), 0);
     const lines = [];
     if (accuracy !== undefined && accuracy !== null) {
       lines.push(T.summary(percentText(accuracy), T.photosCount(valPhotos)));
     }
-    const best = summary.best_epoch || report.best_epoch;
+    const best = Number(report.best_epoch || summary.best_epoch ||
+      (report.training && report.training.best_epoch)) || null;
     if (best) lines.push(T.summaryBest(best));
-    const skipped = Array.isArray(report.skipped) ? report.skipped.length : Number(report.skipped || summary.skipped) || 0;
+    const skipped = Array.isArray(report.skipped) ? report.skipped.length : Number(report.skipped) || 0;
     if (skipped) lines.push(T.skipped(skipped));
     ui.reportSummary.textContent = lines.join(" ");
 
-    ui.confusion.src = file("confusion_matrix.png");
+    const raw = file(files.confusion_matrix || "confusion_matrix.png");
+    const normalized = file(files.confusion_matrix_normalized || "confusion_matrix_normalized.png");
+    ui.confusion.src = raw;
+    ui.confusionToggle.textContent = T.showPercentages;
+    ui.confusionToggle.onclick = () => {
+      const counts = ui.confusion.getAttribute("src") === raw;
+      ui.confusion.src = counts ? normalized : raw;
+      ui.confusionToggle.textContent = counts ? T.showCounts : T.showPercentages;
+    };
     const body = ui.perClass.tBodies[0];
     body.textContent = "";
     for (const row of perClass) {
@@ -1226,15 +1238,22 @@
         el("td", {}, percentText(row.recall)),
         el("td", {}, row.support === undefined ? "\u2014" : String(row.support))));
     }
-    const wrong = report.misclassified;
-    const noneWrong = wrong === 0 || wrong === null || wrong === false;
+    const files = report.files && typeof report.files === "object" ? report.files : {};
+    const noneWrong = !Number(report.misclassified);
     ui.noneWrong.hidden = !noneWrong;
     ui.misFigure.hidden = noneWrong;
     if (!noneWrong) {
       ui.misclassified.onerror = () => { ui.misFigure.hidden = true; };
-      ui.misclassified.src = file(typeof wrong === "string" ? wrong : "misclassified.jpg");
+      ui.misclassified.src = file(files.misclassified || "misclassified.jpg");
     }
-    ui.epochsCsv.href = file("epochs.csv");
+    ui.epochsCsv.href = file(files.epochs || "epochs.csv");
+    // After a reload the stream is not followed for a finished job: its epochs are the report's.
+    if (state.run && !state.run.epochs.size && Array.isArray(report.epochs)) {
+      for (const e of report.epochs) {
+        if (e && e.epoch !== undefined) state.run.epochs.set(Number(e.epoch), { ...e, best: Number(e.epoch) === best });
+      }
+      renderJob();
+    }
     ui.useIt.onclick = () => {
       try {
         localStorage.setItem(SAVED_MODEL, model);
