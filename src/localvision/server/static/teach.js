@@ -1203,6 +1203,7 @@
     const version = enc(state.job.finished_at || state.job.id || Date.now());
     const file = (name) => `${API.reportFile(model, name)}?v=${version}`; // a new run, a new image
     const summary = report.summary && typeof report.summary === "object" ? report.summary : {};
+    const files = report.files && typeof report.files === "object" ? report.files : {};
     const metrics = { ...(state.job.metrics || {}), ...(report.metrics || {}) };
     const accuracy = report.accuracy !== undefined ? report.accuracy
       : (summary.val_acc !== undefined ? summary.val_acc : metrics.val_acc);
@@ -1238,7 +1239,6 @@
         el("td", {}, percentText(row.recall)),
         el("td", {}, row.support === undefined ? "\u2014" : String(row.support))));
     }
-    const files = report.files && typeof report.files === "object" ? report.files : {};
     const noneWrong = !Number(report.misclassified);
     ui.noneWrong.hidden = !noneWrong;
     ui.misFigure.hidden = noneWrong;
