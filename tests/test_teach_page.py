@@ -329,7 +329,8 @@ def test_the_teach_page_in_chinese(open_page, server):
     projects = projects.get("projects", projects) if isinstance(projects, dict) else projects
     data = {p["name"] for p in projects} | {p.get("title") or "" for p in projects}
     assert _latin_left(page, data - {""}) == []
-    page.get_by_label("名称").fill("零件")
+    page.get_by_label("名称").fill("parts")
+    page.get_by_label("标题（可选，任何语言）").fill("零件")
     page.get_by_label("类别，用逗号分隔").fill("螺栓，螺母、垫圈")
     page.get_by_role("button", name="新建").click()
     cards = page.locator(".class-card")
@@ -339,7 +340,8 @@ def test_the_teach_page_in_chinese(open_page, server):
     expect(cards.first).to_contain_text("还没有照片。")
     expect(page.get_by_test_id("train-button")).to_be_disabled()
     expect(page.locator("#train-why")).to_contain_text("至少需要 2 张照片")
-    assert _latin_left(page, data | {"零件", "efficientnet_lite0"}) == []
+    expect(page.locator("#project-title")).to_have_text("零件")
+    assert _latin_left(page, data | {"parts", "efficientnet_lite0"}) == []
 
 
 def test_every_string_on_the_teach_page_comes_from_its_dictionary(open_page, server, photos):

@@ -49,6 +49,9 @@
     createTitle: "A new model",
     nameLabel: "Name",
     namePlaceholder: "e.g. parts",
+    nameHint: "Also the model's name: lower-case letters, digits, - _ .",
+    titleLabel: "Title (optional, any language)",
+    titlePlaceholder: "e.g. Bike parts",
     classesLabel: "Classes, separated by commas",
     classesPlaceholder: "e.g. bolt, nut, washer",
     create: "Create",
@@ -242,6 +245,7 @@
     createForm: $("create-form"),
     createName: $("create-name"),
     createClasses: $("create-classes"),
+    createTitle: $("create-title"),
     project: $("project"),
     projectTitle: $("project-title"),
     projectFacts: $("project-facts"),
@@ -522,7 +526,9 @@
   async function createProject(event) {
     event.preventDefault();
     clearMessage();
-    const name = ui.createName.value.trim();
+    // A model name is lower-case without spaces ("Bike Parts" -> "bike-parts"): the server
+    // refuses anything else in words, this spares the common case.
+    const name = ui.createName.value.trim().toLowerCase().replace(/\s+/g, "-");
     if (!name) {
       showMessage(T.noName);
       ui.createName.focus();
@@ -530,12 +536,14 @@
     }
     const classes = splitClasses(ui.createClasses.value);
     try {
-      const made = await send("POST", API.projects, { name, classes });
+      const title = ui.createTitle.value.trim();
+      const made = await send("POST", API.projects, { name, classes, ...(title ? { title } : {}) });
       ui.createName.value = "";
+      ui.createTitle.value = "";
       ui.createClasses.value = "";
       await loadProjects();
       await openProject((made && made.name) || name, true);
-      showNotice(T.created((made && made.name) || name));
+      showNotice(T.created((made && made.title) || (made && made.name) || name));
     } catch (err) {
       showMessage(err.message);
     }
@@ -895,7 +903,9 @@
     const project = state.project;
     if (!project) return;
     const chosen = ui.base.value || project.base;
-    const names = state.served.filter((m) => m.state === "ready" && m.name !== project.name)
+    // Any served model but the one this project makes.
+    const own = project.model_name || project.name;
+    const names = state.served.filter((m) => m.state === "ready" && m.name !== own)
       .map((m) => m.name);
     if (project.base && !names.includes(project.base)) names.unshift(project.base);
     ui.base.textContent = "";
@@ -1107,7 +1117,8 @@
       return why ? T.failed(why) : T.failedNoReason;
     }
     if (job.state === "done") {
-      const stopped = (run.done && run.done.stopped) || (job.metrics && job.metrics.stopped) || job.stopped;
+      const stopped = (run.done && run.done.stopped) || (job.last && job.last.stopped) ||
+        (job.metrics && job.metrics.stopped);
       if (stopped === "early") return T.doneEarly;
       if (stopped === "interrupted") return T.doneInterrupted;
       return T.done;
