@@ -184,8 +184,11 @@ def test_teach_a_model_and_use_it(open_page, server, photos, held_out):
     klass(page, classes[1]).locator("[data-testid=class-input]").set_input_files(photos[classes[1]])
     # microscopy: one pasted (into the class clicked last), one from the recent photos, the rest chosen
     micro = photos[classes[2]]
-    klass(page, classes[2]).get_by_role("button", name="Paste here").click()
+    klass(page, classes[1]).get_by_role("button", name="Paste here").click()  # the target
+    expect(klass(page, classes[1]).locator(".paste-target")).to_have_attribute("aria-pressed", "true")
+    klass(page, classes[2]).get_by_role("button", name="Paste here").click()  # ... moves
     expect(klass(page, classes[2]).locator(".paste-target")).to_have_attribute("aria-pressed", "true")
+    expect(klass(page, classes[1]).locator(".paste-target")).to_have_attribute("aria-pressed", "false")
     paste(page, micro[0])
     expect(klass(page, classes[2]).locator(".class-photo")).to_have_count(1)
     klass(page, classes[2]).get_by_role("button", name="From recent photos").click()
@@ -324,7 +327,7 @@ def test_the_teach_page_in_chinese(open_page, server):
     expect(page).to_have_title("localvision：训练自己的类别")
     expect(page.locator("h1")).to_have_text("教它认识你自己的类别")
     expect(page.get_by_role("button", name="新建")).to_be_visible()
-    expect(page.get_by_role("link", name="训练")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("link", name="训练", exact=True)).to_have_attribute("aria-current", "page")
     projects = httpx.get(server + "/api/v1/teach/projects").json()
     projects = projects.get("projects", projects) if isinstance(projects, dict) else projects
     data = {p["name"] for p in projects} | {p.get("title") or "" for p in projects}

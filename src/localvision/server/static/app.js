@@ -1265,7 +1265,8 @@
     const id = `feedback-${Math.random().toString(36).slice(2)}`;
     const input = el("input", { id, className: "feedback-input", type: "text", required: true,
       autocomplete: "off", spellcheck: false, placeholder: T.itIsPlaceholder,
-      list: `${id}-labels`, dataset: { testid: "feedback-label" } });
+      dataset: { testid: "feedback-label" } });
+    input.setAttribute("list", `${id}-labels`); // input.list is read-only
     const list = el("datalist", { id: `${id}-labels` });
     const save = el("button", { type: "submit", className: "button feedback-save" }, T.saveExample);
     const cancel = el("button", { type: "button", className: "link-button" }, T.cancelExample);

@@ -232,6 +232,7 @@
   // The states a finished job can end in, as the page words them.
   const MODEL_POLL_MS = 500; // after "done": until the service has loaded the new model
   const CLASSIFY_CHUNK = 8;
+  const REPORT_TRIES = 10;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -649,9 +650,11 @@
     const recent = el("button", { type: "button", className: "button button-secondary button-small",
       dataset: { testid: "class-recent" } }, T.fromRecent);
     recent.addEventListener("click", () => pickRecent(name));
+    // The same words pressed or not: a change of width would move the photos under the pointer
+    // between a press and its release, and the click would miss.
     const paste = el("button", { type: "button", className: "link-button paste-target",
-      "aria-pressed": String(state.pasteClass === name), title: T.pasteTitle(name) },
-      state.pasteClass === name ? T.pasteTarget : T.pasteHere);
+      "aria-pressed": String(state.pasteClass === name),
+      title: state.pasteClass === name ? T.pasteTarget : T.pasteTitle(name) }, T.pasteHere);
     paste.addEventListener("click", () => setPasteClass(name));
     const remove = el("button", { type: "button", className: "link-button row-delete",
       "aria-label": T.deleteClassLabel(name), title: T.deleteClassLabel(name) }, T.deleteClass);
@@ -674,7 +677,7 @@
         camera, el("label", { htmlFor: camera.id, className: "button button-secondary button-small camera-button" },
           T.takePhoto),
         recent));
-    card.addEventListener("pointerdown", () => setPasteClass(name, true));
+    card.addEventListener("click", () => setPasteClass(name, true));
     card.addEventListener("focusin", () => setPasteClass(name, true));
     card.addEventListener("dragover", (event) => {
       if (!hasFiles(event)) return;
@@ -717,7 +720,7 @@
       card.classList.toggle("is-paste-target", on);
       const button = card.querySelector(".paste-target");
       button.setAttribute("aria-pressed", String(on));
-      button.textContent = on ? T.pasteTarget : T.pasteHere;
+      button.title = on ? T.pasteTarget : T.pasteTitle(card.dataset.class);
     }
     if (!quiet) showNotice("");
   }
@@ -1202,11 +1205,20 @@
 
   async function showReport(model, key) {
     let report;
-    try {
-      report = await request(API.report(model));
-    } catch (err) {
-      showMessage(T.reportFailed(err.message));
-      return;
+    for (let tries = 1; ; tries++) {
+      try {
+        report = await request(API.report(model));
+        break;
+      } catch (err) {
+        // Just done, the package may still be on its way into the store: ask again a few times.
+        if (err.status === 404 && tries < REPORT_TRIES && state.reportFor === key) {
+          await new Promise((resolve) => setTimeout(resolve, MODEL_POLL_MS));
+          continue;
+        }
+        if (state.reportFor === key) state.reportFor = null; // the next look tries again
+        showMessage(T.reportFailed(err.message));
+        return;
+      }
     }
     if (state.reportFor !== key) return;
     ui.report.hidden = false;
