@@ -29,8 +29,14 @@ pytest.importorskip("playwright.sync_api")
 from conftest import LiveServer, users_with_keys, wait_models_ready
 from playwright.sync_api import expect
 from test_browser import (
-    CHROMIUM, PSEUDO, _english_left, _no_raw_error, check_clean, launched, watched_page,
-)  # fmt: skip
+    CHROMIUM,
+    PSEUDO,
+    _english_left,
+    _no_raw_error,
+    check_clean,
+    launched,
+    watched_page,
+)
 from test_i18n import _latin_left
 from trainset import make_trainset
 
@@ -182,13 +188,20 @@ def test_teach_a_model_and_use_it(open_page, server, photos, held_out):
     klass(page, classes[0]).locator("[data-testid=class-input]").set_input_files(people[2:])
     # texture: the chooser
     klass(page, classes[1]).locator("[data-testid=class-input]").set_input_files(photos[classes[1]])
-    # microscopy: one pasted (into the class clicked last), one from the recent photos, the rest chosen
+    # microscopy: one pasted (into the class clicked last), one from the recent photos, the rest
+    # chosen
     micro = photos[classes[2]]
     klass(page, classes[1]).get_by_role("button", name="Paste here").click()  # the target
-    expect(klass(page, classes[1]).locator(".paste-target")).to_have_attribute("aria-pressed", "true")
+    expect(klass(page, classes[1]).locator(".paste-target")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     klass(page, classes[2]).get_by_role("button", name="Paste here").click()  # ... moves
-    expect(klass(page, classes[2]).locator(".paste-target")).to_have_attribute("aria-pressed", "true")
-    expect(klass(page, classes[1]).locator(".paste-target")).to_have_attribute("aria-pressed", "false")
+    expect(klass(page, classes[2]).locator(".paste-target")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(klass(page, classes[1]).locator(".paste-target")).to_have_attribute(
+        "aria-pressed", "false"
+    )
     paste(page, micro[0])
     expect(klass(page, classes[2]).locator(".class-photo")).to_have_count(1)
     klass(page, classes[2]).get_by_role("button", name="From recent photos").click()
@@ -206,7 +219,9 @@ def test_teach_a_model_and_use_it(open_page, server, photos, held_out):
     # A thumbnail's delete button deletes that photo, on the server too.
     before = len(project(server)["examples"])
     klass(page, classes[1]).locator(".class-photo").first.locator("button").click()
-    expect(klass(page, classes[1]).locator(".class-photo")).to_have_count(len(photos[classes[1]]) - 1)
+    expect(klass(page, classes[1]).locator(".class-photo")).to_have_count(
+        len(photos[classes[1]]) - 1
+    )
     assert len(project(server)["examples"]) == before - 1
 
     # Train, and reload while it runs: the page finds the job again.
@@ -285,7 +300,9 @@ def test_teach_a_model_and_use_it(open_page, server, photos, held_out):
     expect(listed).to_contain_text(classes[1])
     expect(listed).to_contain_text("this computer")  # auth is off: no user to name
     expect(listed.locator(".cell-time")).to_contain_text(re.compile(r"\d"))
-    expect(klass(page, classes[0]).locator(f".class-photo[data-id='{fed[0]['id']}']")).to_have_count(1)
+    expect(
+        klass(page, classes[0]).locator(f".class-photo[data-id='{fed[0]['id']}']")
+    ).to_have_count(1)
     listed.get_by_role("button").click()
     expect(page.locator("[data-testid=feedback-examples]")).to_be_hidden()
     assert [e for e in project(server)["examples"] if e["source"] == "feedback"] == []
@@ -293,6 +310,17 @@ def test_teach_a_model_and_use_it(open_page, server, photos, held_out):
     page.reload()
     expect(page.locator("#report")).to_be_visible(timeout=SLOW)
     expect(page.locator(f"#projects [data-project='{NAME}']")).to_contain_text("trained")
+
+    # Train again and cancel: nothing is saved, the model trained before stays (and its report).
+    trained = httpx.get(f"{server}/api/v1/models/{NAME}/report").json()
+    page.get_by_test_id("train-button").click()
+    expect(page.locator("#report")).to_be_hidden()
+    page.locator("#cancel").click()
+    expect(state).to_have_text("Cancelled: nothing was saved.", timeout=SLOW)
+    expect(page.locator("#cancel")).to_be_hidden()
+    expect(page.locator("#report")).to_be_visible(timeout=SLOW)
+    assert httpx.get(f"{server}/api/v1/models/{NAME}/report").json() == trained
+    assert httpx.get(server + "/api/v1/teach/job").json()["state"] == "cancelled"
 
 
 # --- errors, languages, the dictionary ------------------------------------------------------------
@@ -327,7 +355,9 @@ def test_the_teach_page_in_chinese(open_page, server):
     expect(page).to_have_title("localvision：训练自己的类别")
     expect(page.locator("h1")).to_have_text("教它认识你自己的类别")
     expect(page.get_by_role("button", name="新建")).to_be_visible()
-    expect(page.get_by_role("link", name="训练", exact=True)).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("link", name="训练", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
     projects = httpx.get(server + "/api/v1/teach/projects").json()
     projects = projects.get("projects", projects) if isinstance(projects, dict) else projects
     data = {p["name"] for p in projects} | {p.get("title") or "" for p in projects}
@@ -338,7 +368,11 @@ def test_the_teach_page_in_chinese(open_page, server):
     page.get_by_role("button", name="新建").click()
     cards = page.locator(".class-card")
     expect(cards).to_have_count(3)
-    assert sorted(cards.evaluate_all("cs => cs.map(c => c.dataset.class)")) == ["垫圈", "螺栓", "螺母"]
+    assert sorted(cards.evaluate_all("cs => cs.map(c => c.dataset.class)")) == [
+        "垫圈",
+        "螺栓",
+        "螺母",
+    ]
     expect(page.locator("#notice")).to_have_text("已建立“零件”。现在给每个类别添加一些照片。")
     expect(cards.first).to_contain_text("还没有照片。")
     expect(page.get_by_test_id("train-button")).to_be_disabled()
@@ -372,7 +406,7 @@ def test_every_string_on_the_teach_page_comes_from_its_dictionary(open_page, ser
 
 # --- with auth on: only admins teach ------------------------------------------------------------
 @pytest.fixture(scope="module")
-def guarded(store, tmp_path_factory, lite0):
+def guarded(store, tmp_path_factory):
     from localvision.config import Settings
     from localvision.server.app import create_app
 
@@ -381,7 +415,8 @@ def guarded(store, tmp_path_factory, lite0):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LOCALVISION_MODEL_DIR", str(store))
         settings = Settings(model="efficientnet_lite0", offline=True, db=db, auth="on")
-        with LiveServer(create_app(settings, classifier=lite0)) as live:
+        # the page needs no model to answer: it may still be loading while the test runs
+        with LiveServer(create_app(settings)) as live:
             yield live.url
 
 

@@ -573,7 +573,7 @@
     renderProject();
     renderProjects();
     renderJob();
-    if (state.job && state.job.state === "done") finished();
+    finished();
   }
 
   function closeProject() {
@@ -999,7 +999,7 @@
     }
     setJob(job);
     if (state.job && ACTIVE.has(state.job.state)) follow(false);
-    else if (state.job && state.job.state === "done") finished();
+    else finished();
   }
 
   /** Follow the job's event stream (the events so far, then live ones) until it ends. */
@@ -1191,19 +1191,38 @@
   // ---------------------------------------------------------------------------------------------
   // Done: the report, and the new model answering
 
-  async function finished() {
+  /** The model whose report the open project shows: the one its last job made, else (that job
+   * failed or was cancelled) the one trained before; null while it trains or when it has none. */
+  function reportModel() {
+    const project = state.project;
     const job = state.job;
-    if (!job || job.state !== "done" || job.project !== state.name) return;
-    const model = job.name || job.project;
-    const key = `${model}\n${job.finished_at || job.id || ""}`;
-    if (state.reportFor === key) return;
-    state.reportFor = key;
-    await refreshProject();
-    await showReport(model, key);
-    await waitServed(model, key);
+    if (!project) return null;
+    const mine = Boolean(job && job.project === project.name);
+    if (mine && ACTIVE.has(job.state)) return null;
+    if (mine && job.state === "done") {
+      return { model: job.name || project.model_name || project.name, version: job.finished_at || job.id };
+    }
+    const trained = project.model && typeof project.model === "object" ? project.model : null;
+    if (trained && trained.exists && trained.report !== false) {
+      return { model: trained.name || project.model_name || project.name, version: trained.created_at };
+    }
+    return null;
   }
 
-  async function showReport(model, key) {
+  async function finished() {
+    if (state.job && state.job.state === "done" && state.job.project === state.name) {
+      await refreshProject(); // its model, trained just now
+    }
+    const shown = reportModel();
+    if (!shown) return;
+    const key = `${shown.model}\n${shown.version || ""}`;
+    if (state.reportFor === key) return;
+    state.reportFor = key;
+    await showReport(shown.model, key, shown.version);
+    await waitServed(shown.model, key);
+  }
+
+  async function showReport(model, key, version) {
     let report;
     for (let tries = 1; ; tries++) {
       try {
@@ -1223,11 +1242,11 @@
     if (state.reportFor !== key) return;
     ui.report.hidden = false;
     ui.report.dataset.model = model;
-    const version = enc(state.job.finished_at || state.job.id || Date.now());
-    const file = (name) => `${API.reportFile(model, name)}?v=${version}`; // a new run, a new image
+    // a new run, a new address: the browser never shows an older run's picture from its cache
+    const file = (name) => `${API.reportFile(model, name)}?v=${enc(version || Date.now())}`;
     const summary = report.summary && typeof report.summary === "object" ? report.summary : {};
     const files = report.files && typeof report.files === "object" ? report.files : {};
-    const metrics = { ...(state.job.metrics || {}), ...(report.metrics || {}) };
+    const metrics = { ...((state.job && state.job.metrics) || {}), ...(report.metrics || {}) };
     const accuracy = report.accuracy !== undefined ? report.accuracy
       : (summary.val_acc !== undefined ? summary.val_acc : metrics.val_acc);
     const perClass = perClassRows(report);
