@@ -285,6 +285,9 @@ async def train(request: Request, project: str, body: TrainIn | None = None):
     base = check_model(request, body.base or meta.get("base") or "")
     name = body.name or meta["model"]
     valid_name(name)
+    if base == name:
+        raise InvalidArgument(f"{name} cannot be its own base; start from the model it was "
+                              "trained from.", hint=f'"base": "{meta.get("base")}"')  # fmt: skip
     if name == "auto" or name in model_names():  # what the trainer refuses, said at once
         raise ModelNameReserved(f"{name} is a registry model's name; give the trained model "
                                 "another one.", hint=f'"name": "my-{name}"')  # fmt: skip
