@@ -25,7 +25,9 @@ photos cannot be deleted while it trains (409 training_busy): the trainer is rea
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Literal
+import json
+from collections.abc import AsyncIterator
+from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
@@ -34,12 +36,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import (
-    FileTooLarge, InvalidArgument, LocalVisionError, ModelNameReserved, ReportNotFound,
+    FileTooLarge,
+    InvalidArgument,
+    LocalVisionError,
+    ModelNameReserved,
+    ReportNotFound,
 )  # fmt: skip
 from ..imaging import MB
 from ..models.registry import model_names
 from ..models.store import ModelStore, valid_name
-from ..training.examples import MAX_CLASS_NAME, MAX_TITLE, MEDIA_TYPES, SOURCES, TeachStore
+from ..training.examples import (
+    JOB_FILE, MAX_CLASS_NAME, MAX_TITLE, MEDIA_TYPES, SOURCES, TeachStore, read_json,
+)  # fmt: skip
 from .gate import require_admin, user_of
 from .training_jobs import Jobs
 
@@ -136,8 +144,6 @@ def _model_of(request: Request, meta: dict) -> dict | None:
 
 
 def _job_of(request: Request, project: str) -> dict | None:
-    from ..training.examples import JOB_FILE, read_json
-
     current = jobs_of(request).current
     if current is not None and current.project == project:
         return current.describe()
@@ -337,8 +343,6 @@ def _report_dir(request: Request, name: str):
 async def report(request: Request, name: str):
     """The training report of a trained model (report.json: accuracy, per-class precision and
     recall, the files beside it)."""
-    import json
-
     folder = await run_in_threadpool(_report_dir, request, name)
     return JSONResponse(json.loads((folder / "report.json").read_text("utf-8")))
 

@@ -34,9 +34,9 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
 
 from ..errors import NoTrainingJob, TrainingBusy, TrainingFailed, TrainingInterrupted
 from ..training.examples import JOB_FILE, TeachStore, now_iso, read_json, write_json
@@ -98,7 +98,7 @@ class Job:
         return {**self.describe(), "pid": self.pid, "events": [e for _, e in self.events]}
 
     @classmethod
-    def from_file(cls, data: dict, folder: Path) -> "Job":
+    def from_file(cls, data: dict, folder: Path) -> Job:
         keys = ("id", "project", "name", "base", "mode", "epochs", "user", "state", "started_at",
                 "finished_at", "epoch", "last", "error", "metrics", "report", "model_state", "pid")  # fmt: skip
         job = cls(**{k: data.get(k) for k in keys if k in data}, folder=folder)

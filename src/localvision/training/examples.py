@@ -30,7 +30,7 @@ import secrets
 import shutil
 import threading
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
@@ -68,7 +68,7 @@ CUSTOM_SUFFIX = "-custom"
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # --- files, written whole or not at all --------------------------------------------------------
