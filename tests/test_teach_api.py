@@ -78,23 +78,37 @@ def upload(url: str, project: str, cls: str, files: list[tuple[str, bytes]], hea
 
 
 def follow(url: str, until, timeout: float = 180.0, headers=None) -> list[tuple[str, dict]]:
-    """The job's Server-Sent Events until `until(event, data)` holds, or the stream ends."""
-    got = []
+    """The job's Server-Sent Events until `until(event, data)` holds, or the job has finished,
+    reconnecting as a browser's EventSource does (with the Last-Event-ID it saw) when a
+    response ends while the job runs."""
+    got, last_id = [], None
+    deadline = time.monotonic() + timeout
     with httpx.Client(timeout=httpx.Timeout(10.0, read=timeout), headers=headers) as client:
-        with connect_sse(client, "GET", url + T + "/job/events") as source:
-            assert source.response.status_code == 200, source.response.read()
-            timer = threading.Timer(timeout, source.response.close)
-            timer.start()
+        while time.monotonic() < deadline and not (got and finished(*got[-1])):
+            more = {"Last-Event-ID": last_id} if last_id else {}
             try:
-                for sse in source.iter_sse():
-                    got.append((sse.event, sse.json()))
-                    if until(sse.event, got[-1][1]):
-                        return got
+                with connect_sse(client, "GET", url + T + "/job/events", headers=more) as sse:
+                    assert sse.response.status_code == 200, sse.response.read()
+                    timer = threading.Timer(deadline - time.monotonic(), sse.response.close)
+                    timer.start()
+                    try:
+                        for event in sse.iter_sse():
+                            got.append((event.event, event.json()))
+                            last_id = event.id or last_id
+                            if until(*got[-1]):
+                                return got
+                    finally:
+                        timer.cancel()
             except httpx.HTTPError:
-                pass
-            finally:
-                timer.cancel()
+                return got  # closed or gone: a server stopping, or the time is up
     return got
+
+
+def sse_ids(url: str, headers=None) -> list[str]:
+    """The ids of a finished job's events, as one response gives them."""
+    with connect_sse(httpx.Client(timeout=30), "GET", url + T + "/job/events",
+                     headers=dict(headers or {})) as sse:  # fmt: skip
+        return [event.id for event in sse.iter_sse()]
 
 
 def finished(event: str, data: dict) -> bool:
@@ -335,6 +349,11 @@ def test_training_through_the_api_makes_a_model_that_answers_at_once(server, tra
     assert project["job"]["id"] == job["id"] and project["job"]["state"] == "done"
     replay = follow(url, finished)
     assert [e for e, _ in replay][-1] == "state" and "epoch" in [e for e, _ in replay]
+    # a client that comes back with the last id it saw gets only what came after it
+    ids = sse_ids(url)
+    assert len(ids) == len(replay) and len(set(ids)) == len(ids)
+    assert sse_ids(url, {"Last-Event-ID": ids[2]}) == ids[3:]
+    assert sse_ids(url, {"Last-Event-ID": "another-job-7"}) == ids  # another job's: all
 
 
 def test_the_report_of_a_trained_model(server, trained):
@@ -461,9 +480,18 @@ def test_a_server_stopped_during_a_training_shows_it_interrupted(
         assert not (models / "pets").exists()
         # a server that stops gracefully during a training ends it the same way
         first = job["id"]
-        assert httpx.post(live.url + T + "/projects/pets/train", json={}).status_code == 202
+        slow = {"mode": "finetune", "epochs": 50}
+        assert httpx.post(live.url + T + "/projects/pets/train", json=slow).status_code == 202
         follow(live.url, lambda e, d: e == "start" or finished(e, d))
         pid = job_file(models, "pets")["pid"]
+        # a page still following the job does not hold the server up
+        page = threading.Thread(target=follow, args=(live.url, lambda e, d: False, 120),
+                                daemon=True)  # fmt: skip
+        page.start()
+        time.sleep(1)
+        stopping = time.monotonic()
+    live.thread.join(timeout=60)
+    assert not live.thread.is_alive() and time.monotonic() - stopping < 40
     assert not alive(pid)
     with LiveServer(create_app(settings, classifier=lite0)) as live:
         job = httpx.get(live.url + T + "/job").json()

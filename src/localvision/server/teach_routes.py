@@ -29,7 +29,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,6 +57,10 @@ reports = APIRouter(tags=["models"], dependencies=[Depends(require_admin)])
 feedback_router = APIRouter(tags=["teach"])
 
 Mode = Literal["head", "finetune", "full"]
+# How long one job-events response lasts while the job runs, and how soon a browser comes
+# back for more: a stopping server waits this long at most for an open Teach page.
+STREAM_S = 15.0
+RETRY_MS = 500
 REPORT_FILES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                 ".csv": "text/csv; charset=utf-8"}  # fmt: skip
 
@@ -313,14 +317,29 @@ async def get_job(request: Request):
 
 
 @router.get("/job/events", response_class=EventSourceResponse)
-async def job_events(request: Request) -> AsyncIterator[ServerSentEvent]:
+async def job_events(
+    request: Request, last_event_id: str | None = Header(None, alias="Last-Event-ID")
+) -> AsyncIterator[ServerSentEvent]:
     """Server-Sent Events: the job's events so far, then live ones, until it finishes: `state`
     (the whole job, at every change of state), and the trainer's `start`, `phase`, `epoch`,
-    `done`, `error`. 404 no_training_job when none was ever started."""
+    `done`, `error`. 404 no_training_job when none was ever started.
+
+    While the job runs, one response lasts at most STREAM_S seconds: a browser's EventSource
+    reconnects by itself and, sending the last id it saw (Last-Event-ID), gets only what came
+    after it. So an open page never holds up a server that is stopping (uvicorn waits for
+    every response to end)."""
     jobs = jobs_of(request)
     job = jobs.get()
-    async for event in jobs.listen(job):
-        yield ServerSentEvent(event=event["event"], data=event)
+    after = _resume_after(job.id, last_event_id)
+    async for seq, event in jobs.listen(job, after=after, max_s=STREAM_S):
+        yield ServerSentEvent(event=event["event"], data=event, id=f"{job.id}-{seq}",
+                              retry=RETRY_MS)  # fmt: skip
+
+
+def _resume_after(job_id: str, last_event_id: str | None) -> int:
+    """The seq a reconnecting client saw last, when it was following this very job."""
+    prefix, _, seq = (last_event_id or "").rpartition("-")
+    return int(seq) if prefix == job_id and seq.isdigit() else 0
 
 
 @router.post("/job/cancel")

@@ -209,18 +209,27 @@ class Jobs:
             job.proc.terminate()
         return job
 
-    async def listen(self, job: Job) -> AsyncIterator[dict]:
-        """The job's events so far, then live ones, until it finishes."""
-        seen = 0
+    async def listen(self, job: Job, after: int = 0,
+                     max_s: float | None = None) -> AsyncIterator[tuple[int, dict]]:  # fmt: skip
+        """(seq, event): the job's events after `after`, then live ones, until it finishes or
+        `max_s` seconds have passed (a stream that a stopping server does not wait on)."""
+        seen = after
+        deadline = None if max_s is None else time.monotonic() + max_s
         while True:
             for seq, event in list(job.events):
                 if seq > seen:
                     seen = seq
-                    yield event
+                    yield seq, event
             if job.finished and job.seq <= seen:
                 return
-            async with job.changed:
-                await job.changed.wait_for(lambda n=seen: job.seq > n or job.finished)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            try:
+                async with asyncio.timeout(left), job.changed:
+                    await job.changed.wait_for(lambda n=seen: job.seq > n or job.finished)
+            except TimeoutError:
+                return
 
     # --- the child ---
     def command(self, job: Job) -> list[str]:
