@@ -181,6 +181,10 @@ def test_teach_a_model_and_use_it(open_page, server, photos, held_out):
     expect(page).to_have_url(re.compile(rf"/teach\?project={NAME}$"))
     expect(page.locator("#projects")).to_contain_text(NAME)
 
+    # every class takes a phone's camera too (the button shows on touch screens)
+    camera = klass(page, classes[0]).locator("[data-testid=class-camera]")
+    expect(camera).to_have_attribute("capture", "environment")
+    expect(camera).to_have_attribute("accept", "image/*")
     # people: two by a drop, the rest by the chooser (several at once)
     people = photos[classes[0]]
     drop(page, classes[0], people[:2])
@@ -258,6 +262,21 @@ def test_teach_a_model_and_use_it(open_page, server, photos, held_out):
     expect(rows).to_have_count(3)
     assert sorted(rows.locator(".label").all_inner_texts()) == sorted(classes)
     expect(page.locator("#report-summary")).to_contain_text("Validation accuracy")
+    body = httpx.get(f"{server}/api/v1/models/{NAME}/report").json()
+    for row in body["per_class"]:  # the table shows the report's own figures
+        cells = page.locator(f"#per-class tbody tr[data-class='{row['class']}'] td")
+        expect(cells.nth(2)).to_have_text(f"{row['recall'] * 100:.1f}%")
+    if body["misclassified"]:  # the contact sheet of the wrong ones, drawn
+        sheet = page.locator("#misclassified")
+        expect(sheet).to_have_js_property("complete", True, timeout=SLOW)
+        assert sheet.evaluate("img => img.naturalWidth") > 0
+    else:
+        expect(page.locator("#report-none-wrong")).to_be_visible()
+        expect(page.locator("#misclassified-figure")).to_be_hidden()
+    page.get_by_test_id("confusion-toggle").click()  # each row as percentages
+    expect(confusion).to_have_attribute("src", re.compile(r"confusion_matrix_normalized\.png"))
+    expect(confusion).to_have_js_property("complete", True, timeout=SLOW)
+    assert confusion.evaluate("img => img.naturalWidth") > 0
 
     # Try it on photos it has not seen: each gets its own class.
     expect(page.locator("#try-zone")).to_have_attribute("data-ready", "true", timeout=SLOW)
@@ -446,3 +465,67 @@ def test_with_auth_on_a_user_is_told_only_admins_teach(open_page, guarded):
     ada.get_by_label("Classes, separated by commas").fill("x, y")
     ada.get_by_role("button", name="Create").click()  # a POST with the session's CSRF token
     expect(ada.locator(".class-card")).to_have_count(2)
+
+
+# --- the recent photos, a correction in Chinese, a phone ------------------------------------------
+def test_the_recognize_page_keeps_the_newest_24_photos_in_this_browser(open_page, server):
+    page = open_page()
+    page.goto(server + "/teach")
+    kept = page.evaluate(
+        """async () => {
+            const recent = window.localvisionRecent;
+            const file = (i) => new File([new Uint8Array([i])], `p${i}.jpg`,
+                {type: "image/jpeg", lastModified: 1000 + i});
+            for (let start = 0; start < 30; start += 10) {
+                await recent.add(Array.from({length: 10}, (_, j) => file(start + j)));
+            }
+            await recent.add([file(3)]);  // again: kept once, now the newest
+            return (await recent.list()).map((p) => p.name);
+        }"""
+    )
+    newest = [f"p{i}.jpg" for i in range(29, 6, -1)]  # 29 ... 7
+    assert kept == ["p3.jpg"] + newest
+    assert len(kept) == 24
+
+
+def test_a_correction_in_chinese_is_kept_under_the_models_own_class(open_page, server):
+    """On the Chinese page the field offers the model's Chinese labels; one picked from them is
+    kept as the model's own (English) class, so a class never becomes two folders by language."""
+    model = "efficientnet_lite0"
+    url = f"{server}/api/v1/models/{model}/labels"
+    zh = httpx.get(url, params={"lang": "zh"}).json()["labels"]
+    en = httpx.get(url, params={"lang": "en"}).json()["labels"]
+    tabby = en.index("tabby")
+    page = open_page("zh-CN")
+    page.goto(server + "/")
+    expect(page.locator("#banner-model")).to_be_visible()
+    page.get_by_role("button", name="识别示例照片：咖啡").click()
+    result = page.locator("#results [data-testid=result-card]")
+    expect(result.locator(".top-label-text")).to_have_text(zh[en.index("espresso")], timeout=SLOW)
+    result.get_by_role("button", name="识别错了？").click()
+    expect(result.locator(f"datalist option[value='{zh[tabby]}']")).to_have_count(1)
+    result.get_by_label("它是").fill(zh[tabby])
+    result.get_by_role("button", name="保存").click()
+    expect(result.locator("[data-testid=feedback-saved]")).to_contain_text(
+        f"已保存为 {model} 的“{zh[tabby]}”样本。"
+    )
+    kept = [e for e in project(server, model)["examples"] if e["source"] == "feedback"]
+    assert [(e["class"], e.get("predicted")) for e in kept] == [("tabby", "espresso")]
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_the_teach_page_fits_a_phone(open_page, server, photos, locale):
+    name = f"phone-{locale.lower()}"
+    r = httpx.post(server + "/api/v1/teach/projects", json={"name": name, "classes": ["a", "b"]})
+    assert r.status_code == 201, r.text
+    one = photos["texture"][0]
+    r = httpx.post(f"{server}/api/v1/teach/projects/{name}/classes/a/photos",
+                   files=[("files", (one.name, one.read_bytes(), "image/jpeg"))])  # fmt: skip
+    assert r.status_code == 200, r.text
+    # a phone: a touch screen (the camera buttons show), 375 px wide
+    page = open_page(locale, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page.goto(f"{server}/teach?project={name}")
+    expect(page.locator(".class-card .class-photo")).to_have_count(1)
+    expect(page.locator(".class-card").first.locator("label.camera-button")).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the Teach page scrolls sideways at 375px in {locale}"

@@ -1306,7 +1306,9 @@
         const project = saved.project || model;
         form.remove();
         said.textContent = "";
-        said.append(T.savedExample(saved.class || label, model), " ",
+        // The words the user picked (a label in the page's language), else the class it became.
+        const shownLabel = label !== typed ? typed : (saved.class || label);
+        said.append(T.savedExample(shownLabel, model), " ",
           el("a", { href: `/teach?project=${encodeURIComponent(project)}` }, T.seeTeach));
         said.dataset.testid = "feedback-saved";
       } catch (err) {
