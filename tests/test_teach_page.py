@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -149,6 +150,17 @@ def project(url: str, name: str = NAME) -> dict:
     r = httpx.get(f"{url}/api/v1/teach/projects/{name}", timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def wait_job(url: str, state: str, timeout: float = 120) -> dict:
+    """Until the service's training job is in `state`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = httpx.get(url + "/api/v1/teach/job").json()
+        if job and job["state"] == state:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"the job is {job and job['state']}, not {state}")
 
 
 def sources(url: str, name: str = NAME) -> dict[str, set[str]]:
@@ -332,6 +344,7 @@ def test_teach_a_model_and_use_it(open_page, server, photos, held_out):
 
     # Train again and cancel: nothing is saved, the model trained before stays (and its report).
     trained = httpx.get(f"{server}/api/v1/models/{NAME}/report").json()
+    wait_job(server, "done")  # the service has taken the model in: the next training may start
     page.get_by_test_id("train-button").click()
     expect(page.locator("#report")).to_be_hidden()
     page.locator("#cancel").click()

@@ -977,6 +977,12 @@
   function setJob(job) {
     const before = state.job;
     state.job = job && typeof job === "object" && job.state ? job : null;
+    // The trainer said "done" (model and report written) and the service is still loading the
+    // model: for this page the training is over ("try it" waits for the model itself).
+    const last = state.job && state.job.last;
+    if (state.job && ACTIVE.has(state.job.state) && last && last.event === "done") {
+      state.job = { ...state.job, state: "done", metrics: state.job.metrics || last.metrics };
+    }
     if (!state.run || !state.job || (state.job.id && state.run.id !== state.job.id)) {
       state.run = { id: state.job ? state.job.id : null, start: null, phase: null, epochs: new Map(), last: null };
     }
@@ -1068,9 +1074,13 @@
     renderJob();
     if (state.job && FINISHED.has(state.job.state)) {
       stopFollowing();
-      loadJob(); // the job's own final word (finished_at, the error), then the report
       renderProjects();
       renderFacts();
+      // Done: the model and its report are written (the trainer says "done" only then), so
+      // they are shown now, while the service loads the model; failed or cancelled: the job's
+      // own final word (its error).
+      if (state.job.state === "done") finished();
+      else loadJob();
     }
   }
 
@@ -1200,7 +1210,7 @@
     const mine = Boolean(job && job.project === project.name);
     if (mine && ACTIVE.has(job.state)) return null;
     if (mine && job.state === "done") {
-      return { model: job.name || project.model_name || project.name, version: job.finished_at || job.id };
+      return { model: job.name || project.model_name || project.name, version: job.id || job.finished_at };
     }
     const trained = project.model && typeof project.model === "object" ? project.model : null;
     if (trained && trained.exists && trained.report !== false) {
