@@ -452,6 +452,12 @@ def _video_table(rows: list[dict]) -> str:
     return video_table(rows) if rows else "not measured\n"
 
 
+def _train_table(rows: list[dict]) -> str:
+    from bench.train_bench import train_table
+
+    return train_table(rows) if rows else "not measured\n"
+
+
 def markdown(results: dict) -> str:
     """The whole report: header, engine, HTTP, start-up, targets, CUDA."""
     m = results["meta"]
@@ -487,6 +493,7 @@ def markdown(results: dict) -> str:
                 "## Targets\n\n" + targets_table(results["targets"]),
                 "## GPU\n\n" + cuda_section(results["cuda"]),
                 "## Video (1080p H.264)\n\n" + _video_table(results.get("video") or []),
+                "## Training\n\n" + _train_table(results.get("train") or []),
             ]
         )
         + "\n"

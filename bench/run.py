@@ -14,7 +14,10 @@
 4. the targets, pass/fail; 5. GPU figures when CUDA is available;
 6. video: frames per second of `localvision video` on a 1080p H.264 file, every frame and
    every 10th, against the naive OpenCV + eager PyTorch loop (bench/video_bench.py; rows
-   video-every1, video-every10: ``--only video-every1,video-every10`` runs just those).
+   video-every1, video-every10: ``--only video-every1,video-every10`` runs just those);
+7. training: time and validation accuracy of `localvision train` head and finetune per base
+   model against the classic fine-tuning recipe (bench/train_bench.py; rows train-*:
+   ``--only train-lite0-head,train-lite0-finetune,...`` runs just those).
 
 ResNet-18 has seeded random weights (ImageNet's cannot be downloaded here). All
 caches (artifacts, torch hub) live in a temporary directory for the run, set in
@@ -38,6 +41,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VIDEO_ROWS = {"video-every1", "video-every10"}  # bench/video_bench.py's rows
+TRAIN_ROWS = {"train-lite0-head", "train-lite0-finetune", "train-r18-head", "train-r18-finetune"}
 
 
 def log(msg: str) -> None:
@@ -173,7 +177,15 @@ def measure(
     log("GPU ...")
     results["cuda"] = cuda_bench.bench_cuda(weights, p["cuda_calls"])
     results["video"] = _video(p, tmp, only)
+    results["train"] = _train(tmp, only)
     return results
+
+
+def _train(tmp: Path, only: set | None) -> list[dict]:
+    from bench import train_bench
+
+    log("training (localvision train against the classic recipe) ...")
+    return train_bench.bench_train(log, tmp, only)
 
 
 def _video(p: dict, tmp: Path, only: set | None) -> list[dict]:
@@ -221,6 +233,17 @@ def main(argv: list[str] | None = None) -> None:
     only = set(args.only.split(",")) if args.only else None
     with tempfile.TemporaryDirectory(prefix="localvision-bench-") as tmp:
         env = set_environment(Path(tmp))
+        if only and only <= TRAIN_ROWS:
+            from bench.train_bench import train_table
+
+            meta = {"timestamp": stamp, "machine": platform.platform(), "cpus": os.cpu_count(),
+                    "versions": versions(), "env": env}  # fmt: skip
+            results = {"meta": meta, "train": _train(Path(tmp), only)}
+            results["meta"]["wall_s"] = time.perf_counter() - t0
+            text = "## Training\n\n" + train_table(results["train"])
+            write(results, text, args.out, stamp)
+            print(text)
+            return
         if only and only <= VIDEO_ROWS:
             from bench.video_bench import video_table
 

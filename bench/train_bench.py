@@ -178,8 +178,9 @@ def _in_store(name: str) -> bool:
 
 
 def train_table(rows: list[dict]) -> str:
-    head = ("| base | mode | localvision s | val acc | epochs | classic s (15 epochs, all layers) "
-            "| classic val acc | classic / localvision time | note |\n")  # fmt: skip
+    n = rows[0]["classic"]["epochs_run"] if rows else CLASSIC_EPOCHS
+    head = (f"| base | mode | localvision s | val acc | epochs | classic s ({n} epochs, all "
+            "layers) | classic val acc | classic / localvision time | note |\n")  # fmt: skip
     head += "|---|---|---|---|---|---|---|---|---|\n"
     body = "".join(
         f"| {r['base']} | {r['mode']} | {r['localvision']['seconds']} | "
