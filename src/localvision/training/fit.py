@@ -20,6 +20,10 @@ model is judged on exactly the preprocessing it will serve with; in head mode th
 validation images' cached features (the same arrays, through the same frozen network) and the
 final figures come from the road (run.py).
 
+Head mode's features live in memory for the run, not on disk: the pass costs seconds for the
+hundreds of photos a Teach project holds, and a cache in the store would be a second copy of
+the photos to keep in step with them (and a killed run must leave the store as it was).
+
 Ctrl+C (KeyboardInterrupt) after an epoch ends the loop with the best epoch so far
 (stopped="interrupted"); before the first one it propagates.
 """
@@ -220,6 +224,18 @@ class Fitter:
 
     # --- the loop, whatever the mode ---
     def run(self) -> FitResult:
+        import torch
+
+        # deterministic algorithms for this run only (a process that trains in-process, a test
+        # or a notebook, gets its own setting back)
+        before = (torch.are_deterministic_algorithms_enabled(),
+                  torch.is_deterministic_algorithms_warn_only_enabled())  # fmt: skip
+        try:
+            return self._run()
+        finally:
+            torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+    def _run(self) -> FitResult:
         import torch
 
         c = self.config
