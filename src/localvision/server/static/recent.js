@@ -72,7 +72,9 @@
     try {
       const kept = await getAll();
       await transaction("readwrite", (store) => {
-        let now = Date.now();
+        // strictly after every photo kept: two adds within the same few milliseconds (a batch
+        // numbers its photos now, now+1, ...) must still keep their order
+        let now = Math.max(Date.now(), ...kept.map((row) => row.added + 1));
         const left = [];
         for (const row of kept) {
           if (photos.some((file) => same(row, file))) store.delete(row.id);
