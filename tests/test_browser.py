@@ -106,6 +106,25 @@ def check_clean(page) -> None:
     assert page.watch.errors == [], "the page raised JavaScript errors"
 
 
+@contextmanager
+def page_opener(browser, **defaults):
+    """`with page_opener(browser) as open_page:` open_page(locale="en-US", **context_options) ->
+    a watched page (1200x900 unless a viewport is given; `defaults` for every page, e.g. camera
+    permissions); each one opened is closed and checked at the end (check_clean)."""
+    opened = []
+
+    def _open(locale: str = "en-US", **options):
+        options = {"viewport": {"width": 1200, "height": 900}, **defaults, **options}
+        context, page = watched_page(browser, locale=locale, **options)
+        opened.append((context, page))
+        return page
+
+    yield _open
+    for context, page in opened:
+        context.close()
+        check_clean(page)
+
+
 @pytest.fixture
 def page(browser, live_server):
     context, page = watched_page(browser, viewport={"width": 1200, "height": 900})

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 from conftest import LiveServer, users_with_keys  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
-from test_browser import CHROMIUM, SLOW, check_clean, launched, watched_page  # noqa: E402
+from test_browser import CHROMIUM, SLOW, check_clean, launched, page_opener, watched_page  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
 
@@ -64,18 +64,9 @@ def browser(coffee_video):
 
 @pytest.fixture
 def open_page(browser):
-    opened = []
-
-    def _open(locale: str = "en-US", **options):
-        options.setdefault("viewport", {"width": 1200, "height": 900})
-        context, page = watched_page(browser, locale=locale, permissions=["camera"], **options)
-        opened.append((context, page))
-        return page
-
-    yield _open
-    for context, page in opened:
-        context.close()
-        check_clean(page)
+    """open_page(locale="en-US", **context_options) -> a watched page allowed the camera."""
+    with page_opener(browser, permissions=["camera"]) as open_:
+        yield open_
 
 
 def _watch_live(page, label: str) -> None:

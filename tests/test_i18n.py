@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect
-from test_browser import CHROMIUM, SLOW, TEXTS, check_clean, launched, watched_page
+from test_browser import CHROMIUM, SLOW, TEXTS, launched, page_opener
 
 STATIC = Path(__file__).parents[1] / "src" / "localvision" / "server" / "static"
 SRC = Path(__file__).parents[1] / "src" / "localvision"
@@ -51,18 +51,8 @@ def open_page(browser):
     """open_page(locale, **context_options) -> a watched page; every one is checked at the end:
     nothing loaded from outside, no JavaScript error (a Chinese dictionary that does not match
     its English one is a console error)."""
-    opened = []
-
-    def _open(locale: str, **options):
-        options.setdefault("viewport", {"width": 1200, "height": 900})
-        context, page = watched_page(browser, locale=locale, **options)
-        opened.append((context, page))
-        return page
-
-    yield _open
-    for context, page in opened:
-        context.close()
-        check_clean(page)
+    with page_opener(browser) as open_:
+        yield open_
 
 
 @pytest.fixture(scope="module")

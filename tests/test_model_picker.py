@@ -28,7 +28,7 @@ pytest.importorskip("playwright.sync_api")
 from conftest import LiveServer, wait_models_ready
 from playwright.sync_api import expect
 from test_browser import (
-    CHROMIUM, PSEUDO, SLOW, _csv, _english_left, check_clean, launched, watched_page,
+    CHROMIUM, PSEUDO, SLOW, _csv, _english_left, launched, page_opener,
 )  # fmt: skip
 from test_i18n import _latin_left
 
@@ -90,17 +90,10 @@ def browser():
 def open_page(browser, server):
     """open_page(locale, width=1200) -> a watched page; each is checked at the end: nothing from
     outside, no JavaScript error (a Chinese dictionary that misses a key is a console error)."""
-    opened = []
-
-    def _open(locale: str = "en-US", width: int = 1200):
-        context, page = watched_page(browser, locale=locale, viewport={"width": width, "height": 900})
-        opened.append((context, page))
-        return page
-
-    yield _open
-    for context, page in opened:
-        context.close()
-        check_clean(page)
+    with page_opener(browser) as open_:
+        yield lambda locale="en-US", width=1200: open_(
+            locale, viewport={"width": width, "height": 900}
+        )
 
 
 def example(page, name: str) -> None:

@@ -34,9 +34,8 @@ from test_browser import (
     PSEUDO,
     _english_left,
     _no_raw_error,
-    check_clean,
     launched,
-    watched_page,
+    page_opener,
 )
 from test_i18n import _latin_left
 from trainset import make_trainset
@@ -94,19 +93,9 @@ def browser():
 
 @pytest.fixture
 def open_page(browser):
-    """open_page(locale="en-US") -> (context, page); every one is checked at the end."""
-    opened = []
-
-    def _open(locale: str = "en-US", **options):
-        options.setdefault("viewport", {"width": 1200, "height": 900})
-        context, page = watched_page(browser, locale=locale, **options)
-        opened.append((context, page))
-        return page
-
-    yield _open
-    for context, page in opened:
-        context.close()
-        check_clean(page)
+    """open_page(locale="en-US", **context_options) -> a watched page, checked at the end."""
+    with page_opener(browser) as open_:
+        yield open_
 
 
 # --- helpers ------------------------------------------------------------------------------------

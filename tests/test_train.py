@@ -70,18 +70,10 @@ def listing(root: Path) -> dict[str, tuple[int, int]]:
 
 # --- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, lite0_package, resnet18_weights):
-    """A private model store (LOCALVISION_MODEL_DIR while the module runs): the session's
-    efficientnet_lite0 linked in, r18-random (seeded random ResNet-18) imported."""
-    from localvision.config import Settings
-    from localvision.models.importing import import_model
-
-    root = tmp_path_factory.mktemp("train-store")
-    (root / "efficientnet_lite0").symlink_to(lite0_package, target_is_directory=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOCALVISION_MODEL_DIR", str(root))
-        import_model(Settings(), "r18-random", "resnet18", resnet18_weights, None, None, False)
-        yield root
+def store(r18_store):
+    """This module's private model store (conftest's r18_store: the session's efficientnet_lite0
+    linked in, r18-random imported); the trainings write into it."""
+    return r18_store
 
 
 @pytest.fixture(scope="module")
