@@ -222,7 +222,6 @@ def test_the_same_seed_gives_the_same_model(store, tiny):
         (["--name", "auto"], "model_name_reserved"),
         (["--name", "Not A Name"], "invalid_model_name"),
         (["--name", NAME], "model_exists"),
-        (["--name", "x1", "--mode", "turbo"], "training_option_invalid"),
         (["--name", "x2", "--val-fraction", "1.5"], "training_option_invalid"),
         (["--name", "x3", "--base", "vgg99"], "unknown_model"),
         (["--name", "x4", "--no-data"], "training_option_invalid"),
@@ -249,6 +248,24 @@ def test_refusals_exit_2_with_their_code(trained, store, data, tmp_path, args, c
     assert result.exit_code == 2, result.output
     last = events(result.stdout)[-1]
     assert last["event"] == "error" and last["code"] == code, last
+    assert listing(store) == before
+
+
+@pytest.mark.parametrize(
+    "option, value, choices",
+    [("--mode", "turbo", "'head', 'finetune', 'full'"), ("--optimizer", "adam", "'adamw', 'sgd'")],
+)
+def test_a_choice_outside_the_settings_is_refused_with_the_choices(store, data, option, value,
+                                                                   choices):  # fmt: skip
+    """--mode, --optimizer and --progress take their setting's choices, as every command's
+    options do: click refuses another value (exit 2), naming the option and what it allows.
+    (The Teach API checks the mode itself before it starts a training.)"""
+    from localvision.cli import app
+
+    before = listing(store)
+    result = CliRunner().invoke(app, ["train", str(data), "--name", "x1", option, value])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}': '{value}' is not one of {choices}." in result.output
     assert listing(store) == before
 
 

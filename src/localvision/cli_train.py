@@ -26,11 +26,17 @@ import typer
 from rich.markup import escape
 
 from . import cli_render as render
-from .cli import ModelDirOpt, OfflineOpt, _option, settings_from
+from .cli import ModelDirOpt, OfflineOpt, _choices, _option, settings_from
 from .errors import LocalVisionError, TrainingOptionInvalid
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+# the settings' choices, so --help lists them and click refuses any other value (exit 2)
+Mode = _choices("train_mode")
+Optimizer = _choices("train_optimizer")
+Progress = _choices("train_progress")
 
 
 class Terminated(BaseException):
@@ -52,12 +58,12 @@ def train(
         None, "--base",
         help="The model to start from: a registry or store model (default: --model's, auto).",
     ),  # fmt: skip
-    train_mode: Optional[str] = _option("train_mode", "--mode"),
+    train_mode: Optional[Mode] = _option("train_mode", "--mode"),
     train_epochs: Optional[int] = _option("train_epochs", "--epochs"),
     train_seed: Optional[int] = _option("train_seed", "--seed"),
     train_val_fraction: Optional[float] = _option("train_val_fraction", "--val-fraction"),
     train_lr: Optional[float] = _option("train_lr", "--lr"),
-    train_optimizer: Optional[str] = _option("train_optimizer", "--optimizer"),
+    train_optimizer: Optional[Optimizer] = _option("train_optimizer", "--optimizer"),
     train_label_smoothing: Optional[float] = _option(
         "train_label_smoothing", "--label-smoothing"
     ),
@@ -68,7 +74,7 @@ def train(
         "page's uploads and the corrections of results).",
     ),  # fmt: skip
     replace: bool = typer.Option(False, "--replace", help="Replace a model of that name."),
-    train_progress: Optional[str] = _option("train_progress", "--progress"),
+    train_progress: Optional[Progress] = _option("train_progress", "--progress"),
     train_threads: Optional[int] = _option("train_threads", "--threads"),
     model_dir: Optional[Path] = ModelDirOpt,
     offline: Optional[bool] = OfflineOpt,
