@@ -28,7 +28,8 @@ from corpus import real_photo_bytes
 from typer.testing import CliRunner
 
 from localvision.cli import IMAGE_SUFFIXES, app
-from localvision.streams.sorting import place, safe_name
+from localvision.names import folder_name as safe_name
+from localvision.streams.sorting import place
 from localvision.streams.watch import Watcher
 
 LITE0 = ["--model", "efficientnet_lite0", "--precision", "fp32"]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import stat
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from .errors import (
@@ -81,7 +83,7 @@ def read_zip(
             )
         members, total = [], 0
         for info in infos:
-            name = info.filename
+            name = member_name(info)
             if _skippable(name):
                 continue
             member = _read_member(zf, info, max_member_bytes, max_total_bytes - total)
@@ -93,6 +95,51 @@ def read_zip(
                     "send fewer or smaller images."
                 )
         return members
+
+
+# The encodings a ZIP's names are tried in when the UTF-8 flag is not set (APPNOTE: CP437 then),
+# in this order: many tools write UTF-8 without saying so; Chinese Windows' "compressed folder"
+# and older archivers write the system's code page, GBK (GB18030 is its superset); CP437 decodes
+# any bytes, so it is the last word. A name of Western accented letters in CP437 is almost never
+# valid UTF-8 or GB18030 (GB18030 wants its second byte in 0x40-0xFE).
+NAME_ENCODINGS = ("utf-8", "gb18030", "cp437")
+UNICODE_PATH_EXTRA = 0x7075  # Info-ZIP's "Unicode Path" extra field: the name in UTF-8
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as its writer meant it: UTF-8 when the ZIP says so (flag bit 11, or an
+    Info-ZIP Unicode Path field that matches the name), else the first of NAME_ENCODINGS that
+    reads the raw bytes."""
+    if info.flag_bits & 0x800:
+        return info.filename  # zipfile decoded it as UTF-8 already
+    raw = info.filename.encode("cp437")  # what zipfile decoded as CP437: the bytes back
+    unicode_path = _unicode_path(info.extra, raw)
+    if unicode_path is not None:
+        return unicode_path
+    for encoding in NAME_ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename  # pragma: no cover - cp437 decodes every byte
+
+
+def _unicode_path(extra: bytes, raw: bytes) -> str | None:
+    """The UTF-8 name of an Info-ZIP Unicode Path extra field (0x7075), when it is there and
+    was written for this very name (its CRC-32 of the raw name matches)."""
+    at = 0
+    while at + 4 <= len(extra):
+        kind, size = struct.unpack_from("<HH", extra, at)
+        body = extra[at + 4 : at + 4 + size]
+        at += 4 + size
+        if kind == UNICODE_PATH_EXTRA and len(body) > 5 and body[0] == 1:
+            (crc,) = struct.unpack_from("<I", body, 1)
+            if crc == zlib.crc32(raw):
+                try:
+                    return body[5:].decode("utf-8")
+                except UnicodeDecodeError:
+                    return None
+    return None
 
 
 def _skippable(name: str) -> bool:
@@ -114,7 +161,7 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, budget: int) -> Member:
-    name = info.filename
+    name = member_name(info)
     if _is_symlink(info):
         return Member(
             name, None, UnsupportedFormat("This entry is a symbolic link; links are not followed.")

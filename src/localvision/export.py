@@ -26,6 +26,7 @@ import numpy as np
 from . import artifacts
 from .engine.precision import MIN_AGREEMENT, SUPPORTED, native_bf16
 from .errors import InputError, ModelError, PrecisionUnavailable
+from .files import replace_dir
 from .models.spec import ModelSpec
 from .models.store import Package
 from .prepare import Preparer
@@ -99,9 +100,7 @@ def export(
             check = _export_checked(package, spec, target, tmp, calibration_dir, bar, force)
         manifest = artifacts.manifest_for(package, spec, backend, precision, check)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)  # whole or not at all: a half-written artifact is never found
+        replace_dir(tmp, dest)  # whole or not at all: a half-written artifact is never found
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(artifacts.Artifact(dest, manifest), created=True)

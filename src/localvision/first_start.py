@@ -14,11 +14,11 @@ a fresh one has nobody to let in. At start, with no users yet:
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
 from .errors import InvalidArgument, LocalVisionError
+from .files import atomic_write
 
 ADMIN = "admin"
 
@@ -85,9 +85,4 @@ def provision(store, settings) -> list[str]:
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read, whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, text, mode=0o600)

@@ -1,16 +1,13 @@
 """Results as CSV, shared by the CLI, the HTTP API and the history export: one row per image,
-top-k flattened into label_N, index_N, probability_N columns, then the error if any.
-
-Every text cell that a spreadsheet would read as a formula (it starts with =, +, -, @, a tab
-or a carriage return) is prefixed with a single quote, as OWASP's CSV-injection guidance says:
-file names and ZIP member names are chosen by whoever sends them, and `=HYPERLINK(...)` in a
-name must stay text when someone opens the export."""
+top-k flattened into label_N, index_N, probability_N columns, then the error if any. The text
+is made by the one CSV writer (csvfile.py), which keeps every cell from being read as a
+formula."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Iterable, Sequence
+
+from .csvfile import csv_text
 
 
 # The CLI's columns before the predictions (and the Ray Data job's: scale/batch.py).
@@ -53,18 +50,6 @@ def widest(rows: Iterable[dict]) -> int:
     return max((len(r["predictions"]) for r in rows), default=1) or 1
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value):
-    """A cell as text a spreadsheet will not evaluate (numbers pass unchanged)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def table(
     rows: list[dict], lead: Sequence[str], tail: Sequence[str] = (), k: int | None = None,
     lang: str | None = None,
@@ -97,10 +82,4 @@ def rows_to_csv(
     """The rows as CSV text (see `table`); header=False: the rows only (a later part of a file
     written in parts)."""
     names, cells = table(rows, lead, tail, k, lang)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    if header:
-        writer.writerow(names)
-    for row in cells:
-        writer.writerow([safe_cell(c) for c in row])
-    return buf.getvalue()
+    return csv_text(names if header else None, cells)

@@ -15,7 +15,11 @@ its exports are made once too.
 
 Reading a package needs no torch. Writing one does (`write_package`: the state dict is read with
 `torch.load(weights_only=True)`, fitted to the architecture, saved as safetensors), and a package
-is written whole or not at all: into a temporary folder, then renamed into place.
+is written whole or not at all: into a temporary folder, then swapped into place by renames
+(files.replace_dir). A crash in the middle of a swap leaves the old package under
+`.<name>.replaced`: it is still found there (`get`), and put back at the next start (`recover`).
+Every name the store is given is checked first (names.check_model_name), so no name can reach
+outside the store's folder.
 
 A second, read-only store (`builtin_model_dir`: the container image's baked models) is looked
 in after `model_dir`, which stays the one that is written to. A package there may come without
@@ -25,6 +29,7 @@ its weights file when it has exported artifacts: the image serves those, without
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,7 +37,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..errors import InvalidArgument, InvalidModelName, ModelError, UnknownModel
+from ..errors import InvalidArgument, ModelError, UnknownModel
+from ..files import REPLACED, recover_replaced, replace_dir
+from ..names import check_model_name
 from ..transforms import Preprocess
 from .architectures import get_architecture
 from .registry import get_spec, model_names
@@ -42,7 +49,6 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
 MANIFEST = "manifest.json"
 WEIGHTS_DIR = ".weights"  # packages made for `--weights FILE`
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
 class ModelExists(InvalidArgument):
@@ -99,12 +105,7 @@ class Package:
         )
 
 
-def valid_name(name: str) -> str:
-    if not name or not set(name) <= NAME_CHARS or name[0] in ".-":
-        raise InvalidModelName(
-            f"{name!r} is not a model name: use lower-case letters, digits, '_', '-' and '.'."
-        )
-    return name
+valid_name = check_model_name  # the store's rule for names is the one in names.py
 
 
 class ModelStore:
@@ -117,14 +118,24 @@ class ModelStore:
         return cls(settings.model_dir, settings.builtin_model_dir)
 
     def path(self, name: str) -> Path:
-        return self.root / name
+        """Where the package of that name is (or would be); InvalidModelName for a name that is
+        not one (`..`, `a/b`, upper case), so nothing outside the store is ever read."""
+        return self.root / check_model_name(name)
 
     def get(self, name: str) -> Package | None:
-        """The package of that name, if it is here (the writable store first) and readable."""
-        package = read_package(self.path(name))
+        """The package of that name, if it is here (the writable store first) and readable. A
+        package whose replacement was cut short is found where the swap left it."""
+        package = read_package(self.path(name)) or read_package(self._replaced(name))
         if package is None and self.builtin is not None:
             package = read_package(self.builtin / name)
         return package
+
+    def _replaced(self, name: str) -> Path:
+        return self.root / REPLACED.format(name=name)
+
+    def recover(self) -> list[str]:
+        """Put back every package whose replacement a crash cut short (at start); the names."""
+        return recover_replaced(self.root)
 
     def packages(self) -> list[Package]:
         found: dict[str, Package] = {}
@@ -132,9 +143,10 @@ class ModelStore:
             if root is None or not root.is_dir():
                 continue
             for p in sorted(root.iterdir()):
-                package = read_package(p) if p.is_dir() and not p.name.startswith(".") else None
-                if package is not None:
-                    found.setdefault(p.name, package)
+                name = _listed_name(p)
+                package = read_package(p) if name and p.is_dir() else None
+                if package is not None and not (name != p.name and (root / name).exists()):
+                    found.setdefault(name, package)
         return list(found.values())
 
     def names(self) -> list[str]:
@@ -162,12 +174,25 @@ class ModelStore:
                     "removed."
                 )
             raise UnknownModel(f"There is no model {name!r} in the store ({self.root}).")
-        shutil.rmtree(package.path)
+        # renamed away first, so a removal cut short never leaves half a package to be read
+        doomed = self.root / f".{name}.removed-{secrets.token_hex(4)}"
+        package.path.rename(doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
         return package
 
     def for_weights_file(self, spec: ModelSpec, sha256: str) -> Path:
         """Where the package for `--weights FILE` of a registry model lives."""
         return self.root / WEIGHTS_DIR / f"{spec.name}-{sha256[:16]}"
+
+
+def _listed_name(path: Path) -> str | None:
+    """The model a folder of the store holds: its own name, or for `.<name>.replaced` (a swap
+    cut short) that name; None for the store's other hidden folders."""
+    if not path.name.startswith("."):
+        return path.name
+    if path.name.endswith(".replaced"):
+        return path.name[1 : -len(".replaced")] or None
+    return None
 
 
 def read_package(path: Path) -> Package | None:
@@ -244,9 +269,7 @@ def write_package(
         if fill is not None:
             fill(tmp)
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
+        replace_dir(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     package = read_package(dest)

@@ -20,6 +20,7 @@ from ..classifier import Classifier
 from ..config import Settings
 from ..dbwait import open_history
 from ..history import HistoryStore
+from ..models.store import ModelStore
 from . import (
     accounts, api, body, camera, dialects, errors, gate, history_routes, kserve, login, logs,
     metrics, model_routes, observer, openapi, origin, ratelimit, streams_routes, teach_routes,
@@ -55,6 +56,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # a model replacement a crash cut short is finished or undone before anything loads
+        await asyncio.to_thread(ModelStore.of(settings).recover)
         store = history or await asyncio.to_thread(open_history, settings.db, settings.db_wait_s)
         svc = service(settings, store)
         app.state.service = svc

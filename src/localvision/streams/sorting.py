@@ -1,11 +1,9 @@
 """Sort images into a folder per top label (`--sort-into OUT`): a hard link, a copy or a move,
 never overwriting a different file.
 
-Folder names are labels made safe on every filesystem a photo library lives on (ext4, APFS,
-NTFS, exFAT/FAT32 on a memory card): the characters Windows forbids and control characters
-become "_", trailing dots and spaces go, Windows' reserved device names (CON, NUL, COM1...) get a
-"_", and a name is cut to 255 bytes of UTF-8 (NFC, as macOS stores them). Chinese labels stay
-Chinese: every one of those filesystems stores Unicode names.
+Folder names are labels made safe on every filesystem a photo library lives on
+(names.folder_name). A companion (our XMP sidecar) is written by files.atomic_copy: a fresh
+temporary name, never one someone could have planted a link under.
 """
 
 from __future__ import annotations
@@ -13,41 +11,26 @@ from __future__ import annotations
 import errno
 import filecmp
 import os
-import re
 import shutil
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import SortFailed
+from ..files import atomic_copy
+from ..names import folder_name
 from ..results import NOT_SURE
 
-_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
-             *(f"lpt{i}" for i in range(1, 10))}  # fmt: skip
-NAME_BYTES = 255  # the longest file name ext4, APFS, NTFS and exFAT all accept
 # A hard link fails with these where the filesystem or the place cannot link: another
 # filesystem (EXDEV), FAT/exFAT or a share without links (EPERM, ENOTSUP, EOPNOTSUPP, EMLINK).
 _CANNOT_LINK = {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
 
 
-def safe_name(label: str) -> str:
-    """A label as a folder name that every common filesystem accepts."""
-    name = unicodedata.normalize("NFC", label)
-    name = _FORBIDDEN.sub("_", name).strip().rstrip(". ")
-    if name.split(".")[0].lower() in _RESERVED:
-        name += "_"
-    while len(name.encode("utf-8")) > NAME_BYTES:
-        name = name[:-1]
-    return name.rstrip(". ") or "_"
-
-
 def folder_for(result, lang: str) -> str:
     """The folder an answered image goes to: its top label's, or "not sure" under the floor."""
     if result.uncertain:
-        return safe_name(NOT_SURE.get(lang, NOT_SURE["en"]))
-    return safe_name(result.predictions[0].label)
+        return folder_name(NOT_SURE.get(lang, NOT_SURE["en"]))
+    return folder_name(result.predictions[0].label)
 
 
 @dataclass(frozen=True)
@@ -113,9 +96,7 @@ Companions = Sequence[tuple[Path, Callable[[str], str]]]
 
 def _companion(path: Path, target: Path, mode: str) -> None:
     """A companion (our sidecar) next to the placed image: replaced whole, as it is ours."""
-    temp = target.with_name(f".{target.name}.localvision-tmp")
-    shutil.copy2(path, temp)
-    os.replace(temp, target)
+    atomic_copy(path, target)
     if mode == "move":
         path.unlink()
 

@@ -22,13 +22,12 @@ sees half a sidecar.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import SidecarFailed
+from ..files import atomic_write
 from ..models.groups import group_map
 
 X = "adobe:ns:meta/"
@@ -178,23 +177,6 @@ def write(image: Path, flat: list[str], tree: list[str], model: str, form: str) 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     try:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else None
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(temp, mode if mode is not None else 0o666 & ~_umask())
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, data)
     except OSError as exc:
         raise SidecarFailed(f"Could not write {path}: {exc.strerror or exc}.") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..archive import ARCHIVE_MAGICS, MAX_RATIO, _is_symlink, _overlapping, is_zip
+from ..archive import ARCHIVE_MAGICS, MAX_RATIO, _is_symlink, _overlapping, is_zip, member_name
 from ..errors import (
     DatasetClassTooSmall,
     DatasetDuplicateClasses,
@@ -250,8 +250,9 @@ def _extract_all(zf, archive: Path, dest: Path, scan: _Scan, budget: int) -> Non
         raise DatasetInvalid(f"{archive} holds {len(files)} files; the limit is {ZIP_MAX_MEMBERS}.")
     total = 0
     for info in files:
-        shown = f"{archive.name}/{info.filename}"
-        parts = _member_parts(info.filename)
+        name = member_name(info)  # a GBK name from Chinese Windows reads as Chinese
+        shown = f"{archive.name}/{name}"
+        parts = _member_parts(name)
         if parts is None:
             scan.skipped.append((shown, UNSAFE_PATH))
             continue

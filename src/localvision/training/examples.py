@@ -23,18 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
 import re
 import secrets
 import shutil
 import threading
-import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
 
+from ..files import atomic_write, read_json, write_json  # noqa: F401 (read_json: teach_routes)
 from ..errors import (
     ClassExists,
     ClassNotFound,
@@ -48,6 +46,7 @@ from ..errors import (
 )
 from ..imaging import FORMATS, MB, decode
 from ..models.registry import model_names
+from ..names import check_folder_name
 from ..models.store import ModelStore, valid_name
 from .dataset import TRAIN_DIRS, VAL_DIRS, normalise  # the trainer's own rule for class names
 
@@ -71,49 +70,14 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-# --- files, written whole or not at all --------------------------------------------------------
-def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
-    """sync=False: still whole or not at all for a crash of the process, not for a power cut
-    (a job's state, rewritten many times a minute)."""
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if sync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json(path: Path, obj, sync: bool = True) -> None:
-    atomic_write(path, json.dumps(obj, ensure_ascii=False, indent=1).encode("utf-8"), sync)
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        found = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
-
-
 # --- names ---------------------------------------------------------------------------------------
 def check_class_name(name: str) -> str:
-    """A class name as a folder name: the user's own words (any script), but nothing that is a
-    path, hidden, or one of the project's own files."""
-    name = unicodedata.normalize("NFC", name or "").strip()
-    if not name:
-        raise InvalidClassName("A class needs a name.")
+    """A class name as a folder name: the user's own words (any script), checked by the one
+    rule for such names (names.check_folder_name: not a path, not hidden, no control
+    characters, at most 255 bytes of UTF-8), and none of the project's own files."""
+    name = check_folder_name(name)
     if len(name) > MAX_CLASS_NAME:
         raise InvalidClassName(f"A class name may have at most {MAX_CLASS_NAME} characters.")
-    if "/" in name or "\\" in name or name.startswith("."):
-        raise InvalidClassName(
-            f"{name!r} cannot be a class name: it may not contain '/' or '\\' nor start with '.'."
-        )
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        raise InvalidClassName(f"{name!r} cannot be a class name: it has control characters.")
     if name in (PROJECT_FILE, JOB_FILE) or name == "__MACOSX":
         raise InvalidClassName(f"{name!r} is the name of one of the project's own files.")
     if name.casefold() in TRAIN_DIRS + VAL_DIRS:  # the folder would mean a train/val split

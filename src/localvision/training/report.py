@@ -18,7 +18,6 @@ else with Pillow's own font, whose missing glyphs are boxes.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..csvfile import write_csv
 from ..imaging import decode, read_source
 from ..streams.annotate import cjk_font
 
@@ -202,11 +202,7 @@ def _cell(value: float | None) -> str:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    # utf-8-sig: Excel opens Chinese class names correctly only with the BOM
-    with open(path, "w", newline="", encoding="utf-8-sig") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows([[_csv_value(v) for v in row] for row in rows])
+    write_csv(path, header, [[_csv_value(v) for v in row] for row in rows])
 
 
 def _csv_value(value) -> str:
