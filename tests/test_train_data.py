@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from trainset import CLASSES, jpeg, make_trainset
+from zips import gbk_zip
 
 from localvision.errors import DatasetInvalid
 from localvision.training.dataset import Dataset, load_dataset, normalise
@@ -550,3 +551,46 @@ def test_the_split_of_zips_does_not_depend_on_where_they_are_extracted(pristine,
         for ds in (load(*zips, seed=2, workdir=tmp_path / f"w{i}") for i in range(4))
     ]
     assert all(s == splits[0] for s in splits)
+
+
+# --- names as Chinese Windows writes them -------------------------------------------------------
+def test_a_zip_with_gbk_names_trains_with_its_chinese_class_names(pristine, tmp_path):
+    """Chinese Windows' compressed folder writes GBK names without the UTF-8 flag; the classes
+    are still 猫 and 狗 (not CP437 mojibake such as ├¿), and so is the skipped file's name."""
+    photos = sorted(pristine.rglob("*.jpg"))
+    members = {f"猫/猫咪-{n:02d}.jpg": p.read_bytes() for n, p in enumerate(photos[:3])}
+    members |= {f"狗/小狗-{n:02d}.jpg": p.read_bytes() for n, p in enumerate(photos[12:15])}
+    members["狗/坏的照片.jpg"] = b"not a photo"
+    archive = tmp_path / "宠物.zip"
+    archive.write_bytes(gbk_zip(members))
+    ds = load(archive, workdir=tmp_path / "work")
+    assert ds.classes == ("猫", "狗") or ds.classes == ("狗", "猫")
+    assert sorted(ds.classes) == sorted(["猫", "狗"])
+    shown = {(ds.classes[s.label], s.path.name) for s in ds.train + ds.val}
+    assert ("猫", "猫咪-00.jpg") in shown and ("狗", "小狗-02.jpg") in shown
+    assert ds.skipped == [("宠物.zip/狗/坏的照片.jpg", "unsupported_format")]
+
+
+@pytest.mark.parametrize("names", [
+    ["猫/一.jpg", "猫/小猫咪.jpg", "狗/照片 (2).jpg"],  # GBK, no flag: Chinese Windows
+    ["café.jpg", "crème brûlée.jpg"],  # CP437, no flag: a Western DOS archiver
+    ["plain/x.jpg"],
+], ids=["gbk", "cp437", "ascii"])  # fmt: skip
+def test_an_uploaded_zip_names_its_members_as_their_writer_meant(names):
+    from localvision.archive import read_zip
+
+    encoding = "cp437" if "café.jpg" in names else "gbk"
+    blob = gbk_zip({x: b"\xff\xd8 not really a photo" for x in names}, encoding)
+    members = read_zip(blob, max_members=10, max_total_bytes=1 << 20, max_member_bytes=1 << 20)
+    assert [m.name for m in members] == names
+
+
+def test_a_flagged_or_unicode_path_name_is_taken_as_utf8():
+    from localvision.archive import read_zip
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("猫/一.jpg", b"x")  # zipfile: UTF-8 with the flag
+    members = read_zip(buf.getvalue(), max_members=10, max_total_bytes=1 << 20,
+                       max_member_bytes=1 << 20)  # fmt: skip
+    assert [m.name for m in members] == ["猫/一.jpg"]

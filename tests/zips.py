@@ -7,9 +7,10 @@ import io
 import zipfile
 
 
-def gbk_zip(members: dict[str, bytes]) -> bytes:
-    """A ZIP whose member names are stored in GBK without the UTF-8 flag (bit 11), byte for byte
-    what Windows' compressed folder writes on a Chinese system. Python's zipfile writes a
+def gbk_zip(members: dict[str, bytes], encoding: str = "gbk") -> bytes:
+    """A ZIP whose member names are stored in GBK (or `encoding`: cp437 for a Western DOS
+    archiver) without the UTF-8 flag (bit 11), byte for byte what Windows' compressed folder
+    writes on a Chinese system. Python's zipfile writes a
     non-ASCII name as UTF-8 with the flag, so each name is written as an ASCII stand-in of the
     same byte length and the name's bytes are put in its place (local header and central
     directory; the CRCs cover the data, not the names)."""
@@ -17,9 +18,9 @@ def gbk_zip(members: dict[str, bytes]) -> bytes:
     swaps = []
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for n, (name, data) in enumerate(members.items()):
-            raw = name.encode("gbk")
+            raw = name.encode(encoding)
             stand_in = f"~{n:04d}~".encode().ljust(len(raw), b"~")
-            assert len(stand_in) == len(raw), "names of at least 6 bytes in GBK"
+            assert len(stand_in) == len(raw), "names of at least 6 bytes"
             zf.writestr(zipfile.ZipInfo(stand_in.decode()), data)
             swaps.append((stand_in, raw))
     out = buf.getvalue()

@@ -82,11 +82,10 @@ def read_zip(
                 f"The ZIP holds {len(infos)} files; the limit is {max_members}."
             )
         members, total = [], 0
-        for info in infos:
-            name = member_name(info)
+        for info, name in zip(infos, member_names(infos)):
             if _skippable(name):
                 continue
-            member = _read_member(zf, info, max_member_bytes, max_total_bytes - total)
+            member = _read_member(zf, info, name, max_member_bytes, max_total_bytes - total)
             total += len(member.data or b"")
             members.append(member)
             if total > max_total_bytes:
@@ -100,28 +99,33 @@ def read_zip(
 # The encodings a ZIP's names are tried in when the UTF-8 flag is not set (APPNOTE: CP437 then),
 # in this order: many tools write UTF-8 without saying so; Chinese Windows' "compressed folder"
 # and older archivers write the system's code page, GBK (GB18030 is its superset); CP437 decodes
-# any bytes, so it is the last word. A name of Western accented letters in CP437 is almost never
-# valid UTF-8 or GB18030 (GB18030 wants its second byte in 0x40-0xFE).
+# any bytes, so it has the last word. One tool wrote the whole archive, so one encoding is
+# chosen for all of its names: a short GBK name can pass for UTF-8 by chance (猫 is C3 A8 in
+# GBK, and "è" in UTF-8), several rarely do.
 NAME_ENCODINGS = ("utf-8", "gb18030", "cp437")
 UNICODE_PATH_EXTRA = 0x7075  # Info-ZIP's "Unicode Path" extra field: the name in UTF-8
 
 
-def member_name(info: zipfile.ZipInfo) -> str:
-    """A member's name as its writer meant it: UTF-8 when the ZIP says so (flag bit 11, or an
-    Info-ZIP Unicode Path field that matches the name), else the first of NAME_ENCODINGS that
-    reads the raw bytes."""
-    if info.flag_bits & 0x800:
-        return info.filename  # zipfile decoded it as UTF-8 already
-    raw = info.filename.encode("cp437")  # what zipfile decoded as CP437: the bytes back
-    unicode_path = _unicode_path(info.extra, raw)
-    if unicode_path is not None:
-        return unicode_path
-    for encoding in NAME_ENCODINGS:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return info.filename  # pragma: no cover - cp437 decodes every byte
+def member_names(infos: list[zipfile.ZipInfo]) -> list[str]:
+    """Each member's name as its writer meant it: UTF-8 when the member says so (flag bit 11,
+    or an Info-ZIP Unicode Path field written for this very name), else in the first of
+    NAME_ENCODINGS that reads every such name of the archive."""
+    raw = [None if i.flag_bits & 0x800 else i.filename.encode("cp437") for i in infos]
+    # zipfile decoded an unflagged name as CP437: encoding it again gives back its bytes
+    named = [
+        i.filename if r is None else _unicode_path(i.extra, r) for i, r in zip(infos, raw)
+    ]
+    guess = [r for r, n in zip(raw, named) if n is None]
+    encoding = next(e for e in NAME_ENCODINGS if all(_decodes(r, e) for r in guess))
+    return [n if n is not None else r.decode(encoding) for r, n in zip(raw, named)]
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _unicode_path(extra: bytes, raw: bytes) -> str | None:
@@ -160,8 +164,9 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return stat.S_ISLNK(info.external_attr >> 16)
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, budget: int) -> Member:
-    name = member_name(info)
+def _read_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, max_bytes: int, budget: int
+) -> Member:
     if _is_symlink(info):
         return Member(
             name, None, UnsupportedFormat("This entry is a symbolic link; links are not followed.")

@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..archive import ARCHIVE_MAGICS, MAX_RATIO, _is_symlink, _overlapping, is_zip, member_name
+from ..archive import ARCHIVE_MAGICS, MAX_RATIO, _is_symlink, _overlapping, is_zip, member_names
 from ..errors import (
     DatasetClassTooSmall,
     DatasetDuplicateClasses,
@@ -249,8 +249,8 @@ def _extract_all(zf, archive: Path, dest: Path, scan: _Scan, budget: int) -> Non
     if len(files) > ZIP_MAX_MEMBERS:
         raise DatasetInvalid(f"{archive} holds {len(files)} files; the limit is {ZIP_MAX_MEMBERS}.")
     total = 0
-    for info in files:
-        name = member_name(info)  # a GBK name from Chinese Windows reads as Chinese
+    # a GBK name from Chinese Windows reads as Chinese
+    for info, name in zip(files, member_names(files)):
         shown = f"{archive.name}/{name}"
         parts = _member_parts(name)
         if parts is None:
