@@ -8,6 +8,7 @@ or with the CLI itself.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -280,6 +281,100 @@ def test_many_failures_from_one_address_throttle_it(new_db, lite0):
             assert sign_in(client, f"user{i}", "password-1").status_code == 401
         r = sign_in(client, "carol", PASSWORDS["carol"])
         assert r.status_code == 429 and code(r) == "too_many_attempts"
+
+
+def ready_forms(server, n: int) -> list[tuple[httpx.Client, str]]:
+    """n clients, each with the sign-in form open (its cookie and token), so that their POSTs
+    can arrive together."""
+    clients = [httpx.Client(base_url=server.url, timeout=120) for _ in range(n)]
+    return [(client, login_form(client)) for client in clients]
+
+
+def post_form(form: tuple[httpx.Client, str], username: str, password: str) -> httpx.Response:
+    client, token = form
+    data = {"username": username, "password": password, "csrf_token": token, "next": "/"}
+    try:
+        return client.post("/login", data=data)
+    finally:
+        client.close()
+
+
+def password_checks(server) -> dict[str, float]:
+    """The password-check gauges from /metrics: running, waiting, peak."""
+    with as_key(server, "ada") as admin:
+        text = admin.get("/metrics").text
+    found = re.findall(r"^localvision_password_checks_(\w+) ([0-9.e+]+)$", text, re.MULTILINE)
+    return {name: float(value) for name, value in found}
+
+
+def test_a_burst_of_parallel_guesses_gets_only_the_limit_checked(new_db, lite0):
+    """25 wrong passwords for one name sent at once: 5 (the limit) are checked, the rest refused
+    unchecked, and the right password, sent while the burst is still being answered, too."""
+    live, server = start(new_db, lite0)
+    with live, ThreadPoolExecutor(26) as pool:
+        forms = ready_forms(server, 26)
+        burst = [pool.submit(post_form, forms[i], "dave", f"guess-{i:02}") for i in range(25)]
+        right = None
+        for done in as_completed(burst):  # once one was refused, all 5 tries are taken
+            if right is None and done.result().status_code == 429:
+                right = pool.submit(post_form, forms[25], "dave", PASSWORDS["dave"])
+        answers = [f.result() for f in burst]
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [401] * 5 + [429] * 20
+        for r in answers:
+            if r.status_code == 429:
+                assert code(r) == "too_many_attempts" and int(r.headers["retry-after"]) >= 1
+        assert right is not None and right.result().status_code == 429
+        assert code(right.result()) == "too_many_attempts"
+        with httpx.Client(base_url=server.url, timeout=60) as client:  # after it, still refused
+            r = sign_in(client, "dave", PASSWORDS["dave"])
+            assert r.status_code == 429 and 60 <= int(r.headers["retry-after"]) <= 300
+            assert sign_in(client, "carol", PASSWORDS["carol"]).status_code == 303
+        gauges = password_checks(server)
+        assert 1 <= gauges["peak"] <= 2 and gauges["running"] == gauges["waiting"] == 0
+
+
+def test_a_parallel_spray_from_one_address_is_cut_at_its_limit(new_db, lite0):
+    """25 names at once from one address (the limit is 20): 20 are checked, one at a time with
+    password_checks=1, and the others refused unchecked; then the address's real users too."""
+    live, server = start(new_db, lite0, password_checks=1, password_check_wait_s=300)
+    with live, ThreadPoolExecutor(25) as pool:
+        forms = ready_forms(server, 25)
+        spray = [pool.submit(post_form, f, f"user{i}", "password-1") for i, f in enumerate(forms)]
+        statuses = sorted(f.result().status_code for f in spray)
+        assert statuses == [401] * 20 + [429] * 5
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            r = sign_in(client, "carol", PASSWORDS["carol"])
+            assert r.status_code == 429 and code(r) == "too_many_attempts"
+        assert password_checks(server) == {"running": 0, "waiting": 0, "peak": 1}
+
+
+def test_a_sign_in_that_finds_no_free_password_check_is_told_to_come_back(new_db, lite0):
+    """With every slot taken for longer than password_check_wait_s: 503 sign_in_busy with
+    Retry-After, and the attempt does not count against the name."""
+    import asyncio
+
+    live, server = start(new_db, lite0, password_checks=1, password_check_wait_s=0.2)
+    checks = live.server.config.app.state.auth_gate.password_checks
+
+    async def hold(taken: asyncio.Event, release: asyncio.Event):
+        async with checks.slot():  # the one slot, held on the server's own loop
+            taken.set()
+            await release.wait()
+
+    with live:
+        loop = live.server.servers[0].get_loop()
+        taken, release = asyncio.Event(), asyncio.Event()
+        held = asyncio.run_coroutine_threadsafe(hold(taken, release), loop)
+        asyncio.run_coroutine_threadsafe(taken.wait(), loop).result(timeout=60)
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            for _ in range(6):  # more than the name's limit: none of them counted
+                r = sign_in(client, "carol", PASSWORDS["carol"])
+                assert r.status_code == 503 and code(r) == "sign_in_busy", r.text
+                assert int(r.headers["retry-after"]) >= 1
+            loop.call_soon_threadsafe(release.set)
+            held.result(timeout=60)
+            assert sign_in(client, "carol", PASSWORDS["carol"]).status_code == 303
 
 
 def test_a_tampered_session_cookie_is_refused(server):

@@ -210,6 +210,22 @@ class Settings(BaseSettings):
         "on, off.",
     )
     session_days: float = Field(7.0, gt=0, description="How long a web sign-in lasts, in days.")
+    # 2: each check is one Argon2id verification holding 64 MiB (pwdlib's recommended
+    # parameters: 64 MiB, 3 passes, 4 lanes), so 2 at once cap sign-in at 128 MiB however many
+    # arrive. Its 4 lanes already keep a small machine's cores busy: on 2 cores, 1 or 2 at once
+    # checked about 6 a second and 4 at once fewer (measured), so more would sign nobody in sooner.
+    password_checks: int = Field(
+        2, ge=1,
+        description="Most sign-in password checks (Argon2id, 64 MiB of memory each) run at once; "
+        "more sign-ins wait for one (password_check_wait_s), then get 503 sign_in_busy.",
+    )  # fmt: skip
+    # 10 s: the queue drains about 6 checks a second on 2 cores, so 10 s lets in a person who
+    # signs in behind a burst of ~60; past that they are told when to come back, not kept hanging.
+    password_check_wait_s: float = Field(
+        10.0, gt=0,
+        description="Longest a sign-in waits for a free password check before a 503 "
+        "sign_in_busy with Retry-After.",
+    )  # fmt: skip
 
     # --- which sites may talk to the service (server/origin.py) ---
     allowed_hosts: str = Field(

@@ -274,12 +274,25 @@ class CrossOrigin(Forbidden):
 
 
 class TooManyAttempts(LocalVisionError):
-    """Too many failed sign-ins for one user name or from one address; `retry_after` seconds."""
+    """Too many sign-in attempts (failed, or still being checked) for one user name or from one
+    address; `retry_after` seconds."""
 
     code = "too_many_attempts"
     status = 429
 
     def __init__(self, message: str, *, retry_after: int = 60, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class SignInBusy(Overloaded):
+    """More sign-ins at once than the server checks passwords for (`password_checks`), for longer
+    than `password_check_wait_s`; `retry_after` seconds."""
+
+    code = "sign_in_busy"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 5, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
 

@@ -11,8 +11,8 @@ rather than a dependency on each route, also covers what routes do not declare: 
 - The `localvision_session` cookie (HttpOnly, SameSite=Lax, signed): a web sign-in. Every
   state-changing request made with it must carry the session's CSRF token in `X-CSRF-Token`
   (the pages read it from the `localvision_csrf` cookie, which other sites cannot read).
-- Failed sign-ins are throttled per user name and per client address (the throttles live on
-  the Gate, which login.py uses).
+- Sign-in attempts are throttled per user name and per client address, and the password checks
+  running at once are bounded (server/throttle.py; the Gate holds them, login.py uses them).
 
 Pages (a GET that accepts HTML) without valid credentials are redirected to /login; everything
 else gets a JSON 401 with `WWW-Authenticate: Bearer`.
@@ -28,7 +28,6 @@ import logging
 import secrets
 import threading
 import time
-from collections import deque
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -43,6 +42,7 @@ from ..auth import AuthStore, Principal, auth_enabled
 from ..config import Settings
 from ..errors import CsrfFailed, Forbidden, HistoryUnavailable, LocalVisionError, Unauthorized
 from .errors import refuse, render
+from .throttle import PasswordChecks, SignInThrottle
 
 log = logging.getLogger("localvision.server")
 
@@ -58,65 +58,22 @@ OPEN_PATHS = frozenset(
 )  # fmt: skip
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# 5 failures in 5 minutes per user name: a person who mistypes gets several tries; a guesser
-# gets about one a minute. An address gets more (people behind one NAT share it) but not many
-# more, so trying one password on many names is slow too.
-MAX_FAILURES = 5
-MAX_FAILURES_PER_ADDRESS = 20
-FAILURE_WINDOW_S = 300.0
 # last_used_at is a write; once a minute per key is plenty for "when was this key last used".
 TOUCH_EVERY_S = 60.0
 
 
-class Throttle:
-    """Failed attempts per key (a user name, a client address) in a sliding window."""
-
-    def __init__(self, limit: int, window: float = FAILURE_WINDOW_S):
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.get(key, deque())
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
-
-    def retry_after(self, *keys: str) -> int | None:
-        """Seconds until another attempt is allowed for all `keys`; None when it is now."""
-        now, wait = time.monotonic(), 0.0
-        with self._lock:
-            for key in keys:
-                q = self._recent(key, now)
-                if len(q) >= self.limit:
-                    wait = max(wait, q[-self.limit] + self.window - now)
-        return max(1, int(wait + 0.999)) if wait > 0 else None
-
-    def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 10_000:  # a spray of made-up names must not grow forever
-                for k in [k for k, q in self._failures.items() if not self._recent(k, now)]:
-                    del self._failures[k]
-            for key in keys:
-                q = self._recent(key, now)
-                q.append(now)
-                self._failures[key] = q
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
 class Gate:
-    """What the middleware and the routes share: the store, the cookie signer, the throttle."""
+    """What the middleware and the routes share: the store, the cookie signer, the sign-in
+    throttle and the bound on password checks."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.enabled = auth_enabled(settings.auth, settings.host)
         self.session_lifetime = timedelta(days=settings.session_days)
-        self.by_user = Throttle(MAX_FAILURES)
-        self.by_address = Throttle(MAX_FAILURES_PER_ADDRESS)
+        self.sign_ins = SignInThrottle()
+        self.password_checks = PasswordChecks(
+            settings.password_checks, settings.password_check_wait_s
+        )
         self._store: AuthStore | None = None
         self._signer: URLSafeTimedSerializer | None = None
         self._touched: dict[int, float] = {}

@@ -22,6 +22,7 @@ from ..errors import (
     InvalidCredentials,
     LocalVisionError,
     NotFound,
+    SignInBusy,
     TooManyAttempts,
 )
 from .errors import render
@@ -122,10 +123,32 @@ async def login_page(request: Request, next: str = "/"):
     return await _login_page(request, gate, next_url=target)
 
 
+async def _check(request: Request, gate: Gate, username: str, password: str):
+    """(user, session token, CSRF token) for the right password, else (None, None, None). The
+    Argon2 check waits for one of the server's password-check slots (server/throttle.py)."""
+    if not username:
+        return None, None, None
+    store = await gate.store(request.app)
+    async with gate.password_checks.slot():
+        user = await run_in_threadpool(store.authenticate, username, password)
+    if user is None:
+        return None, None, None
+    session, csrf = await run_in_threadpool(
+        store.create_session, user["username"], gate.session_lifetime
+    )
+    return user, session, csrf
+
+
 @router.post("/login", include_in_schema=False)
 async def login(request: Request):
     """The sign-in form: user name, password, its CSRF token. Browsers get the page again on a
-    failure; other clients JSON (`invalid_credentials`, `too_many_attempts`, `csrf_failed`)."""
+    failure; other clients JSON (`invalid_credentials`, `too_many_attempts`, `csrf_failed`,
+    `sign_in_busy`, `history_unavailable`).
+
+    The attempt is reserved for the name and the address before the password is checked (a
+    parallel burst is cut at the limit, the right password included once it is reached), and
+    the check waits for one of `password_checks` slots, at most `password_check_wait_s`, else
+    503 `sign_in_busy` with Retry-After (server/throttle.py says why)."""
     gate = gate_of(request)
     if not gate.enabled:
         raise NotFound("Sign-in is off on this server (auth is not enabled).")
@@ -151,27 +174,21 @@ async def login(request: Request):
         return await refuse(CsrfFailed("The sign-in form has expired. Please try again."))
 
     name, address = username.lower()[:64], request.client.host if request.client else "?"
-    wait = max(gate.by_user.retry_after(name) or 0, gate.by_address.retry_after(address) or 0)
-    if wait:
-        exc = TooManyAttempts(
-            f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait
-        )
-        return await refuse(exc, retry_after=wait)
     try:
-        store = await gate.store(request.app)
-        user = await run_in_threadpool(store.authenticate, username, password) if username else None
-        if user is not None:
-            session, csrf = await run_in_threadpool(
-                store.create_session, user["username"], gate.session_lifetime
-            )
-    except HistoryUnavailable as exc:  # users and sessions are in the database
+        attempt = gate.sign_ins.reserve(name, address)  # counted now, before the password check
+    except TooManyAttempts as exc:
         return await refuse(exc, retry_after=exc.retry_after)
-    if user is None:
-        gate.by_user.fail(name)
-        gate.by_address.fail(address)
-        log.warning("failed sign-in for %r from %s", username[:64], address)
-        return await refuse(InvalidCredentials("Wrong user name or password."))
-    gate.by_user.clear(name)
+    with attempt:  # an unexpected exception settles it as a failure
+        try:
+            user, session, csrf = await _check(request, gate, username, password)
+        except (HistoryUnavailable, SignInBusy) as exc:  # the password was not judged
+            attempt.refund()
+            return await refuse(exc, retry_after=exc.retry_after)
+        if user is None:
+            attempt.failed()
+            log.warning("failed sign-in for %r from %s", username[:64], address)
+            return await refuse(InvalidCredentials("Wrong user name or password."))
+        attempt.succeeded()
     signed = (await gate.signer(request.app)).dumps(session)
     age = int(gate.session_lifetime.total_seconds())
     response = RedirectResponse(target, status_code=303, headers=_NO_STORE)

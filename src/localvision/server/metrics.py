@@ -3,7 +3,8 @@
 Per request (a sink of the request observer, server/observer.py): requests by route template, method
 and status; latency histograms per route; requests in progress; rejects by error code. Read from
 the running service at scrape time (no hooks in the hot path): the batcher's queue depth and
-batch sizes, the model's load state, and the images classified, ok or not.
+batch sizes, the model's load state, the images classified, ok or not, and sign-in's password
+checks (running, waiting, peak).
 
 Route labels are templates ("/api/v1/classify"), never raw paths, and unknown paths are
 "unmatched", so no client can grow the number of series.
@@ -88,6 +89,8 @@ class ServiceCollector(Collector):
             sum_value=sum(size * n for size, n in sizes.items()),
         )
 
+        yield from self._password_checks()
+
         images = CounterMetricFamily(
             "localvision_images_classified",
             "Images classified, by outcome (error: the image could not be read or decoded).",
@@ -97,6 +100,19 @@ class ServiceCollector(Collector):
         for outcome in ("ok", "error"):
             images.add_metric([outcome], tally.get(outcome, 0))
         yield images
+
+    def _password_checks(self):
+        """Sign-in's Argon2 checks (server/throttle.py): running, waiting for a slot, and the
+        most that ever ran at once (so a scrape between bursts still shows the bound held)."""
+        gate = getattr(self.app.state, "auth_gate", None)
+        checks = gate.password_checks if gate else None
+        for name, help_text in (
+            ("running", "Sign-in password checks (Argon2id, 64 MiB each) running now."),
+            ("waiting", "Sign-ins waiting for a free password check."),
+            ("peak", "The most sign-in password checks that ran at once since the start."),
+        ):
+            value = getattr(checks, name, 0)
+            yield GaugeMetricFamily(f"localvision_password_checks_{name}", help_text, value=value)
 
 
 class Metrics:

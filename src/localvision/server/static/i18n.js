@@ -118,6 +118,8 @@
     invalid_credentials: "Wrong user name or password.",
     too_many_attempts: (x) => (x.seconds ? `Too many failed sign-ins. Try again in ${x.seconds} seconds.`
       : "Too many failed sign-ins. Try again later."),
+    sign_in_busy: (x) => (x.seconds ? `Too many people are signing in right now. Try again in ${x.seconds} seconds.`
+      : "Too many people are signing in right now. Try again in a few seconds."),
     forbidden: "You may not do that.",
     csrf_failed: "The page's security token is missing or has expired. Reload the page and try again.",
     cross_origin: "Another web site may not change anything here.",
@@ -216,6 +218,8 @@
     invalid_credentials: "用户名或密码错误。",
     too_many_attempts: (x) => (x.seconds ? `登录失败次数过多，请 ${x.seconds} 秒后再试。`
       : "登录失败次数过多，请稍后再试。"),
+    sign_in_busy: (x) => (x.seconds ? `现在登录的人太多，请 ${x.seconds} 秒后再试。`
+      : "现在登录的人太多，请过几秒再试。"),
     forbidden: "你没有权限执行这个操作。",
     csrf_failed: "页面的安全令牌缺失或已过期。请刷新页面后重试。",
     cross_origin: "其他网站不能在这里修改任何内容。",
