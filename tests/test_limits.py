@@ -167,6 +167,18 @@ def test_body_policy_per_route():
     assert several.max_parts == 64 and several.max_field == 64 * KB
 
 
+def test_body_policy_for_kserve_json_and_binary_requests():
+    s = Settings(max_request_mb=200, max_json_mb=16)
+    infer = "/v2/models/resnet18/infer"
+    as_json = body_policy(s, infer, {"content-type": "application/json"})
+    assert as_json.max_body == 16 * MB and as_json.max_json_head is None and as_json.hint
+    binary = body_policy(s, infer, {"inference-header-content-length": "120"})
+    assert binary.max_body == 200 * MB and binary.max_json_head == 16 * MB
+    small = body_policy(Settings(max_request_mb=6, max_json_mb=16), infer)
+    assert small.max_body == 6 * MB  # a JSON body is still a request: the smaller limit holds
+    assert body_policy(s, "/api/v1/classify", {}).max_json_head is None
+
+
 # --- body size ----------------------------------------------------------------------------------
 @pytest.mark.usefixtures("still_serving")
 @pytest.mark.parametrize("expect_continue", [False, True], ids=["body", "expect-100"])

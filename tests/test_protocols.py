@@ -6,9 +6,12 @@ each protocol's error shape. The same photo gets the same top-1 on every route."
 from __future__ import annotations
 
 import base64
+import io
 import json
 import struct
 import subprocess
+import threading
+import time
 
 import httpx
 import numpy as np
@@ -204,6 +207,161 @@ def test_unknown_model_and_version_are_404_in_the_protocols_shape(client, api):
     assert "no_such_model" in caught.value.message() and caught.value.status() == "404"
     r = api.get("/v2/models/efficientnet_lite0/versions/7")
     assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+# --- KServe: JSON that is well-formed but wrong, or built to be expensive ---------------------
+OK_INPUT = {"name": "IMAGE", "datatype": "BYTES", "shape": [1], "data": ["eA=="]}
+OK_OUTPUT = {"name": "PROBABILITIES"}
+
+
+def request_with(**changes) -> bytes:
+    return json.dumps({"inputs": [OK_INPUT], **changes}).encode()
+
+
+def input_with(**changes) -> bytes:
+    return request_with(inputs=[{**OK_INPUT, **changes}])
+
+
+def output_parameters(params) -> bytes:
+    return request_with(outputs=[{**OK_OUTPUT, "parameters": params}])
+
+
+WRONG_JSON = {
+    "parameters an array": (request_with(parameters=[1]), "`parameters` of the request"),
+    "an output's parameters an array": (output_parameters([1]), "`parameters` of output"),
+    "data nested 900 deep": (input_with(data=None).replace(b"null", b"[" * 900 + b'"eA=="'
+                                                          + b"]" * 900), "nests deeper than"),
+    "100,000 [": (b"[" * 100_000, "more than"),
+    "an input's parameters an array": (input_with(parameters=[1]), "`parameters` of input"),
+    "outputs a string": (request_with(outputs="x"), "`outputs` must be an array"),
+    "an output a string": (request_with(outputs=["PROBABILITIES"]), "outputs[0] must be an object"),
+    "classification true": (output_parameters({"classification": True}), "whole number"),
+    "binary_data an array": (output_parameters({"binary_data": [1]}), "true or false"),
+    "binary_data_output a string": (request_with(parameters={"binary_data_output": "yes"}),
+                                    "true or false"),
+    "id an object": (request_with(id={"a": 1}), "`id` must be a string"),
+    "lang an array": (request_with(parameters={"lang": ["zh"]}), "`lang` must be a string"),
+    "an input an array": (request_with(inputs=[[OK_INPUT]]), "inputs[0] must be an object"),
+    "shape [true]": (input_with(shape=[True]), "whole numbers"),
+    "shape a string": (input_with(shape="1"), "send [N]"),
+    "data a string": (input_with(data="eA=="), "`data` must be an array"),
+    "data a row of two": (input_with(data=[["eA==", "eA=="]]), "IMAGE[0] is not a base64"),
+    "a 5,000-digit number": (b'{"inputs": ' + b"1" * 5000 + b"}", "too large"),
+    "binary_data_size true": (input_with(parameters={"binary_data_size": True}),
+                              "binary_data_size is True"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", WRONG_JSON, ids=list(WRONG_JSON))
+def test_well_formed_but_wrong_json_is_a_400_in_the_protocols_shape(api, case):
+    body, words = WRONG_JSON[case]
+    r = api.post("/v2/models/efficientnet_lite0/infer", content=body)
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"error", "code"} and r.json()["code"] == "invalid_request"
+    assert words in r.json()["error"]
+
+
+def test_data_as_n_rows_of_one_is_read_as_n_images(api, photos):
+    rows = [[base64.b64encode(photos[n]).decode()] for n in ("coffee", "rocket")]
+    body = {"inputs": [{"name": "IMAGE", "datatype": "BYTES", "shape": [2, 1], "data": rows}],
+            "outputs": [{"name": "PROBABILITIES", "parameters": {"classification": 1}}],
+            "id": "two-rows"}  # fmt: skip
+    r = api.post("/v2/models/efficientnet_lite0/infer", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == "two-rows"
+    labels = [s.split(":", 2)[2] for s in r.json()["outputs"][0]["data"]]
+    assert labels == [GOLDEN["coffee"], GOLDEN["rocket"]]
+
+
+MB = 1024 * 1024
+INFER = "/v2/models/efficientnet_lite0/infer"
+
+
+def tiny_values_request(size: int) -> bytes:
+    """A request of about `size` bytes whose `data` is empty arrays: millions of JSON values."""
+    head, tail = b'{"inputs":[{"name":"IMAGE","datatype":"BYTES","shape":[1],"data":[', b"[]]}]}"
+    return head + b"[]," * ((size - len(head) - len(tail)) // 3) + tail
+
+
+def test_a_body_of_tiny_json_values_is_refused_while_healthz_answers(live_server):
+    body = tiny_values_request(int(Settings().max_json_mb * MB) - 1024)  # under the JSON limit
+    hostile: dict = {}
+
+    def send_hostile():
+        def halves():  # the second half a moment later, as a network may deliver it
+            yield body[: len(body) // 2]
+            time.sleep(0.5)
+            yield body[len(body) // 2 :]
+
+        start = time.monotonic()
+        r = httpx.post(live_server + INFER, content=halves(),
+                       headers={"Content-Length": str(len(body))}, timeout=120)  # fmt: skip
+        hostile.update(response=r, took=time.monotonic() - start)
+
+    waits = []
+    with httpx.Client(base_url=live_server, timeout=120) as probe:
+        probe.get("/healthz")  # connected before the hostile request starts
+        sender = threading.Thread(target=send_hostile)
+        sender.start()
+        while sender.is_alive():
+            start = time.monotonic()
+            assert probe.get("/healthz").status_code == 200
+            waits.append(time.monotonic() - start)
+        sender.join()
+    r = hostile["response"]
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"error", "code"} and r.json()["code"] == "invalid_request"
+    assert "values" in r.json()["error"]
+    # /healthz answered throughout: its slowest answer took a small part of the hostile
+    # request's time (while the body was parsed on the event loop, it waited for all of it)
+    assert waits and max(waits) < hostile["took"] / 2
+
+
+@pytest.fixture(scope="module")
+def big_photos() -> list[bytes]:
+    """Two JPEGs of noise (which JPEG cannot shrink): each under max_upload_mb, together over
+    max_json_mb."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(2):
+        buf = io.BytesIO()
+        pixels = rng.integers(0, 256, (1500, 1500, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(buf, "JPEG", quality=100, subsampling=0)
+        out.append(buf.getvalue())
+    settings = Settings()
+    assert all(len(p) < settings.max_upload_bytes for p in out)
+    assert sum(len(p) for p in out) > settings.max_json_mb * MB
+    return out
+
+
+def test_binary_requests_keep_the_request_limit_and_json_ones_are_told_to_go_binary(
+    client, big_photos
+):
+    out = triton.InferRequestedOutput("PROBABILITIES", class_count=1)
+    result = client.infer("efficientnet_lite0", [image_input(big_photos)], outputs=[out])
+    assert result.as_numpy("PROBABILITIES").shape == (2, 1)
+    with pytest.raises(InferenceServerException) as caught:
+        client.infer("efficientnet_lite0", [image_input(big_photos, binary=False)], outputs=[out])
+    assert caught.value.status() == "413"
+    assert "16 MB" in caught.value.message() and "binary" in caught.value.message()
+
+
+def test_json_over_its_limit_is_refused_as_it_arrives(api):
+    def pieces():  # chunked, no Content-Length: counted as it comes
+        for _ in range(17):
+            yield b" " * MB
+
+    r = api.post(INFER, content=pieces())
+    assert r.status_code == 413 and set(r.json()) == {"error", "code"}
+    assert r.json()["code"] == "payload_too_large" and "binary" in r.json()["error"]
+
+
+def test_a_binary_requests_json_header_has_the_json_limit(api):
+    r = api.post(INFER, content=b"{}", headers={"Inference-Header-Content-Length": str(17 * MB)})
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    assert "JSON header is larger than 16 MB" in r.json()["error"]
 
 
 # --- TorchServe's curl commands ---------------------------------------------------------------

@@ -176,6 +176,14 @@ class Settings(BaseSettings):
         200.0, gt=0,
         description="Largest request body, in MB (a ZIP upload: max_zip_mb; /predict: one image).",
     )  # fmt: skip
+    # 16 MB: JSON carries an image base64-encoded (4/3 of its size), so one photo at the 10 MB
+    # upload limit (13.4 MB) or a few ordinary 2-4 MB ones fit. A JSON body is parsed whole with
+    # the interpreter held (about 3 ms a MB here), while binary bytes are only sliced; batches
+    # belong in the binary extension (tritonclient's default), which max_request_mb bounds.
+    max_json_mb: float = Field(
+        16.0, gt=0,
+        description="Largest KServe v2 JSON request, or JSON header of a binary one, in MB.",
+    )  # fmt: skip
     max_parts: int = Field(64, ge=1, description="Most parts (files and fields) in one upload.")
     max_field_kb: float = Field(64.0, gt=0, description="Largest non-file form field, in KB.")
     # 16 KB is h11's own default and ten times what any browser sends.

@@ -12,6 +12,11 @@ trickle does not. A refusal is the usual `{"error": {"code", "message"}}` with
 `Connection: close`; the protocol (server/protocol.py) then drains what the client still sends,
 so it reads the answer instead of a reset.
 
+A KServe v2 request (`/v2/...`) is JSON unless it carries `Inference-Header-Content-Length`
+(the binary tensor data extension): a JSON body is held to `max_json_mb`, since JSON is parsed
+whole; a binary one keeps `max_request_mb`, and the JSON header it declares is held to
+`max_json_mb` from the head.
+
 The request line and headers are bounded one layer down, in uvicorn's protocol
 (server/protocol.py), since a request can misbehave before the app ever sees it.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from python_multipart.exceptions import FormParserError
@@ -38,6 +44,8 @@ from ..errors import (
     RequestTimeout,
     TooManyParts,
 )
+from .dialects import dialect
+from .kserve_request import HEADER_LENGTH, header_length_of
 
 KB = 1024
 MB = 1024 * 1024
@@ -59,10 +67,23 @@ class BodyPolicy:
     max_file: int  # bytes in one multipart file part
     max_field: int  # bytes in one multipart non-file field
     max_parts: int  # parts (files and fields) in one multipart body
+    max_json_head: int | None = None  # bytes in a binary KServe request's declared JSON header
+    hint: str | None = None  # what to do instead, when the body is too large
 
 
-def body_policy(settings: Settings, path: str) -> BodyPolicy:
+JSON_HINT = (
+    "send the images as binary tensor data (Inference-Header-Content-Length), as tritonclient "
+    "does by default"
+)
+
+
+def body_policy(
+    settings: Settings, path: str, headers: Mapping[str, str] = Headers()
+) -> BodyPolicy:
+    """The limits for a request to `path` with `headers` (lower-case names, as Starlette's)."""
     max_file = settings.max_upload_bytes
+    if dialect(path) == "kserve":
+        return _kserve_policy(settings, binary=HEADER_LENGTH in headers)
     if path in ZIP_PATHS:
         max_file = int(settings.max_zip_mb * MB)
         max_body = max_file + MULTIPART_OVERHEAD
@@ -75,6 +96,19 @@ def body_policy(settings: Settings, path: str) -> BodyPolicy:
         max_file=max_file,
         max_field=int(settings.max_field_kb * KB),
         max_parts=settings.max_parts,
+    )
+
+
+def _kserve_policy(settings: Settings, binary: bool) -> BodyPolicy:
+    max_request = int(settings.max_request_mb * MB)
+    max_json = min(int(settings.max_json_mb * MB), max_request)
+    return BodyPolicy(
+        max_body=max_request if binary else max_json,
+        max_file=settings.max_upload_bytes,
+        max_field=int(settings.max_field_kb * KB),
+        max_parts=settings.max_parts,
+        max_json_head=max_json if binary else None,
+        hint=None if binary else JSON_HINT,
     )
 
 
@@ -206,8 +240,8 @@ class _BodyGuard:
     def __init__(self, scope: Scope, receive: Receive, send: Send, settings: Settings):
         self.scope, self._receive, self._send = scope, receive, send
         self.settings = settings
-        self.policy = body_policy(settings, scope["path"])
         self.headers = Headers(scope=scope)
+        self.policy = body_policy(settings, scope["path"], self.headers)
         try:
             self.declared = int(self.headers.get("content-length", ""))
         except ValueError:
@@ -234,7 +268,15 @@ class _BodyGuard:
         if self.declared is not None and self.declared > self.policy.max_body:
             raise PayloadTooLarge(
                 f"The request is larger than {size_text(self.policy.max_body)} "
-                f"(Content-Length: {self.declared})."
+                f"(Content-Length: {self.declared}).",
+                hint=self.policy.hint,
+            )
+        json_head = header_length_of(self.headers.get(HEADER_LENGTH))
+        if self.policy.max_json_head is not None and (json_head or 0) > self.policy.max_json_head:
+            raise PayloadTooLarge(
+                f"The request's JSON header is larger than {size_text(self.policy.max_json_head)} "
+                f"(Inference-Header-Content-Length: {json_head}).",
+                hint="send the images as binary data after it, not in its JSON",
             )
         content_type = self.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() == "multipart/form-data":
@@ -272,7 +314,10 @@ class _BodyGuard:
         self.received += len(chunk)
         try:
             if self.received > self.policy.max_body:
-                raise PayloadTooLarge(f"The request is larger than {size_text(self.policy.max_body)}.")
+                raise PayloadTooLarge(
+                    f"The request is larger than {size_text(self.policy.max_body)}.",
+                    hint=self.policy.hint,
+                )
             if self.multipart is not None:
                 self.multipart.feed(chunk)
             if not message.get("more_body", False):
