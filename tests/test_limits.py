@@ -17,7 +17,7 @@ import pytest
 from conftest import LiveServer
 from localvision.config import Settings
 from localvision.server.app import create_app
-from localvision.server.body import MULTIPART_OVERHEAD, body_policy
+from localvision.server.body import API_JSON_BYTES, MULTIPART_OVERHEAD, body_policy
 from localvision.server.protocol import uvicorn_options
 
 MB = 1024 * 1024
@@ -177,6 +177,29 @@ def test_body_policy_for_kserve_json_and_binary_requests():
     small = body_policy(Settings(max_request_mb=6, max_json_mb=16), infer)
     assert small.max_body == 6 * MB  # a JSON body is still a request: the smaller limit holds
     assert body_policy(s, "/api/v1/classify", {}).max_json_head is None
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "application/merge-patch+json"])  # fmt: skip
+def test_the_apis_own_json_bodies_have_a_small_limit(content_type):
+    s = Settings(max_request_mb=200)
+    for path in ("/api/v1/streams", "/api/v1/teach/projects", "/api/v1/rules/receipt"):
+        assert body_policy(s, path, {"content-type": content_type}).max_body == API_JSON_BYTES
+    assert body_policy(s, "/api/v1/classify", {"content-type": "multipart/form-data"}).max_body \
+        == 200 * MB
+
+
+@pytest.mark.usefixtures("still_serving")
+def test_a_large_json_body_to_the_api_is_refused_as_it_arrives(server):
+    """2 MB of tiny JSON values (what made KServe's JSON stall the server) to a JSON route of
+    the API itself: refused at 1 MB, before FastAPI would parse it on the event loop."""
+    pieces = chunked([b'{"url": "rtsp://127.0.0.1/x", "name": [' + b"[]," * 700_000 + b"[]]}"])
+    with connect(server) as sock:
+        sock.sendall(head("/api/v1/streams", {"Content-Type": "application/json",
+                                              "Transfer-Encoding": "chunked"}))  # fmt: skip
+        send_until_answered(sock, pieces)
+        status, _, body = read_response(sock)
+    assert status == 413 and error_code(body) == "payload_too_large"
 
 
 # --- body size ----------------------------------------------------------------------------------

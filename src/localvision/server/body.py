@@ -57,6 +57,11 @@ MULTIPART_OVERHEAD = 64 * KB
 ZIP_PATHS = frozenset({"/api/v1/classify/zip"})  # one ZIP file: max_zip_mb
 SINGLE_IMAGE_PATHS = frozenset({"/predict"})  # one image: max_upload_mb
 SINGLE_IMAGE_PREFIXES = ("/predictions/",)  # TorchServe's: one image, raw or multipart
+# The API's own JSON bodies (a camera to watch, a Teach project, a rule) are a few KB; 1 MB holds
+# a project of 1000 classes with the longest names. FastAPI parses them whole on the event loop,
+# so a large one of tiny values (`[[],[],...]`) would stall every other request: refused as
+# the bytes arrive instead.
+API_JSON_BYTES = 1 * MB
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ def body_policy(
         max_body = max_file + MULTIPART_OVERHEAD
     elif path in SINGLE_IMAGE_PATHS or path.startswith(SINGLE_IMAGE_PREFIXES):
         max_body = max_file + MULTIPART_OVERHEAD
+    elif _is_json(headers.get("content-type", "")):
+        max_body = min(API_JSON_BYTES, int(settings.max_request_mb * MB))
     else:
         max_body = int(settings.max_request_mb * MB)
     return BodyPolicy(
@@ -97,6 +104,11 @@ def body_policy(
         max_field=int(settings.max_field_kb * KB),
         max_parts=settings.max_parts,
     )
+
+
+def _is_json(content_type: str) -> bool:
+    kind = content_type.split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
 
 
 def _kserve_policy(settings: Settings, binary: bool) -> BodyPolicy:
