@@ -341,8 +341,9 @@ class Settings(BaseSettings):
     )
     stream_webhook_secret: str = Field(
         "",
-        description="Streams: sign each webhook body with this secret (HMAC-SHA256, in the "
-        "X-Localvision-Signature header).",
+        description="Streams: sign each webhook with this secret: X-Localvision-Signature: "
+        "t=<unix seconds>,v1=<HMAC-SHA256 of \"<t>.<body>\">; localvision.webhooks.verify "
+        "checks it.",
     )
 
     # --- training: `localvision train` and the Teach page (training/) ---
