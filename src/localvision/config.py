@@ -252,6 +252,8 @@ class Settings(BaseSettings):
         description="The Ray cluster to join (auto, or ray://head:10001); empty: start a local "
         "one for this command.",
     )
+    # 2: two replicas keep answering while one is busy or restarts. Left unset, a local
+    # cluster runs as many as its free CPUs hold, at least one (scale.sized); set, it is kept.
     replicas: int = Field(
         2, ge=1, description="With --ray: replicas serving (serve) or classifier actors (classify)."
     )
