@@ -169,3 +169,16 @@ def test_a_camera_urls_query_password_is_in_no_answer_and_no_log(
     assert "watching http://127.0.0.1:" in logged and "pwd=***" in logged, logged
     for shown in [*answers, logged, written.out, written.err]:
         assert "hunter2" not in shown, shown
+
+
+def test_a_refused_webhook_url_is_named_without_its_secrets():
+    """LOCALVISION_STREAM_WEBHOOK_URL that is not http(s): the command says so, masked."""
+    from typer.testing import CliRunner
+
+    from localvision.cli import app
+
+    hook = "ftp://hook:s3cret-pw@127.0.0.1/x?token=tok-123"
+    result = CliRunner().invoke(app, ["serve"], env={"LOCALVISION_STREAM_WEBHOOK_URL": hook})
+    assert result.exit_code == 2, result.output
+    assert "ftp://hook:***@127.0.0.1/x?token=***" in result.stderr, result.stderr
+    assert "s3cret" not in result.output + result.stderr and "tok-123" not in result.stderr

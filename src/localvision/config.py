@@ -11,6 +11,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .urls import redact
+
 
 def default_model_dir() -> Path:
     """The model store under the user's data directory (e.g. ~/.local/share/localvision/models)."""
@@ -403,7 +405,9 @@ class Settings(BaseSettings):
     def _check_webhook(cls, value: str) -> str:
         value = value.strip()
         if value and not value.lower().startswith(("http://", "https://")):
-            raise ValueError(f"the webhook must be an http:// or https:// URL, not {value!r}")
+            # redacted: the error is printed, and a webhook URL may carry its token
+            raise ValueError(f"the webhook must be an http:// or https:// URL, not "
+                             f"{redact(value)!r}")  # fmt: skip
         return value
 
     @field_validator("autoscale")
