@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import Counter
 
 import httpx
@@ -75,6 +76,55 @@ def served(cluster, tmp_path_factory):
 
 def _classify(client: httpx.Client, url: str, name: str, data: bytes) -> httpx.Response:
     return client.post(url + "/api/v1/classify", files={"file": (f"{name}.jpg", data)})
+
+
+# --- sizing: before the tests that deploy `served`, while the cluster's 2 CPUs are all free ---
+def test_the_default_pool_fits_the_cluster_and_a_chosen_one_is_kept(monkeypatch):
+    """The pure sizing (scale.fitting, scale.sized) and check_room's use of it: the default of
+    2 actors at 1 CPU is lowered to what the free CPUs hold (at least one); --replicas,
+    LOCALVISION_REPLICAS or --autoscale is kept as asked, and refused where it does not fit."""
+    from localvision.config import Settings
+    from localvision.errors import InvalidArgument
+    from localvision.scale import fitting, size_chosen, sized
+    from localvision.scale.batch import check_room
+
+    assert fitting(2, 1.0, 1.9) == 1 and fitting(2, 1.0, 10) == 2 and fitting(2, 0.5, 1.9) == 2
+    assert fitting(4, 0.3, 0.9) == 3  # 3 * 0.3 fits 0.9 despite floating point
+    assert fitting(2, 1.0, 0.5) == 1 and fitting(2, 1.0, 0) == 1  # at least one
+    default, chosen = Settings(), Settings(replicas=2)
+    assert not size_chosen(default) and size_chosen(chosen)
+    assert sized(default, 1.9).replicas == 1 and sized(default, 8).replicas == 2
+    assert sized(chosen, 1.9).replicas == 2
+    assert sized(Settings(autoscale="2:4"), 0.5).autoscale_range == (2, 4)
+    assert check_room(default, 2.0).replicas == 1  # 1 actor + the reads: 1.1 of 2 CPUs
+    with pytest.raises(InvalidArgument) as refused:
+        check_room(Settings(replicas=3), 2.0)
+    assert refused.value.message == ("The Ray cluster has 2 CPUs free, and 3 classifier actors "
+                                     "at 1 CPU each plus the file reads need 3.1.")  # fmt: skip
+    monkeypatch.setenv("LOCALVISION_REPLICAS", "3")  # the variable is asked for as the option is
+    with pytest.raises(InvalidArgument):
+        check_room(Settings(), 2.0)
+
+
+def test_classify_ray_with_its_defaults_runs_on_a_2_cpu_cluster(cluster, photo_dir, tmp_path):
+    assert ray.cluster_resources()["CPU"] == 2
+    out = tmp_path / "rows.csv"
+    result = invoke("classify", photo_dir, "--ray", "--output", out)
+    assert result.exit_code == 0, result.output
+    rows = out.read_text("utf-8").splitlines()
+    assert len(rows) == 1 + len(GOLDEN) and "CPUs free" not in result.stderr
+
+
+def test_classify_ray_with_more_replicas_than_fit_is_refused(cluster, photo_dir, tmp_path):
+    deadline = time.monotonic() + 30  # a job that just ended hands its actors' CPUs back soon
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    out = tmp_path / "rows.csv"
+    result = invoke("classify", photo_dir, "--ray", "--replicas", "3", "--output", out)
+    assert result.exit_code == 2, result.output
+    assert ("The Ray cluster has 2 CPUs free, and 3 classifier actors at 1 CPU each plus the "
+            "file reads need 3.1.") in " ".join(result.stderr.split()), result.stderr
+    assert "Traceback" not in result.output and not out.exists()
 
 
 def test_two_replicas_both_answer(served):

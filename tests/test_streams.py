@@ -22,6 +22,8 @@ from conftest import LiveServer, free_port, users_with_keys
 from httpx_sse import connect_sse
 from rtspserver import RtspServer, available
 
+from localvision.webhooks import verify
+
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
 SECRET = "webhook-test-secret"
@@ -167,12 +169,15 @@ def test_a_watched_camera_gives_live_labels_segments_history_and_a_webhook(
     assert first["predictions"][0]["label"] == ended["label"]
     assert first["predictions"][0]["probability"] == pytest.approx(ended["confidence"], abs=1e-3)
 
-    # The webhook: one signed POST per segment start.
+    # The webhook: one POST per segment start, its time and body signed (webhooks.py).
     hooks = [json.loads(p["body"]) for p in receiver.posts]
     assert [h["segment"]["label"] for h in hooks][: len(started)] == [s["label"] for s in started]
     for post in receiver.posts:
-        expected = hmac.new(SECRET.encode(), post["body"], hashlib.sha256).hexdigest()
-        assert post["headers"]["X-Localvision-Signature"] == f"sha256={expected}"
+        signature = post["headers"]["X-Localvision-Signature"]
+        t = int(signature.split(",")[0].removeprefix("t="))
+        expected = hmac.new(SECRET.encode(), f"{t}.".encode() + post["body"], hashlib.sha256)
+        assert signature == f"t={t},v1={expected.hexdigest()}"
+        assert verify(SECRET, signature, post["body"]) and abs(time.time() - t) < 120
         assert post["headers"]["X-Localvision-Event"] == "segment_start"
     assert hooks[0]["stream"] == {"id": stream["id"], "name": "front-door"}
 

@@ -11,6 +11,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .urls import redact
+
 
 def default_model_dir() -> Path:
     """The model store under the user's data directory (e.g. ~/.local/share/localvision/models)."""
@@ -276,6 +278,8 @@ class Settings(BaseSettings):
         description="The Ray cluster to join (auto, or ray://head:10001); empty: start a local "
         "one for this command.",
     )
+    # 2: two replicas keep answering while one is busy or restarts. Left unset, a local
+    # cluster runs as many as its free CPUs hold, at least one (scale.sized); set, it is kept.
     replicas: int = Field(
         2, ge=1, description="With --ray: replicas serving (serve) or classifier actors (classify)."
     )
@@ -365,8 +369,9 @@ class Settings(BaseSettings):
     )
     stream_webhook_secret: str = Field(
         "",
-        description="Streams: sign each webhook body with this secret (HMAC-SHA256, in the "
-        "X-Localvision-Signature header).",
+        description="Streams: sign each webhook with this secret: X-Localvision-Signature: "
+        "t=<unix seconds>,v1=<HMAC-SHA256 of \"<t>.<body>\">; localvision.webhooks.verify "
+        "checks it.",
     )
 
     # --- training: `localvision train` and the Teach page (training/) ---
@@ -424,7 +429,9 @@ class Settings(BaseSettings):
     def _check_webhook(cls, value: str) -> str:
         value = value.strip()
         if value and not value.lower().startswith(("http://", "https://")):
-            raise ValueError(f"the webhook must be an http:// or https:// URL, not {value!r}")
+            # redacted: the error is printed, and a webhook URL may carry its token
+            raise ValueError(f"the webhook must be an http:// or https:// URL, not "
+                             f"{redact(value)!r}")  # fmt: skip
         return value
 
     @field_validator("autoscale")

@@ -8,6 +8,7 @@ that nothing shadows the `ray` package.
 
 from __future__ import annotations
 
+import math
 import os
 
 from ..config import Settings
@@ -56,3 +57,27 @@ def connect(settings: Settings):
 def pool_size(settings: Settings) -> int | tuple[int, int]:
     """How many replicas or actors: --replicas, or (MIN, MAX) from --autoscale."""
     return settings.autoscale_range or settings.replicas
+
+
+def size_chosen(settings: Settings) -> bool:
+    """Whether the pool's size is one the user asked for (--replicas, LOCALVISION_REPLICAS or
+    --autoscale), not the default: the CLI leaves an option that was not given unset."""
+    return bool(settings.autoscale) or "replicas" in settings.model_fields_set
+
+
+def fitting(replicas: int, cpus_each: float, room: float) -> int:
+    """The most replicas, up to `replicas`, that `room` free CPUs hold at `cpus_each` each; at
+    least one (a pool too big for the cluster even then is refused or waits: the caller's
+    choice)."""
+    # 1e-9: 3 * 0.3 is 0.8999999999999999 in floating point, and must still fit 0.9
+    return max(1, min(replicas, math.floor(room / cpus_each + 1e-9)))
+
+
+def sized(settings: Settings, room: float) -> Settings:
+    """The settings with a default pool size lowered to what `room` free CPUs hold (the
+    default of 2 at 1 CPU each does not fit a 2-CPU machine beside the job's reads). A size the
+    user asked for is kept as asked: it may be refused, never silently changed."""
+    if size_chosen(settings):
+        return settings
+    n = fitting(settings.replicas, settings.ray_cpus_per_replica, room)
+    return settings if n == settings.replicas else settings.model_copy(update={"replicas": n})

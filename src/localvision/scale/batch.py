@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Iterator
 from ..config import Settings
 from ..errors import InvalidArgument
 from ..report import CLI_LEAD, cli_rows, rows_to_csv, table
-from . import connect, pool_size
+from . import connect, pool_size, sized
 
 # Rows written to the output per part (and held by the driver at most, besides Ray's blocks).
 WRITE_ROWS = 256
@@ -87,9 +87,12 @@ def _read_keys(path: str) -> str:
     return path.split("://", 1)[1] if is_url(path) else os.path.abspath(path)
 
 
-def check_room(settings: Settings, free_cpus: float) -> None:
+def check_room(settings: Settings, free_cpus: float) -> Settings:
     """A cluster that cannot grow (the local one) must have room for the smallest pool and the
-    reads at once, else the job would wait for ever: refuse it in one sentence instead."""
+    reads at once, else the job would wait for ever. The settings with the default pool size
+    fitted to `free_cpus` (scale.sized); a size the user asked for that does not fit is refused
+    in one sentence."""
+    settings = sized(settings, free_cpus - READ_CPUS)
     size = pool_size(settings)
     actors = size[0] if isinstance(size, tuple) else size
     need = actors * settings.ray_cpus_per_replica + READ_CPUS
@@ -100,19 +103,29 @@ def check_room(settings: Settings, free_cpus: float) -> None:
             hint="lower --replicas or --ray-cpus-per-replica, or join a bigger cluster "
             "(--ray-address)",
         )
+    return settings
 
 
-def wait_for_room(settings: Settings, ray) -> None:
+def wait_for_room(settings: Settings, ray) -> Settings:
     """check_room, allowing a job that just ended ROOM_WAIT_S to hand back its actors' CPUs
-    (Ray releases them a moment after the job's last batch)."""
+    (Ray releases them a moment after the job's last batch). The settings, sized to fit."""
     deadline = time.monotonic() + ROOM_WAIT_S
     while True:
         try:
             return check_room(settings, ray.available_resources().get("CPU", 0.0))
         except InvalidArgument:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not _could_fit(settings, ray):
                 raise
             time.sleep(0.2)
+
+
+def _could_fit(settings: Settings, ray) -> bool:
+    """Whether the whole cluster, idle, would hold the job (if not, waiting is in vain)."""
+    try:
+        check_room(settings, ray.cluster_resources().get("CPU", 0.0))
+    except InvalidArgument:
+        return False
+    return True
 
 
 def classified(settings: Settings, files: list[str]) -> Iterator[tuple[str, dict]]:
@@ -227,7 +240,7 @@ def run(settings: Settings, paths: list[str], skipped: set[str], strict: bool,
     files = [p for p in keep if p not in skipped]
     ok = True
     if files and not settings.ray_address:  # a local cluster: its CPUs are all there will be
-        wait_for_room(settings, connect(settings))
+        settings = wait_for_room(settings, connect(settings))
 
     def checked(rows):
         nonlocal ok

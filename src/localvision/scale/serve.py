@@ -44,7 +44,7 @@ from ..classifier import Classifier
 from ..config import Settings
 from ..engine.batcher import within_deadline
 from ..server.state import ModelState, Service, rss_mb
-from . import connect, pool_size, worker_env
+from . import connect, pool_size, sized, worker_env
 
 log = logging.getLogger("localvision.scale")
 
@@ -217,6 +217,9 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
     import ray
 
     started_here = not settings.ray_address and not ray.is_initialized()
+    if not settings.ray_address:  # a local cluster: the default replicas must fit its CPUs
+        connect(settings)
+        settings = sized(settings, ray.available_resources().get("CPU", 0.0))
     url = deploy(settings)
     size = pool_size(settings)
     replicas = f"{size[0]}-{size[1]} replicas (autoscaled)" if isinstance(size, tuple) else (

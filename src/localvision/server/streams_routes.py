@@ -10,9 +10,10 @@
 
 Only rtsp://, rtsps://, http:// and https:// URLs (sources.check_stream_url): never file: or
 FFmpeg's other protocols, which would let a client make the server read its own files. With
-auth on, only admins manage or see streams (a camera URL can carry its password; it is shown
-without it). Where PyAV is not installed (the default container image), POST is refused at once
-with 501 video_not_installed, not accepted to fail later in the reader thread.
+auth on, only admins manage or see streams (a camera URL can carry its password, or a pwd= in
+its query; it is shown without them: urls.redact). Where PyAV is not installed (the default
+container image), POST is refused at once with 501 video_not_installed, not accepted to fail
+later in the reader thread.
 """
 
 from __future__ import annotations

@@ -23,15 +23,13 @@ read as moments: ISO 8601 in UTC on the wire. A segment that ended is one ordina
 (no new table, so no migration): filename "NAME START–END" (UTC), the segment's label with its
 mean probability as the prediction, the mean per-frame latency, client "stream:ID", the user who
 started the stream. With `labels` given, only segments of those labels are recorded, sent as
-events and sent to the webhook; the live label events carry every label.
+events and sent to the webhook (webhooks.py: the sender, its signature and the receiver's
+check); the live label events carry every label.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import logging
 import sys
 import threading
@@ -43,12 +41,13 @@ from datetime import datetime, timezone
 from typing import AsyncIterator, Callable, Sequence
 from urllib.parse import urlsplit
 
-from .. import __version__
 from ..errors import LocalVisionError, NotFound, TooManyStreams
 from ..history import Record
 from ..results import Answer
 from ..road import Item
 from ..urls import redact, scrub
+from ..webhooks import TIMEOUT_S as WEBHOOK_TIMEOUT_S
+from ..webhooks import Webhook
 from .latest import Latest
 from .smoothing import Event, Segment, Smoother
 from .sources import VideoSource
@@ -58,7 +57,6 @@ log = logging.getLogger("localvision.streams")
 RATE_WINDOW_S = 5.0  # frames per second: over the last few seconds
 MONITOR_S = 0.5  # how often the source's state is looked at
 SUBSCRIBER_BACKLOG = 256  # events a slow SSE client may fall behind before the oldest go
-WEBHOOK_TIMEOUT_S = 5.0
 WEBHOOKS_IN_FLIGHT = 8  # per stream; a receiver slower than the segments loses the surplus
 
 
@@ -120,32 +118,6 @@ class Hub:
                 yield item
         finally:
             self.queues.discard(q)
-
-
-class Webhook:
-    """POSTs a JSON event to the configured URL (signed when there is a secret)."""
-
-    def __init__(self, url: str, secret: str = ""):
-        import httpx
-
-        self.url, self.secret = url, secret.encode()
-        self.client = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S, follow_redirects=False)
-
-    async def send(self, event: str, payload: dict) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": f"localvision/{__version__}",
-            "X-Localvision-Event": event,
-        }
-        if self.secret:
-            digest = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
-            headers["X-Localvision-Signature"] = f"sha256={digest}"
-        response = await self.client.post(self.url, content=body, headers=headers)
-        response.raise_for_status()
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
 
 @dataclass
