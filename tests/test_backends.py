@@ -19,7 +19,8 @@ from localvision.errors import BackendUnavailable, ModelError
 from localvision.config import Settings
 from localvision.engine.precision import choose_precision, native_bf16
 from localvision.errors import PrecisionUnavailable
-from localvision.export import ExportRefused, Target, export
+from localvision.errors import ExportRefused
+from localvision.export import Target, export
 from localvision.models import get_spec
 
 ALL = frozenset({"torch", "openvino", "onnxruntime"})

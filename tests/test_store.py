@@ -14,7 +14,8 @@ from localvision import load_classifier
 from localvision.cli import app
 from localvision.config import Settings
 from localvision.errors import UnknownModel
-from localvision.models.labels import LabelsInvalid, imagenet_labels, read_label_file
+from localvision.errors import LabelsInvalid
+from localvision.models.labels import imagenet_labels, read_label_file
 from localvision.models.store import ModelStore
 
 

@@ -449,13 +449,15 @@ def test_a_server_stopped_during_a_training_shows_it_interrupted(
     from localvision.server.app import create_app
 
     root = _store(tmp_path_factory, lite0_package, "restart")
-    models, settings = root / "models", _settings(root)
+    # no early stop: a tiny set can reach its best in a few epochs and finish before the stop
+    models, settings = root / "models", _settings(root, train_patience=1000)
     # a real `localvision serve`, killed (SIGKILL: no shutdown at all) while its training runs
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "localvision", "serve", "--model", "efficientnet_lite0",
          "--offline", "--model-dir", str(models), "--db", settings.db, "--port", str(port)],
-        env={**os.environ, "LOCALVISION_AUTH": "off"}, stdout=subprocess.DEVNULL,
+        env={**os.environ, "LOCALVISION_AUTH": "off",
+             "LOCALVISION_TRAIN_PATIENCE": "1000", "LOCALVISION_TRAIN_EPOCHS": "1000"}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -480,7 +482,7 @@ def test_a_server_stopped_during_a_training_shows_it_interrupted(
         assert not (models / "pets").exists()
         # a server that stops gracefully during a training ends it the same way
         first = job["id"]
-        slow = {"mode": "finetune", "epochs": 50}
+        slow = {"mode": "finetune", "epochs": 1000}
         assert httpx.post(live.url + T + "/projects/pets/train", json=slow).status_code == 202
         follow(live.url, lambda e, d: e == "start" or finished(e, d))
         pid = job_file(models, "pets")["pid"]

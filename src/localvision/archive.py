@@ -17,29 +17,16 @@ import zlib
 from dataclasses import dataclass
 
 from .errors import (
+    ArchiveTooLarge,
     CorruptImage,
+    EncryptedMember,
     FileTooLarge,
-    InputError,
     InvalidArchive,
     LocalVisionError,
+    NestedArchive,
     UnsupportedFormat,
 )
 from .imaging import MB
-
-
-class NestedArchive(InputError):
-    code = "nested_archive"
-    status = 422
-
-
-class EncryptedMember(InputError):
-    code = "encrypted_member"
-    status = 422
-
-
-class ArchiveTooLarge(InputError):
-    code = "archive_too_large"
-    status = 413
 
 
 # A photo compresses maybe 1.1:1 in a ZIP and a flat PNG 10:1; 100:1 is a bomb, not a photo.

@@ -26,6 +26,7 @@ from .cli_admin import db_app, keys_app, serve_auth, users_app
 from .cli_app import App
 from .config import Settings
 from .errors import InvalidArgument, UnsupportedFormat
+from .imaging import IMAGE_SUFFIXES
 from .report import cli_rows
 from .results import Result
 from .streams.library import Library
@@ -37,7 +38,6 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".jfif"}
 
 
 def _help(name: str) -> str:

@@ -43,7 +43,8 @@ def file_results(library, results) -> bool:
 
 def watch(settings: Settings, folder: Path, output: Path | None, recursive: bool) -> None:
     """Watch `folder` until Ctrl+C (or SIGTERM), writing one row per image; ends the command."""
-    from .cli import IMAGE_SUFFIXES, describe, load
+    from .cli import describe, load
+    from .imaging import IMAGE_SUFFIXES
     from .streams.library import Library
     from .streams.watch import RowWriter, Watcher
 

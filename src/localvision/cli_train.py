@@ -28,9 +28,8 @@ from rich.markup import escape
 from . import cli_render as render
 from .cli import ModelDirOpt, OfflineOpt, _choices, _option, settings_from
 from .errors import LocalVisionError, TrainingOptionInvalid
+from .training import EXIT_INTERRUPTED, EXIT_TERMINATED
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
-EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 # the settings' choices, so --help lists them and click refuses any other value (exit 2)

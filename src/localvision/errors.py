@@ -76,6 +76,25 @@ class InvalidArchive(InputError):
     status = 400
 
 
+class NestedArchive(InputError):
+    """An archive inside a ZIP: not opened (a bomb's favourite trick)."""
+
+    code = "nested_archive"
+    status = 422
+
+
+class EncryptedMember(InputError):
+    code = "encrypted_member"
+    status = 422
+
+
+class ArchiveTooLarge(InputError):
+    """A ZIP past its limits (members, bytes), or a member compressed suspiciously well."""
+
+    code = "archive_too_large"
+    status = 413
+
+
 class InvalidArgument(LocalVisionError):
     code = "invalid_argument"
     status = 422
@@ -133,6 +152,19 @@ class PrecisionUnavailable(ModelError):
     for these weights (bf16, fp16 and int8 are used only once their agreement check passed)."""
 
     code = "precision_unavailable"
+
+
+class LabelsInvalid(InvalidArgument):
+    """A label file that cannot be read, or that does not fit the model's classes."""
+
+    code = "labels_invalid"
+    status = 422
+
+
+class ExportRefused(ModelError):
+    """An export that cannot be made or kept (a reduced precision below its agreement bar)."""
+
+    code = "export_refused"
 
 
 class InferenceFailed(LocalVisionError):

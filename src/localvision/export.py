@@ -25,19 +25,15 @@ import numpy as np
 
 from . import artifacts
 from .engine.precision import MIN_AGREEMENT, SUPPORTED, native_bf16
-from .errors import InputError, ModelError, PrecisionUnavailable
+from .errors import ExportRefused, InputError, ModelError, PrecisionUnavailable
 from .files import replace_dir
 from .models.spec import ModelSpec
 from .models.store import Package
+from .imaging import IMAGE_SUFFIXES
 from .prepare import Preparer
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 # At least this many images, so that a quarter held out still says something.
 MIN_CALIBRATION_IMAGES = 8
-
-
-class ExportRefused(ModelError):
-    code = "export_refused"
 
 
 @dataclass

@@ -35,6 +35,10 @@ FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF"
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 MB = 1024 * 1024  # sizes are counted in MiB and shown as "MB", as file browsers do
+# The file names a folder's images go by (a file named directly is decoded by its content,
+# whatever its name): what the CLI, watch, the export's calibration and training look for.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".gif",
+                            ".tif", ".tiff"})  # fmt: skip
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Image.Image]
 

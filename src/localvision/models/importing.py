@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..errors import ModelNameReserved
 from .architectures import get_architecture
-from .labels import LabelsInvalid, imagenet_labels, read_label_file
+from ..errors import LabelsInvalid
+from .labels import imagenet_labels, read_label_file
 from .registry import get_spec, model_names
 from .store import ModelStore, Package, valid_name, write_package
 

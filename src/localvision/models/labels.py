@@ -16,14 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import InvalidArgument
+from ..errors import LabelsInvalid
 
 LANGUAGES = ("en", "zh")  # the languages localvision ships labels and a UI for
-
-
-class LabelsInvalid(InvalidArgument):
-    code = "labels_invalid"
-    status = 422
 
 
 def _bundled(name: str) -> tuple[str, ...]:

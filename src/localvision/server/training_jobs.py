@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NoTrainingJob, TrainingBusy, TrainingFailed, TrainingInterrupted
+from ..training import EXIT_TERMINATED
 from ..training.examples import JOB_FILE, TeachStore, now_iso, read_json, write_json
 
 log = logging.getLogger("localvision.train")
@@ -328,7 +329,7 @@ class Jobs:
                 await asyncio.to_thread(self.store.update, job.project, model=job.name,
                                         base=job.base, mode=job.mode)  # fmt: skip
             return self._finish(job, "done")
-        if job.cancel_requested and rc in (143, -signal.SIGTERM, -signal.SIGKILL):
+        if job.cancel_requested and rc in (EXIT_TERMINATED, -signal.SIGTERM, -signal.SIGKILL):
             return self._finish(job, "cancelled")
         if job.error is None or rc == 0:
             how = f"was killed (signal {-rc})" if rc < 0 else f"stopped with exit code {rc}"

@@ -13,3 +13,8 @@ Validation walks the one road (road.py) with the model being trained passed in a
 inference step, so a trained model is judged on exactly the preprocessing it will serve with.
 Training needs torch; nothing here is imported by the serving path.
 """
+
+# The trainer's own exit codes (`localvision train`), beside the CLI's 0, 1 and 2: what a shell
+# reports for the signal that stopped it, so the Teach page's job knows a cancel from a crash.
+EXIT_INTERRUPTED = 130  # 128 + SIGINT (Ctrl+C): the best epoch so far is kept
+EXIT_TERMINATED = 143  # 128 + SIGTERM (the Teach page's Cancel): nothing is written

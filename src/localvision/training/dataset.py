@@ -54,14 +54,13 @@ from ..errors import (
     InvalidArgument,
     LocalVisionError,
 )
-from ..imaging import MB, decode_picture, open_image, read_source
+from ..imaging import IMAGE_SUFFIXES, MB, decode_picture, open_image, read_source
 
 # The folder names of a given split (compared case-insensitively). Roboflow exports say "valid".
 TRAIN_DIRS = ("train",)
 VAL_DIRS = ("val", "valid", "validation")
 # Files beside the class folders are not in a class; if they look like photos, the refusal says
 # that they need class folders (the Teach store's project.json is not a photo).
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 # Limits on one training ZIP. Far above an upload's (max_zip_members, max_zip_mb: a few thousand
 # photos is a normal training set), and the free space of `workdir` caps the total as well.
 ZIP_MAX_MEMBERS = 200_000
