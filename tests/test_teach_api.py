@@ -456,9 +456,9 @@ def test_a_server_stopped_during_a_training_shows_it_interrupted(
     proc = subprocess.Popen(
         [sys.executable, "-m", "localvision", "serve", "--model", "efficientnet_lite0",
          "--offline", "--model-dir", str(models), "--db", settings.db, "--port", str(port)],
-        env={**os.environ, "LOCALVISION_AUTH": "off",
-             "LOCALVISION_TRAIN_PATIENCE": "1000", "LOCALVISION_TRAIN_EPOCHS": "1000"}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env={**os.environ, "LOCALVISION_AUTH": "off", "LOCALVISION_TRAIN_PATIENCE": "1000",
+             "LOCALVISION_TRAIN_EPOCHS": "1000"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
