@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..errors import InvalidArgument, InvalidModelName, ModelError, UnknownModel
+from ..errors import InvalidArgument, InvalidModelName, ModelError, ModelExists, UnknownModel
 from ..transforms import Preprocess
 from .architectures import get_architecture
 from .registry import get_spec, model_names
@@ -43,11 +43,6 @@ WEIGHTS_FILE = "weights.safetensors"
 MANIFEST = "manifest.json"
 WEIGHTS_DIR = ".weights"  # packages made for `--weights FILE`
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
-
-
-class ModelExists(InvalidArgument):
-    code = "model_exists"
-    status = 409
 
 
 @dataclass(frozen=True)
