@@ -1,7 +1,8 @@
 """The Teach API on the real service over loopback: projects, classes and photos kept in the
 store (training/examples.py); training with the real `localvision train --mode head` on the
 bundled EfficientNet-Lite0, followed live over SSE, the new model answering at once; one
-training at a time, cancel, a restart during a training; corrections ("wrong, it is X"); auth.
+training at a time, cancel, a restart during a training; a model that is not the project's own
+is never replaced; corrections ("wrong, it is X") and their limits; auth.
 
 One model is trained per module (the `trained` fixture), on 3 classes x 3 real photos x 3 random
 crops (tests/trainset.py).
@@ -9,6 +10,7 @@ crops (tests/trainset.py).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -295,6 +297,82 @@ def test_with_auth_on_only_admins_teach_and_everyone_may_correct(guarded, photos
     assert [(e["id"], e["user"]) for e in ex] == [(row["id"], "ada")]
 
 
+# --- the limits on corrections -------------------------------------------------------------------
+def colours(n: int) -> list[bytes]:
+    """n different small photos (PNG)."""
+    out = []
+    for i in range(n):
+        png = io.BytesIO()
+        Image.new("RGB", (64, 48), (20 * i, 255 - 20 * i, 90)).save(png, "PNG")
+        out.append(png.getvalue())
+    return out
+
+
+def kept_photos(models: Path, project: str) -> list[str]:
+    folder = models / ".teach" / project
+    return sorted(p.name for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+                  and p.parent != folder)  # fmt: skip
+
+
+def test_corrections_are_limited_per_user_and_per_model_and_the_count_survives_a_restart(
+    tmp_path_factory, lite0, lite0_package
+):
+    from localvision.server.app import create_app
+
+    root = _store(tmp_path_factory, lite0_package, "teach_quota")
+    models, model = root / "models", "efficientnet_lite0"
+    settings = _settings(root, auth="on", feedback_max_photos_per_user=2,
+                         feedback_max_photos_per_model=5)  # fmt: skip
+    keys = users_with_keys(settings.db, {"ada": ("ada-password-1", "admin"),
+                                         "bob": ("bob-password-1", "user"),
+                                         "cy": ("cy-password-1", "user"),
+                                         "dee": ("dee-password-1", "user")})  # fmt: skip
+    who = {name: {"Authorization": f"Bearer {key}"} for name, key in keys.items()}
+    shots = colours(8)
+
+    def refused(r, status: int, code: str) -> None:
+        assert r.status_code == status, r.text
+        assert r.json()["error"]["code"] == code
+
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        url = live.url
+        for shot in shots[:2]:
+            assert feedback(url, shot, model, "red", headers=who["bob"]).status_code == 201
+        kept = kept_photos(models, model)
+        assert len(kept) == 2
+        # bob's third in a day: a rate, said with when there is room again; nothing kept
+        r = feedback(url, shots[2], model, "red", headers=who["bob"])
+        refused(r, 429, "too_many_corrections")
+        wait = int(r.headers["Retry-After"])
+        assert 23 * 3600 < wait <= 24 * 3600 and r.json()["error"]["retry_after"] == wait
+        assert kept_photos(models, model) == kept
+        # a photo bob already sent, corrected again, adds nothing: not refused
+        again = feedback(url, shots[0], model, "blue", headers=who["bob"])
+        assert again.status_code == 201 and again.json()["moved_from"] == "red"
+        # another user still may send; an admin is not held to the per-user limit
+        for shot in shots[2:4]:
+            assert feedback(url, shot, model, "red", headers=who["cy"]).status_code == 201
+        assert feedback(url, shots[4], model, "red", headers=who["ada"]).status_code == 201
+        # the model's project holds 5 corrections: full, for everyone, no Retry-After
+        for user in ("dee", "ada"):
+            r = feedback(url, shots[5], model, "red", headers=who[user])
+            refused(r, 507, "corrections_full")
+            assert "Retry-After" not in r.headers
+        assert len(kept_photos(models, model)) == 5
+        # an admin's photos added on the Teach page are not corrections: not limited
+        (row,) = upload(url, model, "red", [("six.png", shots[6])], headers=who["ada"])
+        assert "id" in row, row
+        kept = kept_photos(models, model)
+        assert len(kept) == 6
+    # a restart counts what is on disk: the limits hold
+    with LiveServer(create_app(settings, classifier=lite0)) as live:
+        refused(feedback(live.url, shots[7], model, "red", headers=who["bob"]), 429,
+                "too_many_corrections")  # fmt: skip
+        refused(feedback(live.url, shots[7], model, "red", headers=who["dee"]), 507,
+                "corrections_full")  # fmt: skip
+    assert kept_photos(models, model) == kept
+
+
 # --- training -------------------------------------------------------------------------------------
 def teach_project(url: str, name: str, trainset: dict[str, list[Path]], headers=None) -> dict:
     """A project with the trainset's classes, its photos uploaded through the API; returns
@@ -396,6 +474,68 @@ def test_a_training_the_trainer_refuses_fails_with_its_reason(server, trained, t
     assert "people" in end["error"]["message"] and "Traceback" not in json.dumps(end)
     assert not (server.models / "lonely").exists()
     assert httpx.delete(url + T + "/projects/lonely").status_code == 200
+
+
+def fingerprint(package: Path) -> tuple[bytes, str]:
+    """A package's manifest, byte for byte, and its weights' SHA-256."""
+    weights = hashlib.sha256((package / "weights.safetensors").read_bytes()).hexdigest()
+    return (package / "manifest.json").read_bytes(), weights
+
+
+def test_training_replaces_only_the_projects_own_model(server, trained, trainset, lite0_package):
+    """An imported model (1000 classes), or another project's, is never replaced by training a
+    project under its name: refused by the route at once (409), and by the trainer the job
+    runs (`--retrain`); training a project again under its own model's name still works."""
+    from localvision.config import Settings
+    from localvision.models.importing import import_model
+
+    url, models = server.url, server.models
+    import_model(Settings(model_dir=models), "myimported", "efficientnet_lite0",
+                 lite0_package / "weights.safetensors", None, None, False)  # fmt: skip
+    before = {name: fingerprint(models / name) for name in ("myimported", "shapes")}
+    create(url, "p2", ["cup", "mug"])
+    for name in ("myimported", "shapes"):
+        r = httpx.post(f"{url}{T}/projects/p2/train", json={"name": name, "mode": "head"})
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["code"] == "model_not_from_project"
+    # the job's own command refuses it too, before it reads any photo
+    for name in ("myimported", "shapes"):
+        child = subprocess.run(
+            [sys.executable, "-m", "localvision", "train", str(models / ".teach" / "p2"),
+             "--name", name, "--retrain", "--progress", "jsonl", "--offline"],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "LOCALVISION_MODEL_DIR": str(models)},
+        )  # fmt: skip
+        last = json.loads(child.stdout.splitlines()[-1])
+        assert (child.returncode, last["code"]) == (2, "model_not_from_project"), child.stderr
+    assert {name: fingerprint(models / name) for name in before} == before
+    # the project "shapes" trained again: its own model is replaced, and says where it came from
+    r = httpx.post(url + T + "/projects/shapes/train", json={"mode": "head"})
+    assert r.status_code == 202, r.text
+    follow(url, finished, timeout=240)
+    job = httpx.get(url + T + "/job").json()
+    assert (job["state"], job["name"], job["project"]) == ("done", "shapes", "shapes"), job
+    manifest = json.loads((models / "shapes" / "manifest.json").read_text())
+    assert (manifest["source"]["kind"], manifest["source"]["project"]) == ("trained", "shapes")
+    assert manifest["created_at"] >= json.loads(before["shapes"][0])["created_at"]
+    assert fingerprint(models / "myimported") == before["myimported"]
+    assert httpx.delete(url + T + "/projects/p2").status_code == 200
+
+
+def test_a_model_trained_before_manifests_named_their_project_is_still_its_own():
+    """Older trained packages have no source.project: the Teach folder they were trained on
+    (training.data) says it."""
+    from localvision.models.store import Package
+    from localvision.training.run import trained_project
+
+    def package(source: dict, data: list[str]) -> Package:
+        return Package(Path("/nowhere"), {"source": source, "training": {"data": data}})
+
+    trained = {"kind": "trained", "base": "efficientnet_lite0"}
+    assert trained_project(package(trained, ["/m/.teach/pets"])) == "pets"
+    assert trained_project(package({**trained, "project": "cats"}, ["/m/.teach/pets"])) == "cats"
+    assert trained_project(package(trained, ["/home/me/photos/pets"])) is None
+    assert trained_project(package({"kind": "import"}, ["/m/.teach/pets"])) is None
 
 
 def alive(pid: int) -> bool:

@@ -340,3 +340,4 @@ def test_from_feedback_trains_on_a_teach_project_on_a_trained_base(trained, stor
     m = manifest(store / "from-fb")
     assert m["source"]["base_sha256"] == manifest(trained["path"])["weights"]["sha256"]
     assert m["training"]["data"] == [str(project)]
+    assert m["source"]["project"] == "corrections"  # what the Teach page may train again

@@ -5,7 +5,8 @@ on stdout, or none) and the exit codes the Teach page's server relies on (it run
 as a child with --progress jsonl):
 
     0    the model was written (also after Ctrl+C once an epoch had finished: the best so far)
-    2    refused: bad data or options, a name taken (without --replace) or reserved
+    2    refused: bad data or options, a name taken (without --replace; with --retrain, by a
+         model not trained from the same Teach project) or reserved
     1    an internal failure (a bug), said as one line
     130  Ctrl+C before any epoch finished: nothing written
     143  SIGTERM (the Teach page's Cancel): stopped at once, nothing written
@@ -73,6 +74,12 @@ def train(
         "page's uploads and the corrections of results).",
     ),  # fmt: skip
     replace: bool = typer.Option(False, "--replace", help="Replace a model of that name."),
+    retrain: bool = typer.Option(
+        False, "--retrain",
+        help="Replace a model of that name only if it was trained from the same Teach project "
+        "(DATA is <model_dir>/.teach/PROJECT, or --from-feedback PROJECT); any other is "
+        "refused (model_not_from_project). The Teach page's training runs with it.",
+    ),
     train_progress: Optional[Progress] = _option("train_progress", "--progress"),
     train_threads: Optional[int] = _option("train_threads", "--threads"),
     model_dir: Optional[Path] = ModelDirOpt,
@@ -98,7 +105,8 @@ def train(
         except typer.BadParameter as exc:  # a value of an option: typed, so a client can branch
             raise TrainingOptionInvalid(f"{exc.param_hint}: {exc.message}") from None
         request = Request(name=name, data=tuple(data or ()), base=base,
-                          from_feedback=from_feedback, replace=replace)  # fmt: skip
+                          from_feedback=from_feedback, replace=replace,
+                          retrain=retrain)  # fmt: skip
         if settings.train_progress == "rich":
             outcome = _with_bar(settings, request)
         else:

@@ -424,6 +424,25 @@ class Settings(BaseSettings):
         "stdout (jsonl) or none.",
     )
 
+    # --- corrections: POST /api/v1/feedback (server/teach_routes.py, training/corrections.py) ---
+    # 200 a day: a person correcting results by hand sends a few dozen; 200 still lets one work
+    # through a folder, while one script (or key) can add at most 200 x max_upload_mb a day
+    # (2 GB at 10 MB; about 0.6 GB of phone photos) instead of the request rate's ~6 GB a minute.
+    feedback_max_photos_per_user: int = Field(
+        200, ge=1,
+        description="Corrections (POST /api/v1/feedback) one user may store in any 24 hours, "
+        "across every model; more: 429 too_many_corrections with Retry-After. Admins, and "
+        "everyone with auth off, are not limited by it.",
+    )  # fmt: skip
+    # 1000: a Teach project of dozens of classes with 20-50 photos each, more than head or
+    # finetune training needs; it bounds one model's corrections on disk to 1000 x max_upload_mb
+    # (10 GB at 10 MB; about 3 GB of phone photos). Photos added on the Teach page don't count.
+    feedback_max_photos_per_model: int = Field(
+        1000, ge=1,
+        description="Corrections one model's Teach project may hold, from all users; when it "
+        "is full: 507 corrections_full until an admin deletes some.",
+    )  # fmt: skip
+
     @field_validator("stream_webhook_url")
     @classmethod
     def _check_webhook(cls, value: str) -> str:

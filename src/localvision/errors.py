@@ -567,6 +567,23 @@ class ExampleInOtherClass(InputError):
     status = 409
 
 
+class TooManyCorrections(RateLimited):
+    """A user (not an admin) has stored `feedback_max_photos_per_user` corrections in the last
+    24 hours; Retry-After says when the oldest of them leaves that window."""
+
+    code = "too_many_corrections"
+    status = 429
+
+
+class CorrectionsFull(LocalVisionError):
+    """The Teach project of a model holds `feedback_max_photos_per_model` corrections: its
+    store is full for corrections (from anyone) until an admin deletes some. Not a rate: no
+    Retry-After."""
+
+    code = "corrections_full"
+    status = 507
+
+
 class TrainingBusy(LocalVisionError):
     """A training is already running (one at a time, server-wide), or the project it trains
     cannot be changed until it ends."""
@@ -594,6 +611,23 @@ class ModelNameReserved(InvalidArgument):
     registry's name must keep meaning the registry's model."""
 
     code = "model_name_reserved"
+    status = 409
+
+
+class ModelExists(InvalidArgument):
+    """A model of that name is already in the store (an import or a training without
+    --replace)."""
+
+    code = "model_exists"
+    status = 409
+
+
+class ModelNotFromProject(ModelExists):
+    """Training a Teach project would replace a model of that name that was not trained from
+    that project (an imported model, another project's, one trained from other data): only a
+    project's own model is trained again in place."""
+
+    code = "model_not_from_project"
     status = 409
 
 

@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..errors import InvalidArgument, ModelError, UnknownModel
+from ..errors import InvalidArgument, ModelError, ModelExists, UnknownModel
 from ..files import REPLACED, recover_replaced, replace_dir
 from ..names import check_model_name
 from ..transforms import Preprocess
@@ -49,11 +49,6 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
 MANIFEST = "manifest.json"
 WEIGHTS_DIR = ".weights"  # packages made for `--weights FILE`
-
-
-class ModelExists(InvalidArgument):
-    code = "model_exists"
-    status = 409
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@
     GET    /api/v1/models/{name}/report                  report.json of a trained model
     GET    /api/v1/models/{name}/report/{file}           its PNG, JPG and CSV files
     POST   /api/v1/feedback                              multipart file, model, label, predicted?
+                                                         (limited: 429 per user, 507 per model)
 
 With auth on, everything here is for admins (server/gate.py require_admin) except feedback,
 which any signed-in user or API key may send; the user is recorded with the photo. A project's
@@ -48,7 +49,9 @@ from ..models.store import ModelStore, valid_name
 from ..training.examples import (
     JOB_FILE, MAX_CLASS_NAME, MAX_TITLE, MEDIA_TYPES, SOURCES, TeachStore, read_json,
 )  # fmt: skip
-from .gate import require_admin, user_of
+from ..training.corrections import Corrections
+from ..training.run import check_retrain, trained_project
+from .gate import principal_of, require_admin, user_of
 from .training_jobs import Jobs
 
 PREFIX = "/api/v1/teach"
@@ -70,6 +73,7 @@ def start(app) -> None:
     """At start-up (the app's lifespan): the store, and the jobs a stopped server left."""
     svc = app.state.service
     app.state.teach_store = store = TeachStore(svc.settings)
+    app.state.corrections = Corrections(store, svc.settings)
     app.state.training_jobs = jobs = Jobs(svc, store)
     jobs.recover()
 
@@ -134,7 +138,7 @@ def _model_of(request: Request, meta: dict) -> dict | None:
     """The model trained from a project, if there is one in the store."""
     svc = request.app.state.service
     package = ModelStore.of(svc.settings).get(meta["model"])
-    if package is None or package.source.get("kind") != "trained":
+    if package is None or trained_project(package) != meta["name"]:
         return None
     state = svc.models.get(package.name)
     return {
@@ -288,7 +292,10 @@ async def delete_photo(request: Request, project: str, photo_id: str):
 @router.post("/projects/{project}/train", status_code=202)
 async def train(request: Request, project: str, body: TrainIn | None = None):
     """Start training the project (`localvision train` in its own process): 202 with the job;
-    409 training_busy while another training runs. Follow it at /api/v1/teach/job/events."""
+    409 training_busy while another training runs; 409 model_not_from_project when a model of
+    that name is in the store and was not trained from this project (an imported model,
+    another project's): only the project's own model is trained again in place. Follow it at
+    /api/v1/teach/job/events."""
     body = body or TrainIn()
     store = teach(request)
     meta = await run_in_threadpool(store.project, project)
@@ -301,6 +308,9 @@ async def train(request: Request, project: str, body: TrainIn | None = None):
     if name == "auto" or name in model_names():  # what the trainer refuses, said at once
         raise ModelNameReserved(f"{name} is a registry model's name; give the trained model "
                                 "another one.", hint=f'"name": "my-{name}"')  # fmt: skip
+    # said at once; the trainer (--retrain) checks it again before it writes anything
+    models = ModelStore.of(request.app.state.service.settings)
+    await run_in_threadpool(check_retrain, models, name, meta["name"])
     job = jobs_of(request).start(
         project, name=name, base=base, mode=body.mode or meta.get("mode") or "head",
         epochs=body.epochs, user=user_of(request),
@@ -391,14 +401,33 @@ async def feedback(
     ),
     predicted: str | None = Form(None, max_length=400, description="What the model said."),
 ):
-    """Corrections, "wrong, it is X": keep the photo as a training example of class X in the Teach project
-    of that model (made on the first correction). Any signed-in user may send one; with auth
-    on, the user is recorded with it. 201 {project, class, id}."""
+    """Corrections, "wrong, it is X": keep the photo as a training example of class X in the
+    Teach project of that model (made on the first correction). Any signed-in user may send
+    one; with auth on, the user is recorded with it. 201 {project, class, id}.
+
+    Corrections are photos kept on disk, so they are limited (training/corrections.py), counted
+    from the photos kept (their sidecars), so the limits hold across restarts:
+    - 429 too_many_corrections, with Retry-After: the user has stored
+      `feedback_max_photos_per_user` corrections in the last 24 hours (a rate: it says when
+      there is room again). Admins and auth off are not held to it: they may add any photo on
+      the Teach page anyway.
+    - 507 corrections_full (Insufficient Storage): the model's project holds
+      `feedback_max_photos_per_model` corrections, from anyone; no Retry-After: it lasts until
+      an admin deletes some.
+    A photo already kept in the project (corrected again) adds nothing and is never refused;
+    the Teach page's own uploads are not corrections and count for neither."""
     svc = request.app.state.service
     model = check_model(request, model)
     data = await _read(file, svc.settings.max_upload_bytes)
+    principal = principal_of(request)
+    limited = principal is not None and not principal.is_admin
+
+    def check(project: str | None, photo: bytes) -> None:
+        request.app.state.corrections.check(project, photo, user_of(request), limited)
+
     row = await run_in_threadpool(
         teach(request).add_feedback, model, label, data, filename=file.filename,
         user=user_of(request), predicted=predicted, mode=default_mode(svc.settings),
+        check=check,
     )  # fmt: skip
     return {"model": model, **row}

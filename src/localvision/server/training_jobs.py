@@ -2,7 +2,7 @@
 
 The child is exactly the command a user would run,
 
-    python -m localvision train <model_dir>/.teach/P --name NAME --replace --progress jsonl
+    python -m localvision train <model_dir>/.teach/P --name NAME --retrain --progress jsonl
         --threads <train_threads> --base B --mode M [--epochs E]
 
 with the service's settings in its environment (LOCALVISION_MODEL_DIR and the rest), started
@@ -235,8 +235,10 @@ class Jobs:
     # --- the child ---
     def command(self, job: Job) -> list[str]:
         threads = self.settings.train_threads  # few: the service keeps answering meanwhile
+        # --retrain: the model of that name is replaced only if it is this project's own (the
+        # route checked it too; an import may come meanwhile)
         cmd = [sys.executable, "-m", "localvision", "train", str(job.folder), "--name", job.name,
-               "--replace", "--progress", "jsonl", "--threads", str(threads),
+               "--retrain", "--progress", "jsonl", "--threads", str(threads),
                "--base", job.base, "--mode", job.mode]  # fmt: skip
         if job.epochs:
             cmd += ["--epochs", str(job.epochs)]

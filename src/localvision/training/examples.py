@@ -49,6 +49,7 @@ from ..models.registry import model_names
 from ..names import check_folder_name
 from ..models.store import ModelStore, valid_name
 from .dataset import TRAIN_DIRS, VAL_DIRS, normalise  # the trainer's own rule for class names
+from .run import trained_project
 
 TEACH_DIR = ".teach"
 PROJECT_FILE = "project.json"
@@ -62,7 +63,8 @@ MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "b
 MAX_CLASS_NAME = 100  # characters: a label on a button, not an essay
 MAX_TITLE = 200
 # A trained model's name when the project's own name is taken by a model that was not trained
-# (a registry model after corrections on it, an imported package): never replaced by training.
+# from it (a registry model after corrections on it, an imported package, another project's):
+# never replaced by training.
 CUSTOM_SUFFIX = "-custom"
 
 
@@ -140,7 +142,7 @@ class TeachStore:
         if project == "auto" or project in model_names():
             return project + CUSTOM_SUFFIX
         package = self.models.get(project)
-        if package is not None and package.source.get("kind") != "trained":
+        if package is not None and trained_project(package) != project:
             return project + CUSTOM_SUFFIX
         return project
 
@@ -313,17 +315,21 @@ class TeachStore:
         return model if model in self.names() else None
 
     def add_feedback(self, model: str, label: str, data: bytes, *, filename: str | None,
-                     user: str | None, predicted: str | None, mode: str) -> dict:  # fmt: skip
+                     user: str | None, predicted: str | None, mode: str,
+                     check=None) -> dict:  # fmt: skip
         """Keep a corrected photo ("wrong, it is `label`") as an example of class `label` in
         the project of `model`: the project is made on the first correction (its base: the
         model's own base for a trained model, else the model), the class when it is new (a
-        class that is the same after normalisation is that class)."""
+        class that is the same after normalisation is that class). check(project or None,
+        data): raises to refuse it (the limits, corrections.py), before anything is made."""
         label = check_class_name(label)
         s = self.settings
         # checked first: a file that is not a photo makes no project and no class
         ext = image_extension(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
         with self._lock:
             project = self.project_for_model(model)
+            if check is not None:
+                check(project, data)
             if project is None:
                 package = self.models.get(model)
                 source = package.source if package is not None else {}

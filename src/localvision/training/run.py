@@ -7,8 +7,13 @@
 Progress goes to `emit` as the events `localvision train --progress jsonl` prints (the Teach
 page's server runs exactly that command): start, phase, epoch, done. The package's manifest says
 what the model is trained from: `source` (kind "trained", the base's name and weights' SHA-256,
-the mode), `training` (the configuration, the seed, the class counts, the skipped files, why it
-stopped, the best epoch) and `metrics` (validation accuracy and loss, from the road).
+the mode, `project`: the Teach project when the data is one), `training` (the configuration,
+the seed, the class counts, the skipped files, why it stopped, the best epoch) and `metrics`
+(validation accuracy and loss, from the road).
+
+A model of the same name is replaced only with `replace` (any model), or with `retrain` (the
+Teach page's job) when it was trained from the same Teach project: an imported model or another
+project's is never replaced by training a project (409 model_not_from_project).
 """
 
 from __future__ import annotations
@@ -23,15 +28,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import ModelNameReserved, TrainingOptionInvalid
+from ..errors import ModelExists, ModelNameReserved, ModelNotFromProject, TrainingOptionInvalid
 from ..models.registry import model_names
-from ..models.store import ModelExists, ModelStore, Package, valid_name, write_package
+from ..models.store import ModelStore, Package, valid_name, write_package
 from ..prepare import Preparer
 from ..results import Answer
 from ..road import Item, Road, probabilities
 from .fit import FitConfig, Fitter, TrainingBackend, build_network, nll_and_accuracy
 
 TEACH_DIR = ".teach"  # <model_dir>/.teach/<project>: the Teach page's photos (examples.py)
+PROJECT_FILE = "project.json"  # what makes a folder there a project (examples.py)
 REPORT_DIR = "report"
 
 Emit = Callable[[dict], None]
@@ -43,7 +49,10 @@ class Request:
     data: tuple[Path, ...] = ()
     base: str | None = None  # default: settings.model (auto)
     from_feedback: str | None = None  # a Teach project's name
-    replace: bool = False
+    replace: bool = False  # replace any model of that name
+    # replace a model of that name only if it was trained from the same Teach project (what
+    # the Teach page's job asks: training a project again, never another's or an import)
+    retrain: bool = False
 
 
 @dataclass
@@ -64,17 +73,73 @@ def check_request(settings, request: Request) -> ModelStore:
             hint="e.g. --name my-" + name,
         )
     store = ModelStore.of(settings)
-    if store.get(name) is not None and not request.replace:
-        raise ModelExists(
-            f"There is already a model named {name} in the store ({store.path(name)}).",
-            hint="add --replace to train it again, or choose another --name",
-        )
+    check_replace(settings, request, store)
     if not request.data and not request.from_feedback:
         raise TrainingOptionInvalid(
             "Nothing to train on: give DATA (a folder with one sub-folder per class, a ZIP of "
             "one, or a CSV of path,label) or --from-feedback PROJECT."
         )
     return store
+
+
+def check_replace(settings, request: Request, store: ModelStore) -> None:
+    """A model already of that name is replaced only when asked (`replace`), or, with
+    `retrain`, when it was trained from the same Teach project. Checked at the start and again
+    just before the package is written (a model may have been imported meanwhile)."""
+    name = request.name
+    if store.get(name) is None or request.replace:
+        return
+    if request.retrain:
+        return check_retrain(store, name, teach_project(settings, request))
+    raise ModelExists(
+        f"There is already a model named {name} in the store ({store.path(name)}).",
+        hint="add --replace to train it again, or choose another --name",
+    )
+
+
+def check_retrain(store: ModelStore, name: str, project: str | None) -> None:
+    """Training `project` into the model `name` may replace only a model trained from that very
+    project (training it again); an imported model, a registry model's package, another
+    project's model or one trained from other data is refused (model_not_from_project)."""
+    package = store.get(name)
+    if package is None or (project is not None and trained_project(package) == project):
+        return
+    kind, other = package.source.get("kind"), trained_project(package)
+    if kind != "trained":
+        what = "an imported model" if kind == "import" else "a model that was not trained here"
+    else:
+        what = f"the model of the project {other!r}" if other else "trained from other data"
+    raise ModelNotFromProject(
+        f"There is already a model named {name} in the store, {what}; training "
+        f"{project or 'this data'} would replace it.",
+        hint=f"give the trained model another name, e.g. {project or name}-custom",
+    )
+
+
+def trained_project(package: Package) -> str | None:
+    """The Teach project a package was trained from, if any: its manifest's source.project;
+    for a model trained before the manifest said so, the Teach folder it was trained on."""
+    source = package.source
+    if source.get("kind") != "trained":
+        return None
+    if source.get("project"):
+        return source["project"]
+    data = (package.manifest.get("training") or {}).get("data") or []
+    folders = [Path(d) for d in data if Path(d).parent.name == TEACH_DIR]
+    return folders[0].name if len(folders) == 1 else None
+
+
+def teach_project(settings, request: Request) -> str | None:
+    """The Teach project the data is: --from-feedback P, or DATA that is the project's own
+    folder (<model_dir>/.teach/P, as the Teach page's job passes it)."""
+    if request.from_feedback:
+        return request.from_feedback
+    root = (Path(settings.model_dir).expanduser() / TEACH_DIR).resolve()
+    for path in request.data:
+        path = Path(path).expanduser().resolve()
+        if path.parent == root and (path / PROJECT_FILE).is_file():
+            return path.name
+    return None
 
 
 def sources(settings, request: Request) -> list[Path]:
@@ -182,19 +247,28 @@ def _finish(settings, request, store, base, spec, dataset, config, fitted, model
         )  # fmt: skip
 
     emit({"event": "phase", "phase": "package", "done": 0, "total": 1})
+    check_replace(settings, request, store)
     package = write_package(
         dest, name=request.name, architecture=spec.architecture, weights=None,
         labels={"en": classes}, preprocess=spec.preprocess,
-        source={"kind": "trained", "base": base.name, "base_sha256": base.weights_sha256,
-                "mode": config.mode},
+        source=_source(settings, request, base, config.mode),
         title=f"{request.name} ({len(classes)} classes, {config.mode} on {base.name})",
-        groups=None, metrics=metrics, replace=request.replace, state=fitted.state,
+        groups=None, metrics=metrics, replace=request.replace or request.retrain,
+        state=fitted.state,
         extra={"training": training}, fill=fill,
     )  # fmt: skip
     report = package.path / REPORT_DIR
     emit({"event": "done", "name": request.name, "metrics": metrics, "report": str(report),
           "stopped": fitted.stopped})  # fmt: skip
     return Outcome(package, metrics, fitted.stopped, report)
+
+
+def _source(settings, request: Request, base: Package, mode: str) -> dict:
+    """What the model is trained from; `project` only when the data is a Teach project."""
+    source = {"kind": "trained", "base": base.name, "base_sha256": base.weights_sha256,
+              "mode": mode}  # fmt: skip
+    project = teach_project(settings, request)
+    return {**source, "project": project} if project else source
 
 
 def validate_on_road(road: Road, model, samples: Sequence, num_classes: int, settings):

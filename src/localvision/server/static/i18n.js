@@ -161,6 +161,10 @@
     training_failed: "The training stopped without finishing. See the server's log.",
     training_interrupted: "The server stopped while this training ran. Start it again.",
     model_name_reserved: "That name belongs to a built-in model: give the new model another name.",
+    model_not_from_project: "A model by that name is already installed and was not trained from this project (an imported model, or another project's). Give the new model another name.",
+    too_many_corrections: (x) => (x.seconds ? `You have sent as many corrections as one person may in a day. Try again in ${x.seconds} s.`
+      : "You have sent as many corrections as one person may in a day. Try again later."),
+    corrections_full: "This model already has as many corrections as the server keeps. An administrator can train it and delete some on the Teach page.",
     invalid_model_name: "That is not a model name: use lower-case letters, digits, '_', '-' and '.'.",
     training_option_invalid: "A training option is not valid.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
@@ -261,6 +265,10 @@
     training_failed: "训练没有完成就停止了。请查看服务器日志。",
     training_interrupted: "训练进行时服务器停止了。请重新开始训练。",
     model_name_reserved: "这个名字属于内置模型：请给新模型另起一个名字。",
+    model_not_from_project: "已经安装了同名的模型，而且它不是用这个项目训练的（导入的模型，或其他项目的模型）。请给新模型另起一个名字。",
+    too_many_corrections: (x) => (x.seconds ? `你今天发送的纠正已达到每人每天的上限，请 ${x.seconds} 秒后再试。`
+      : "你今天发送的纠正已达到每人每天的上限，请稍后再试。"),
+    corrections_full: "这个模型的纠正照片已达到服务器保存的上限。管理员可以在训练页训练它并删除一些。",
     invalid_model_name: "这不是有效的模型名：请使用小写字母、数字、“_”、“-”和“.”。",
     training_option_invalid: "训练选项无效。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
