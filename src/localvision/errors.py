@@ -5,7 +5,8 @@ from __future__ import annotations
 
 
 class LocalVisionError(Exception):
-    """Base class. `code` is stable (clients branch on it); `message` is for people."""
+    """Base class, and by itself an unexpected failure of the service. `code` is stable
+    (clients branch on it); `message` is for people."""
 
     code = "internal_error"
     status = 500
@@ -40,16 +41,22 @@ class InputError(LocalVisionError):
 
 
 class EmptyFile(InputError):
+    """A file or upload with no bytes at all."""
+
     code = "empty_file"
     status = 400
 
 
 class UnsupportedFormat(InputError):
+    """Not an image format the decoder reads, judged by the content, not the name."""
+
     code = "unsupported_format"
     status = 415
 
 
 class CorruptImage(InputError):
+    """An image that is truncated or damaged: refused, never predicted on half an image."""
+
     code = "corrupt_image"
     status = 422
 
@@ -62,16 +69,22 @@ class ImageTooLarge(InputError):
 
 
 class FileTooLarge(InputError):
+    """An uploaded file over its size limit (max_upload_mb; a ZIP: max_zip_mb)."""
+
     code = "file_too_large"
     status = 413
 
 
 class FileNotFound(InputError):
+    """A file named on the command line (or a video file) that does not exist."""
+
     code = "file_not_found"
     status = 404
 
 
 class InvalidArchive(InputError):
+    """A ZIP that cannot be read as one (damaged, or with overlapping entries)."""
+
     code = "invalid_archive"
     status = 400
 
@@ -84,6 +97,8 @@ class NestedArchive(InputError):
 
 
 class EncryptedMember(InputError):
+    """A password-protected member of a ZIP: not opened."""
+
     code = "encrypted_member"
     status = 422
 
@@ -96,6 +111,8 @@ class ArchiveTooLarge(InputError):
 
 
 class InvalidArgument(LocalVisionError):
+    """An option or request parameter with a value it cannot take."""
+
     code = "invalid_argument"
     status = 422
 
@@ -123,27 +140,39 @@ class ModelError(LocalVisionError):
 
 
 class UnknownModel(ModelError):
+    """A model name that is neither in the registry nor in the store (nor served)."""
+
     code = "unknown_model"
     status = 404
 
 
 class WeightsMissing(ModelError):
+    """The model's weights are not here, and may not or could not be downloaded."""
+
     code = "weights_missing"
 
 
 class WeightsInvalid(ModelError):
+    """A weights file that is corrupt, truncated, of the wrong shapes or unsafe."""
+
     code = "weights_invalid"
 
 
 class WeightsDownloadFailed(ModelError):
+    """The weights could not be downloaded, or their SHA-256 did not match."""
+
     code = "weights_download_failed"
 
 
 class BackendUnavailable(ModelError):
+    """A backend or device that is not installed here or cannot run this."""
+
     code = "backend_unavailable"
 
 
 class ModelNotReady(ModelError):
+    """The model is still loading, or failed to load (the service is degraded)."""
+
     code = "model_not_ready"
 
 
@@ -176,11 +205,15 @@ class InferenceFailed(LocalVisionError):
 
 # --- serving ------------------------------------------------------------------------------------
 class Overloaded(LocalVisionError):
+    """The model's queue is full; try again after Retry-After."""
+
     code = "overloaded"
     status = 503
 
 
 class NotFound(LocalVisionError):
+    """Something the request names does not exist."""
+
     code = "not_found"
     status = 404
 
@@ -203,16 +236,22 @@ class RayUnavailable(LocalVisionError):
 
 # --- whole requests (size, shape, speed): refused before anything in them is processed -----------
 class RequestError(LocalVisionError):
+    """A request the service cannot take as a whole (bytes that are not HTTP)."""
+
     code = "bad_request"
     status = 400
 
 
 class PayloadTooLarge(RequestError):
+    """A request body over its limit, refused before (or as) it arrives."""
+
     code = "payload_too_large"
     status = 413
 
 
 class TooManyParts(RequestError):
+    """A multipart upload with more parts than max_parts."""
+
     code = "too_many_parts"
     status = 413
 
@@ -253,6 +292,8 @@ class RequestTimeout(RequestError):
 
 
 class HeadersTooLarge(RequestError):
+    """A request line and headers over max_header_kb."""
+
     code = "headers_too_large"
     status = 431
 
@@ -291,11 +332,15 @@ class InvalidCredentials(Unauthorized):
 
 
 class Forbidden(LocalVisionError):
+    """Signed in, but not allowed to do this (an admin's task)."""
+
     code = "forbidden"
     status = 403
 
 
 class CsrfFailed(Forbidden):
+    """A state-changing request with the session cookie but without its X-CSRF-Token."""
+
     code = "csrf_failed"
 
 
@@ -330,16 +375,22 @@ class SignInBusy(Overloaded):
 
 
 class UserExists(InvalidArgument):
+    """A user of that name already exists."""
+
     code = "user_exists"
     status = 409
 
 
 class UnknownUser(InvalidArgument):
+    """No user of that name."""
+
     code = "unknown_user"
     status = 404
 
 
 class UnknownKey(InvalidArgument):
+    """No API key with that id."""
+
     code = "unknown_key"
     status = 404
 
@@ -487,6 +538,8 @@ class DatasetNotFound(DatasetInvalid):
 
 
 class DatasetNoImages(DatasetInvalid):
+    """A training dataset with no readable image at all."""
+
     code = "dataset_no_images"
     status = 422
 
@@ -499,16 +552,22 @@ class DatasetDuplicateClasses(DatasetInvalid):
 
 
 class DatasetOneClass(DatasetInvalid):
+    """A training dataset with a single class: nothing to tell apart."""
+
     code = "dataset_one_class"
     status = 422
 
 
 class DatasetMoreClassesThanImages(DatasetInvalid):
+    """A training dataset with more classes than readable images."""
+
     code = "dataset_more_classes_than_images"
     status = 422
 
 
 class DatasetEmptyClass(DatasetInvalid):
+    """A class of a training dataset with no readable image."""
+
     code = "dataset_empty_class"
     status = 422
 
@@ -522,14 +581,20 @@ class DatasetClassTooSmall(DatasetInvalid):
 
 # --- teaching: the Teach photo store and training jobs (training/examples.py, server/) ----------
 class ProjectNotFound(NotFound):
+    """No Teach project of that name."""
+
     code = "project_not_found"
 
 
 class ClassNotFound(NotFound):
+    """No class of that name in the Teach project."""
+
     code = "class_not_found"
 
 
 class PhotoNotFound(NotFound):
+    """No photo with that id in the Teach project."""
+
     code = "photo_not_found"
 
 
@@ -540,10 +605,14 @@ class ReportNotFound(NotFound):
 
 
 class NoTrainingJob(NotFound):
+    """No training has been started on this server yet."""
+
     code = "no_training_job"
 
 
 class ProjectExists(InvalidArgument):
+    """A Teach project of that name already exists."""
+
     code = "project_exists"
     status = 409
 
@@ -556,6 +625,8 @@ class ClassExists(InvalidArgument):
 
 
 class InvalidClassName(InvalidArgument):
+    """A class name too long, a project file's name, or a split's (train, val)."""
+
     code = "invalid_class_name"
     status = 422
 
@@ -632,6 +703,8 @@ class ModelNotFromProject(ModelExists):
 
 
 class InvalidModelName(InvalidArgument):
+    """Not a model name: lower-case letters, digits, "_", "-" and "." only."""
+
     code = "invalid_model_name"
     status = 422
 
