@@ -118,8 +118,8 @@ def settings_markdown() -> str:
     for name, field in Settings.model_fields.items():
         if sections.get(name, "") != current:
             current = sections.get(name, "")
-            lines += ["", f"## {current or 'other'}", "",
-                      "| variable | default | choices | meaning |", "|---|---|---|---|"]  # fmt: skip
+            header = ["| variable | default | choices | meaning |", "|---|---|---|---|"]
+            lines += ["", f"## {current or 'Other'}", "", *header]
         help_text = (field.description or "").replace("|", "\\|")
         lines.append(f"| `LOCALVISION_{name.upper()}` | {default_text(field)} | "
                      f"{choices_text(field.annotation)} | {help_text} |")  # fmt: skip

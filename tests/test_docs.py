@@ -124,7 +124,7 @@ def test_readme_stays_a_front_door():
     assert len(README.splitlines()) <= 200
 
 
-# --- links ------------------------------------------------------------------------------------------
+# --- links ---------------------------------------------------------------------------------------
 def slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes."""
     text = re.sub(r"[`*]", "", heading.strip().lower())
@@ -238,7 +238,7 @@ def test_shown_command_and_options_exist(block, words):
     assert shown <= options, f"{block.id}: `localvision {name}` has no {shown - options}"
 
 
-# --- running the blocks -----------------------------------------------------------------------------
+# --- running the blocks ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory, photos, lite0_package, lite0):
     """A folder like a checkout a reader works in: the photos and video the examples name,
@@ -268,6 +268,8 @@ def sandbox(tmp_path_factory, photos, lite0_package, lite0):
         Image.open(root / "chelsea.jpg").save(root / name)
     make_video(root / "clip.mp4", ["coffee", "chelsea"], seconds=1.0, rate=5)
 
+    # curl exits 0 on a 4xx or 5xx unless told: a documented request that fails must fail here
+    (home / ".curlrc").write_text("--fail-with-body\n--silent\n--show-error\n")
     venv = root / ".venv" / "bin"
     venv.mkdir(parents=True)
     (venv / "localvision").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m localvision "$@"\n')

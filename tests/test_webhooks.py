@@ -1,8 +1,9 @@
 """Webhook signatures (src/localvision/webhooks.py): the service's sender POSTs to a real HTTP
 receiver on loopback, which checks the X-Localvision-Signature header both with
-`localvision.webhooks.verify` and with the README's few-line procedure (run from the README
-itself, so the documentation cannot drift from the code). A replayed request (an old
-timestamp, or a fresh timestamp on an old signature) and a tampered body are refused."""
+`localvision.webhooks.verify` and with the docs' few-line procedure (run from
+docs/reference/http.md itself, so the documentation cannot drift from the code). A replayed
+request (an old timestamp, or a fresh timestamp on an old signature) and a tampered body are
+refused."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pytest
 from localvision.webhooks import HEADER, Webhook, sign, verify
 
 SECRET = "whsec-test-secret"
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "reference" / "http.md"
+README = DOCS.read_text("utf-8")  # the page that documents the webhook
 
 
 def readme_verifier():
