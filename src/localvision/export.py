@@ -27,9 +27,9 @@ from . import artifacts
 from .engine.precision import MIN_AGREEMENT, SUPPORTED, native_bf16
 from .errors import ExportRefused, InputError, ModelError, PrecisionUnavailable
 from .files import replace_dir
+from .imaging import IMAGE_SUFFIXES
 from .models.spec import ModelSpec
 from .models.store import Package
-from .imaging import IMAGE_SUFFIXES
 from .prepare import Preparer
 
 # At least this many images, so that a quarter held out still says something.
@@ -122,7 +122,7 @@ def _check_target(target: Target) -> None:
 
 # --- fp32 ---------------------------------------------------------------------------------------
 def _export_fp32(spec: ModelSpec, weights_path: Path, backend: str, out: Path) -> None:
-    from .engine.torch_model import build_model
+    from .models.network import build_model
 
     model = build_model(spec, weights_path)
     if backend == "onnxruntime":

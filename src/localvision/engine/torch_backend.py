@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailable
+from ..models.network import build_model
 from ..models.spec import ModelSpec
-from .torch_model import build_model
 
 
 class TorchBackend:
