@@ -4,7 +4,7 @@
   batch 256, input already on the GPU, img/s with ``torch.cuda.synchronize``;
   also ``backend.infer`` from a host float32 array (includes the copies);
 - end to end: JPEG bytes -> labels through the road with the device decoder
-  (``engine/gpu_decode.DevicePreparer``: nvJPEG decode, GPU resize/crop, then the model),
+  (``prepare/device.DevicePreparer``: nvJPEG decode, GPU resize/crop, then the model),
   img/s for the small and large photo.
 """
 

@@ -1,4 +1,4 @@
-"""The device decoder (engine/gpu_decode.py) on the road: batched JPEG decode, resize and crop on
+"""The device decoder (prepare/device.py) on the road: batched JPEG decode, resize and crop on
 the device, then the torch backend. CI has no GPU, so the same code runs here with the device
 being the CPU (`device_decode=True`); on a machine with CUDA the GPU itself is checked too."""
 
@@ -10,7 +10,7 @@ import pytest
 from conftest import GOLDEN
 from corpus import exif_rotated_pair, real_photo_bytes
 from localvision import load_classifier
-from localvision.engine.gpu_decode import DevicePreparer
+from localvision.prepare.device import DevicePreparer
 from localvision.errors import BackendUnavailable
 from localvision.prepare import Preparer
 from localvision.models import get_spec

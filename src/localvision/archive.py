@@ -15,6 +15,8 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
 
 from .errors import (
     ArchiveTooLarge,
@@ -27,7 +29,6 @@ from .errors import (
     UnsupportedFormat,
 )
 from .imaging import MB
-
 
 # A photo compresses maybe 1.1:1 in a ZIP and a flat PNG 10:1; 100:1 is a bomb, not a photo.
 MAX_RATIO = 100
@@ -47,6 +48,71 @@ class Member:
     error: LocalVisionError | None = None
 
 
+@dataclass
+class Entry:
+    """A file in a ZIP as the policy sees it before reading it: its name as its writer meant
+    it, and the refusal it already earned (a link, encrypted, compressed like a bomb), if any."""
+
+    info: zipfile.ZipInfo
+    name: str
+    refusal: LocalVisionError | None
+
+
+def open_zip(source: bytes | Path) -> zipfile.ZipFile:
+    """The archive, or InvalidArchive: the bytes of an upload, or a file on disk."""
+    try:
+        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except Exception:  # BadZipFile, but a damaged directory can raise struct.error and others too
+        raise InvalidArchive("This file is not a readable ZIP archive.") from None
+
+
+def entries(zf: zipfile.ZipFile, max_members: int) -> list[Entry]:
+    """The files of the archive a reader may look at, in order: folders, macOS resource forks
+    and hidden files left out. The archive is refused whole when its entries overlap (a
+    zip-bomb trick) or it holds more than `max_members` files."""
+    if _overlapping(zf.infolist()):
+        raise InvalidArchive(
+            "The ZIP's entries overlap one another (a zip-bomb trick); it is not read."
+        )
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    if len(infos) > max_members:
+        raise ArchiveTooLarge(f"The ZIP holds {len(infos)} files; the limit is {max_members}.")
+    return [
+        Entry(info, name, _refusal(info))
+        for info, name in zip(infos, member_names(infos))
+        if not _skippable(name)
+    ]
+
+
+def read_chunks(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, budget: int
+) -> Iterator[bytes]:
+    """A member's bytes as they are decompressed (sizes in headers can lie, so they are counted
+    here). FileTooLarge past `max_bytes`, ArchiveTooLarge past what is left of the archive's
+    `budget`, NestedArchive for an archive inside, CorruptImage when the decompressor trips: each
+    is this member's error, except ArchiveTooLarge, which is the whole archive's."""
+    size, first = 0, True
+    try:
+        with zf.open(info) as f:
+            while chunk := f.read(1 << 16):
+                if first and chunk.startswith(ARCHIVE_MAGICS):
+                    raise NestedArchive("Archives inside the ZIP are not opened.")
+                first = False
+                size += len(chunk)
+                if size > min(max_bytes, budget):
+                    if budget < max_bytes:  # the archive's total budget ran out
+                        raise ArchiveTooLarge(
+                            "The ZIP expands to more than the limit; send fewer or smaller images."
+                        )
+                    raise FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB.")
+                yield chunk
+    except LocalVisionError:
+        raise
+    except Exception as exc:  # BadZipFile, EOFError, zlib.error, lzma.LZMAError, struct.error...
+        # whatever the decompressor trips on, it is this member's damage: only its row fails
+        raise CorruptImage(f"This file is damaged inside the ZIP ({exc}).") from None
+
+
 def read_zip(
     data: bytes,
     *,
@@ -54,32 +120,24 @@ def read_zip(
     max_total_bytes: int,
     max_member_bytes: int,
 ) -> list[Member]:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except Exception:  # BadZipFile, but a damaged directory can raise struct.error and others too
-        raise InvalidArchive("This file is not a readable ZIP archive.") from None
-    with zf:
-        if _overlapping(zf.infolist()):
-            raise InvalidArchive(
-                "The ZIP's entries overlap one another (a zip-bomb trick); it is not read."
-            )
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > max_members:
-            raise ArchiveTooLarge(
-                f"The ZIP holds {len(infos)} files; the limit is {max_members}."
-            )
+    """Every image member of an uploaded ZIP, read in memory; a member's own error in its row."""
+    with open_zip(data) as zf:
         members, total = [], 0
-        for info, name in zip(infos, member_names(infos)):
-            if _skippable(name):
+        for entry in entries(zf, max_members):
+            if entry.refusal is not None:
+                members.append(Member(entry.name, None, entry.refusal))
                 continue
-            member = _read_member(zf, info, name, max_member_bytes, max_total_bytes - total)
-            total += len(member.data or b"")
-            members.append(member)
-            if total > max_total_bytes:
-                raise ArchiveTooLarge(
-                    f"The ZIP expands to more than {max_total_bytes / MB:g} MB; "
-                    "send fewer or smaller images."
+            try:
+                body = b"".join(
+                    read_chunks(zf, entry.info, max_member_bytes, max_total_bytes - total)
                 )
+            except ArchiveTooLarge:
+                raise
+            except LocalVisionError as exc:
+                members.append(Member(entry.name, None, exc))
+                continue
+            total += len(body)
+            members.append(Member(entry.name, body))
         return members
 
 
@@ -135,7 +193,7 @@ def _unicode_path(extra: bytes, raw: bytes) -> str | None:
 
 def _skippable(name: str) -> bool:
     """macOS resource forks and hidden files are not the user's images."""
-    base = name.rsplit("/", 1)[-1]
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]  # Windows tools may write backslashes
     return name.startswith("__MACOSX/") or base.startswith(".")
 
 
@@ -147,42 +205,13 @@ def _overlapping(infos: list[zipfile.ZipInfo]) -> bool:
     return any(end > next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
 
 
-def _is_symlink(info: zipfile.ZipInfo) -> bool:
-    return stat.S_ISLNK(info.external_attr >> 16)
-
-
-def _read_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, max_bytes: int, budget: int
-) -> Member:
-    if _is_symlink(info):
-        return Member(
-            name, None, UnsupportedFormat("This entry is a symbolic link; links are not followed.")
-        )
+def _refusal(info: zipfile.ZipInfo) -> LocalVisionError | None:
+    """What a member earns from its header alone: a link is never followed, an encrypted one
+    cannot be read, one compressed like a bomb is not opened."""
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return UnsupportedFormat("This entry is a symbolic link; links are not followed.")
     if info.flag_bits & 0x1:
-        return Member(name, None, EncryptedMember("This file is encrypted and cannot be read."))
-    if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_RATIO:
-        return Member(name, None, ArchiveTooLarge("This file is compressed suspiciously well."))
-    limit = min(max_bytes, max(budget, 0))
-    try:
-        with zf.open(info) as f:
-            chunks, size = [], 0
-            while chunk := f.read(1 << 16):
-                size += len(chunk)
-                if size > limit:
-                    if limit < max_bytes:  # the archive's total budget ran out
-                        raise ArchiveTooLarge(
-                            "The ZIP expands to more than the limit; send fewer or smaller images."
-                        )
-                    return Member(
-                        name, None, FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB.")
-                    )
-                chunks.append(chunk)
-    except ArchiveTooLarge:
-        raise
-    except Exception as exc:  # BadZipFile, EOFError, zlib.error, lzma.LZMAError, struct.error...
-        # whatever the decompressor trips on, it is this member's damage: only its row fails
-        return Member(name, None, CorruptImage(f"This file is damaged inside the ZIP ({exc})."))
-    data = b"".join(chunks)
-    if data.startswith(ARCHIVE_MAGICS):
-        return Member(name, None, NestedArchive("Archives inside the ZIP are not opened."))
-    return Member(name, data)
+        return EncryptedMember("This file is encrypted and cannot be read.")
+    if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+        return ArchiveTooLarge("This file is compressed suspiciously well.")
+    return None

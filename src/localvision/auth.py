@@ -39,8 +39,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from .database import write_transaction
 from .errors import InvalidArgument, Unauthorized, UnknownKey, UnknownUser, UserExists
-from .history import HistoryStore, metadata, write_transaction
+from .history import HistoryStore, metadata
 
 ROLES = ("admin", "user")
 KEY_PREFIX = "lv_"  # makes a leaked key recognisable (secret scanners, logs)

@@ -138,7 +138,7 @@ def from_settings(settings: Settings, name: str | None = None) -> Classifier:
     backend = make_backend(resolved.package, spec, settings)
     preparer = None
     if backend.name == "torch" and settings.decodes_on_device:
-        from .engine.gpu_decode import DevicePreparer
+        from .prepare.device import DevicePreparer
 
         cpu = Preparer(spec.preprocess, max_pixels=settings.max_pixels, exact_decode=True)
         preparer = DevicePreparer(

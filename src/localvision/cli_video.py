@@ -30,7 +30,7 @@ def run(
     and the segments."""
     source = src.shown  # a stream URL without its password: the output may be shared
     spec = clf.spec
-    smoother = Smoother.from_settings(spec.labels_in(settings.lang), settings, english=spec.labels)
+    smoother = Smoother.for_model(spec, settings, settings.lang)
     annotator = None
     if annotate is not None:
         if src.target.kind == "file" and Path(src.target.location).resolve() == annotate.resolve():
@@ -65,9 +65,8 @@ def run(
         )  # fmt: skip
         for frame, result in walk:
             if result is not None:
-                if result.ok:
-                    events(smoother.push(frame.time, result.probabilities))
-                    latest = result
+                events(smoother.take(frame.time, result))
+                latest = result if result.ok else latest
                 row = frame_row(frame, result)
                 if fmt == "jsonl":
                     emit("frame", row)

@@ -60,7 +60,7 @@ def is_server(url: str) -> bool:
 def where(url: str) -> str:
     """The database as the logs and the CLI name it: backend, host and port, database, user;
     never the password. e.g. "PostgreSQL at 127.0.0.1:5432 (database lv, user lv)"."""
-    from .history import canonical_url
+    from .database import canonical_url
 
     u = canonical_url(url)
     backend = u.get_backend_name()
@@ -79,7 +79,7 @@ def where(url: str) -> str:
 def connect_url(url: str) -> str:
     """The URL the service connects with: a PostgreSQL URL gains a connect timeout (unless it
     names its own), so a try against a host that never answers ends in seconds."""
-    from .history import canonical_url
+    from .database import canonical_url
 
     u = canonical_url(url)
     if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:

@@ -27,10 +27,11 @@ from . import artifacts
 from .engine.precision import MIN_AGREEMENT, SUPPORTED, native_bf16
 from .errors import ExportRefused, InputError, ModelError, PrecisionUnavailable
 from .files import replace_dir
+from .imaging import IMAGE_SUFFIXES
 from .models.spec import ModelSpec
 from .models.store import Package
-from .imaging import IMAGE_SUFFIXES
 from .prepare import Preparer
+from .road import probabilities
 
 # At least this many images, so that a quarter held out still says something.
 MIN_CALIBRATION_IMAGES = 8
@@ -122,7 +123,7 @@ def _check_target(target: Target) -> None:
 
 # --- fp32 ---------------------------------------------------------------------------------------
 def _export_fp32(spec: ModelSpec, weights_path: Path, backend: str, out: Path) -> None:
-    from .engine.torch_model import build_model
+    from .models.network import build_model
 
     model = build_model(spec, weights_path)
     if backend == "onnxruntime":
@@ -170,8 +171,8 @@ def _export_checked(
     names, x = calibration_arrays(spec, calibration_dir, target.max_pixels)
     calibrate, held = split(len(x)) if target.precision == "int8" else ([], list(range(len(x))))
     reference, candidate = _pair(package, spec, target, out, x[calibrate])
-    a = _top1(reference, x[held])
-    b = _top1(candidate, x[held])
+    a = _top1(reference, x[held], spec.num_classes)
+    b = _top1(candidate, x[held], spec.num_classes)
     agreement = float(np.mean(a == b))
     report = {
         "dir": str(calibration_dir),
@@ -230,8 +231,10 @@ def _quantize(fp32_xml: Path, calibration: np.ndarray):
     return nncf.quantize(model, dataset, subset_size=len(calibration))
 
 
-def _top1(backend, x: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.argmax(backend.infer(x[i : i + 8]), axis=1) for i in range(0, len(x), 8)])
+def _top1(backend, x: np.ndarray, num_classes: int) -> np.ndarray:
+    """Each row's top class, through the road's own backend call (the batch contract checked, a
+    framework failure typed)."""
+    return np.argmax(probabilities(backend, x, num_classes, chunk=8), axis=1)
 
 
 def calibration_arrays(

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from .database import writer
 from .errors import DatabaseTooNew
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -76,8 +77,6 @@ def upgrade(engine: Engine) -> Status:
     """Bring the database to the newest revision; returns where it was before (`current`).
     Cheap when it is already there: one read, no lock."""
     from alembic import command
-
-    from .history import writer
 
     before = status(engine)
     if before.up_to_date:

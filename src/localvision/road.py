@@ -21,8 +21,9 @@ import hashlib
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Generator, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -72,6 +73,19 @@ Walk = Generator["Decode | Infer | Chunk", Any, list[Result]]
 Job = Callable[[], "tuple[Prepared | InputError, str | None]"]
 
 
+@contextmanager
+def backend_failures(what: str) -> Iterator[None]:
+    """Around a backend call: a typed error passes as it is; the framework failing in a way of
+    its own (an OpenVINO or ONNX Runtime exception) becomes InferenceFailed, `what` saying what
+    was being done, never a traceback. Every surface that calls a backend directly uses it."""
+    try:
+        yield
+    except LocalVisionError:
+        raise
+    except Exception as exc:
+        raise InferenceFailed(f"{what} ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+
+
 def probabilities(backend, batch, num_classes: int, chunk: int) -> np.ndarray:
     """(N, 3, H, W) -> (N, num_classes) probabilities, chunk rows per backend call, with the batch
     contract checked (one row of num_classes scores per input). A backend failing in a way of its
@@ -79,15 +93,8 @@ def probabilities(backend, batch, num_classes: int, chunk: int) -> np.ndarray:
     out = []
     for start in range(0, len(batch), chunk):
         part = batch[start : start + chunk]
-        try:
+        with backend_failures(f"The model failed on a batch of {len(part)}"):
             logits = np.asarray(backend.infer(part))
-        except LocalVisionError:
-            raise
-        except Exception as exc:
-            raise InferenceFailed(
-                f"The model failed on a batch of {len(part)} ({type(exc).__name__}: "
-                f"{str(exc)[:200]})."
-            ) from exc
         expected = (len(part), num_classes)
         if logits.shape != expected:
             raise InferenceFailed(f"The model returned shape {logits.shape}, expected {expected}.")

@@ -11,6 +11,7 @@ that makes one, never silently replaced.
 from __future__ import annotations
 
 from .. import artifacts
+from ..child import run_child
 from ..errors import ModelError
 from ..models.spec import ModelSpec
 from ..models.store import Package
@@ -50,25 +51,8 @@ def make_backend(package: Package, spec: ModelSpec, settings) -> Backend:
     return OnnxRuntimeBackend(artifact.model_file, settings.device)
 
 
-_CHILD = """
-import json, sys
-from pathlib import Path
-from localvision.errors import LocalVisionError
-from localvision.export import Target, export
-from localvision.models.store import read_package
-path, backend = sys.argv[1:3]
-try:
-    export(read_package(Path(path)), Target(backend, "fp32", "cpu", 0))
-except LocalVisionError as exc:
-    print(json.dumps({**exc.to_dict(), "hint": exc.hint}))
-    sys.exit(3)
-"""
-
-
 def export_in_child(package: Package, backend: str, timeout: float) -> None:
     """Convert in a child process, so torch's memory goes away with it, within `timeout`
     seconds. Its typed errors (a corrupt weights file, say) come back as themselves."""
-    from ..models.resolve import run_child
-
-    run_child(_CHILD, [str(package.path), backend], f"Exporting {package.name} to {backend}",
-              timeout)  # fmt: skip
+    what = f"Exporting {package.name} to {backend}"
+    run_child("localvision.export_child", [str(package.path), backend], what, timeout)

@@ -2,7 +2,7 @@
 
 fp32 is fp32: on CUDA, TF32 (which cuDNN and cuBLAS use for "fp32" by default on Ampere and
 later) is switched off for this process while an fp32 backend exists. The input may be a numpy
-batch or a tensor already on the device (the device decoder's, engine/gpu_decode.py).
+batch or a tensor already on the device (the device decoder's, prepare/device.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailable
+from ..models.network import build_model
 from ..models.spec import ModelSpec
-from .torch_model import build_model
 
 
 class TorchBackend:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ModelNameReserved
+from ..errors import LabelsInvalid, ModelNameReserved
 from .architectures import get_architecture
-from ..errors import LabelsInvalid
 from .labels import imagenet_labels, read_label_file
 from .registry import get_spec, model_names
 from .store import ModelStore, Package, valid_name, write_package
@@ -57,7 +56,7 @@ def import_model(
 def classes_in(path: Path) -> int | None:
     """How many classes a state dict's classifier has: the rows of its last 2-D tensor (fc,
     classifier), the layout of every architecture here. None when it cannot tell."""
-    from ..engine.torch_model import read_state_dict
+    from .network import read_state_dict
 
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file

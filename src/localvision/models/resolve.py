@@ -11,13 +11,17 @@ bundled efficientnet_lite0, with a notice saying why; a model named never falls 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import weights as weights_mod
-from ..errors import LocalVisionError, ModelError, UnknownModel, WeightsDownloadFailed, WeightsMissing
+from ..child import run_child
+from ..errors import (
+    ModelError,
+    UnknownModel,
+    WeightsDownloadFailed,
+    WeightsMissing,
+)
 from .labels import read_label_file
 from .registry import get_spec
 from .spec import ModelSpec
@@ -91,49 +95,14 @@ def _registry(store: ModelStore, name: str, why: str) -> ModelSpec:
         raise UnknownModel(f"Unknown model {name!r}. Known models: {known}.") from None
 
 
-_CHILD = """
-import json, sys
-from pathlib import Path
-from localvision.errors import LocalVisionError
-from localvision.models import get_spec
-from localvision.models.store import package_registry_model
-job = json.loads(sys.argv[1])
-try:
-    package_registry_model(get_spec(job["model"]), Path(job["weights"]), job["origin"],
-                           Path(job["dest"]))
-except LocalVisionError as exc:
-    print(json.dumps({**exc.to_dict(), "hint": exc.hint}))
-    sys.exit(3)
-"""
-
-
 def _package_in_child(spec: ModelSpec, located, dest: Path, settings) -> Package:
     """Package a registry model's weights in a child process: reading a .pth needs torch, and
     torch's memory then goes away with the child, so a serving process never holds it."""
     job = {"model": spec.name, "weights": str(located.path), "origin": located.origin,
            "dest": str(dest)}  # fmt: skip
-    run_child(_CHILD, [json.dumps(job)], f"Packaging {spec.name}", settings.export_timeout_s)
+    run_child("localvision.models.package_child", [json.dumps(job)], f"Packaging {spec.name}",
+              settings.export_timeout_s)  # fmt: skip
     package = read_package(dest)
     if package is None:
         raise ModelError(f"Packaging {spec.name} left no usable package at {dest}.")
     return package
-
-
-def run_child(code: str, args: list[str], what: str, timeout: float) -> None:
-    """Run `python -c code args...` within `timeout`; its typed errors (printed as JSON, exit 3)
-    come back as themselves, anything else as one ModelError line."""
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        raise ModelError(
-            f"{what} took longer than {timeout:g} s and was stopped.",
-            hint="raise LOCALVISION_EXPORT_TIMEOUT_S on a slow machine",
-        ) from None
-    if proc.returncode == 3:
-        raise LocalVisionError.from_dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-    if proc.returncode != 0:
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
-        detail = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise ModelError(f"{what} failed: {detail}")

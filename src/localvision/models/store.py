@@ -228,8 +228,8 @@ def write_package(
     torch."""
     from safetensors.torch import save_file
 
-    from ..engine.torch_model import fit_state_dict
     from ..weights import sha256_file
+    from .network import fit_state_dict
 
     if dest.exists() and not replace:
         raise ModelExists(f"There is already a model at {dest}.", hint="localvision models remove NAME")
@@ -238,7 +238,7 @@ def write_package(
     if state is None:
         state = fit_state_dict(arch, num_classes, Path(weights), name)
     else:
-        from ..engine.torch_model import check_fit
+        from .network import check_fit
 
         check_fit(name, Path(name), state, arch.build(num_classes).state_dict())
     dest.parent.mkdir(parents=True, exist_ok=True)

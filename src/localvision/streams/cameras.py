@@ -144,8 +144,7 @@ class Camera:
     created_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
-        spec = self.service.state(self.options.model).require().spec
-        self.labels_text = spec.labels_in(self.options.lang)
+        self.spec = spec = self.service.state(self.options.model).require().spec
         self.english = spec.labels
         self.answer = Answer.from_settings(
             self.service.settings, top_k=3, lang=self.options.lang,
@@ -172,8 +171,8 @@ class Camera:
         self.stopped = False
 
     def _new_smoother(self) -> Smoother:
-        return Smoother.from_settings(
-            self.labels_text, self.service.settings, english=self.english,
+        return Smoother.for_model(
+            self.spec, self.service.settings, self.options.lang,
             min_confidence=self.options.min_confidence,
         )  # fmt: skip
 
@@ -258,7 +257,7 @@ class Camera:
             self.samples += 1
             self.classified.tick()
             async with self._lock:
-                events = self.smoother.push(t, result.probabilities)
+                events = self.smoother.take(t, result)
                 top = result.predictions[0]
                 smoothed = self.smoother.current
                 self.current = {

@@ -126,14 +126,24 @@ class Smoother:
         self._step: float | None = None  # the last gap between samples
 
     @classmethod
-    def from_settings(cls, labels, settings, **given) -> "Smoother":
+    def for_model(cls, spec, settings, lang: str, **given) -> "Smoother":
+        """The smoother of a model's answers in `lang` (its English labels beside), with the
+        settings' method, window and agreement; `given` overrides them."""
         options = dict(
             method=settings.video_smoothing,
             window=settings.video_window,
             agree=settings.video_agree,
+            english=spec.labels,
         )
         options.update(given)
-        return cls(labels, **options)
+        return cls(spec.labels_in(lang), **options)
+
+    def take(self, time: float, result) -> list[Event]:
+        """One frame's answer from the road (a Result with its whole distribution): its
+        events; a frame that failed moves nothing (it is the stream's error, not a vote)."""
+        if not result.ok or result.probabilities is None:
+            return []
+        return self.push(time, result.probabilities)
 
     @property
     def label(self) -> str | None:

@@ -34,15 +34,15 @@ import re
 import shutil
 import tempfile
 import unicodedata
-import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..archive import ARCHIVE_MAGICS, MAX_RATIO, _is_symlink, _overlapping, is_zip, member_names
+from ..archive import entries, is_zip, open_zip, read_chunks
 from ..errors import (
+    ArchiveTooLarge,
     DatasetClassTooSmall,
     DatasetDuplicateClasses,
     DatasetEmptyClass,
@@ -51,6 +51,7 @@ from ..errors import (
     DatasetNoImages,
     DatasetNotFound,
     DatasetOneClass,
+    InvalidArchive,
     InvalidArgument,
     LocalVisionError,
 )
@@ -71,12 +72,9 @@ DISK_RESERVE = 512 * MB
 
 # Reason codes of skipped files besides the decoder's error codes (unsupported_format,
 # corrupt_image, empty_file, image_too_large, file_not_found ...).
+# A ZIP member archive.py refuses is skipped with its error's code (unsupported_format for a
+# link, encrypted_member, nested_archive, archive_too_large, file_too_large, corrupt_image).
 UNSAFE_PATH = "unsafe_path"  # a ZIP member named ../x, /x or C:\x (zip-slip)
-SYMBOLIC_LINK = "symbolic_link"
-ENCRYPTED = "encrypted_member"
-NESTED_ARCHIVE = "nested_archive"
-SUSPICIOUS_RATIO = "archive_too_large"  # compressed suspiciously well: a bomb, not a photo
-TOO_LARGE = "file_too_large"
 DAMAGED_MEMBER = "corrupt_image"
 INVALID_ROW = "invalid_row"  # a CSV row without a path or a label
 
@@ -223,10 +221,11 @@ def _member_parts(name: str) -> list[str] | None:
 
 def _extract(archive: Path, workdir: Path, scan: _Scan) -> Path:
     """Extract a training ZIP's image members into a new folder under workdir (never outside it),
-    with limits on the members, each one's size and ratio, and the total. Returns the folder."""
+    by the one ZIP policy (archive.py: names, links, encryption, bombs, nested archives, limits);
+    a member it refuses is skipped with its error's code. Returns the folder."""
     try:
-        zf = zipfile.ZipFile(archive)
-    except Exception:  # BadZipFile, but a damaged directory raises others too
+        zf = open_zip(archive)
+    except InvalidArchive:
         raise DatasetInvalid(f"{archive} is not a readable ZIP archive.") from None
     workdir.mkdir(parents=True, exist_ok=True)
     dest = Path(tempfile.mkdtemp(prefix="zip-", dir=workdir)).resolve()
@@ -234,81 +233,59 @@ def _extract(archive: Path, workdir: Path, scan: _Scan) -> Path:
     try:
         with zf:
             _extract_all(zf, archive, dest, scan, budget)
-    except DatasetInvalid:
+    except (InvalidArchive, ArchiveTooLarge, DatasetInvalid) as exc:  # the whole archive's
         shutil.rmtree(dest, ignore_errors=True)  # a refused ZIP leaves nothing behind
-        raise
+        if isinstance(exc, DatasetInvalid):
+            raise
+        raise DatasetInvalid(f"{archive}: {exc.message}") from None
     return dest
 
 
 def _extract_all(zf, archive: Path, dest: Path, scan: _Scan, budget: int) -> None:
-    infos = zf.infolist()
-    if _overlapping(infos):
-        raise DatasetInvalid(f"{archive}: its entries overlap one another (a zip bomb).")
-    files = [i for i in infos if not i.is_dir()]
-    if len(files) > ZIP_MAX_MEMBERS:
-        raise DatasetInvalid(f"{archive} holds {len(files)} files; the limit is {ZIP_MAX_MEMBERS}.")
     total = 0
-    # a GBK name from Chinese Windows reads as Chinese
-    for info, name in zip(files, member_names(files)):
-        shown = f"{archive.name}/{name}"
-        parts = _member_parts(name)
+    for entry in entries(zf, ZIP_MAX_MEMBERS):
+        shown = f"{archive.name}/{entry.name}"
+        parts = _member_parts(entry.name)
         if parts is None:
             scan.skipped.append((shown, UNSAFE_PATH))
             continue
         if not parts or any(_hidden(p) for p in parts):
             continue
-        reason, size = _extract_member(zf, info, dest, parts, budget - total)
+        if entry.refusal is not None:
+            scan.skipped.append((shown, entry.refusal.code))
+            continue
+        reason, size = _extract_member(zf, entry.info, dest, parts, budget - total)
         total += size
         if reason:
             scan.skipped.append((shown, reason))
 
 
 def _extract_member(zf, info, dest: Path, parts: list[str], budget: int) -> tuple[str | None, int]:
-    if _is_symlink(info):
-        return SYMBOLIC_LINK, 0
-    if info.flag_bits & 0x1:
-        return ENCRYPTED, 0
-    if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
-        return SUSPICIOUS_RATIO, 0
+    """Write one member to its place under dest; (the reason it was skipped, bytes written)."""
     target = dest.joinpath(*parts)
     if not target.resolve().is_relative_to(dest):  # belt and braces after _member_parts
         return UNSAFE_PATH, 0
     size = 0
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with zf.open(info) as src, open(target, "xb") as out:
-            head = src.read(16)
-            if head.startswith(ARCHIVE_MAGICS):
-                out.close()
-                target.unlink()
-                return NESTED_ARCHIVE, 0
-            chunk = head
-            while chunk:
+        with open(target, "xb") as out:
+            for chunk in read_chunks(zf, info, ZIP_MAX_MEMBER_BYTES, budget):
                 size += len(chunk)
-                if size > ZIP_MAX_MEMBER_BYTES:
-                    raise _TooLarge()
-                if size > budget:
-                    raise DatasetInvalid(
-                        f"{zf.filename} expands to more than {max(budget, 0) / MB / 1024:.1f} GB "
-                        "(the limit, or the free disk space where it is extracted)."
-                    )
                 out.write(chunk)
-                chunk = src.read(1 << 20)
-    except DatasetInvalid:
-        raise
-    except _TooLarge:
-        target.unlink(missing_ok=True)
-        return TOO_LARGE, size
+    except ArchiveTooLarge:
+        raise DatasetInvalid(
+            f"{zf.filename} expands to more than {max(budget, 0) / MB / 1024:.1f} GB "
+            "(the limit, or the free disk space where it is extracted)."
+        ) from None
     except FileExistsError:  # the same name twice in one ZIP: the first one stays
         return UNSAFE_PATH, 0
-    except Exception:  # BadZipFile, zlib.error, a file where a folder must go...
+    except LocalVisionError as exc:  # too large, nested, damaged: this member's own refusal
+        target.unlink(missing_ok=True)
+        return exc.code, size
+    except OSError:  # a file where a folder must go...
         target.unlink(missing_ok=True)
         return DAMAGED_MEMBER, size
     return None, size
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _zip_root(folder: Path) -> Path:

@@ -32,7 +32,6 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..files import atomic_write, read_json, write_json  # noqa: F401 (read_json: teach_routes)
 from ..errors import (
     ClassExists,
     ClassNotFound,
@@ -44,10 +43,11 @@ from ..errors import (
     ProjectExists,
     ProjectNotFound,
 )
+from ..files import atomic_write, read_json, write_json  # noqa: F401 (read_json: teach_routes)
 from ..imaging import FORMATS, MB, decode
 from ..models.registry import model_names
-from ..names import check_folder_name
 from ..models.store import ModelStore, valid_name
+from ..names import check_folder_name
 from .dataset import TRAIN_DIRS, VAL_DIRS, normalise  # the trainer's own rule for class names
 from .run import trained_project
 

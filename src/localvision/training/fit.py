@@ -39,6 +39,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..models.network import last_linear
 from .augment import VIEWS_PER_IMAGE, Augmenter, view_seed
 
 # Per mode: the default epochs and peak learning rate, and the batch size. Head mode trains one
@@ -107,42 +108,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def last_linear(model) -> tuple[object, str, str]:
-    """(parent module, attribute, dotted name) of the network's last nn.Linear: its classifier
-    (resnet `fc`, timm `classifier`, mobilenet_v3 `classifier.3`)."""
-    import torch.nn as nn
-
-    name = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
-    parent_name, _, attr = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    return parent, attr, name
-
-
-def build_network(spec, base_weights, num_classes: int, seed: int):
-    """The base's architecture with `num_classes` outputs: every tensor the base's, but the new
-    last layer's (seeded)."""
-    import torch
-    from safetensors.torch import load_file
-
-    torch.manual_seed(seed)
-    model = spec.build(num_classes)
-    _, _, head = last_linear(model)
-    base = load_file(str(base_weights))
-    own = model.state_dict()
-    keep = {k: v for k, v in base.items() if not k.startswith(head + ".")}
-    missing, unexpected = model.load_state_dict(keep, strict=False)
-    if unexpected or set(missing) - {f"{head}.weight", f"{head}.bias"}:  # pragma: no cover
-        raise RuntimeError(f"the base's weights do not fit: {missing[:3]} {unexpected[:3]}")
-    # the new layer starts at zero: every class equally likely (loss log C), and no random
-    # first guesses for the first steps to undo
-    with torch.no_grad():
-        layer = model.get_submodule(head)
-        layer.weight.zero_()
-        layer.bias.zero_()
-    assert set(own) == set(model.state_dict())
-    return model
 
 
 class Schedule:

@@ -29,12 +29,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ModelExists, ModelNameReserved, ModelNotFromProject, TrainingOptionInvalid
+from ..models.network import build_network
 from ..models.registry import model_names
 from ..models.store import ModelStore, Package, valid_name, write_package
 from ..prepare import Preparer
 from ..results import Answer
 from ..road import Item, Road, probabilities
-from .fit import FitConfig, Fitter, TrainingBackend, build_network, nll_and_accuracy
+from .fit import FitConfig, Fitter, TrainingBackend, nll_and_accuracy
 
 TEACH_DIR = ".teach"  # <model_dir>/.teach/<project>: the Teach page's photos (examples.py)
 PROJECT_FILE = "project.json"  # what makes a folder there a project (examples.py)

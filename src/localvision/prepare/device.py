@@ -19,8 +19,8 @@ from typing import Sequence
 from PIL import Image
 
 from ..errors import BackendUnavailable, CorruptImage, ImageTooLarge, InputError
-from ..prepare import Prepared, Preparer
 from ..transforms import Preprocess, aspect_window, crop_origin, resized_size
+from .cpu import Prepared, Preparer
 
 Outcome = tuple["Prepared | InputError", "str | None"]
 

@@ -18,16 +18,16 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .errors import CorruptImage, LocalVisionError
-from .imaging import ImageSource, decode_picture, read_source
-from .transforms import Preprocess, to_array
+from ..errors import CorruptImage, LocalVisionError
+from ..imaging import ImageSource, decode_picture, read_source
+from ..transforms import Preprocess, to_array
 
 
 class Prepared(NamedTuple):
     """A preprocessed input: the model's (3, H, W) float32 array, and for a reduced-scale decode
     the bytes to decode again in full (None otherwise)."""
 
-    array: object  # np.ndarray here; a device tensor from a device preparer (engine/gpu_decode)
+    array: object  # np.ndarray here; a device tensor from a device preparer (prepare/device.py)
     recheck: bytes | None = None
 
 

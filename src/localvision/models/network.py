@@ -1,4 +1,5 @@
-"""Build a torch model from a spec and a weights file, with errors a person can act on.
+"""The networks: a torch model built from a spec and a weights file (with errors a person can act
+on), or from a base model's weights with a new last layer for training.
 
 A package's weights are safetensors (tensors only). Any other state-dict file is read with
 `torch.load(weights_only=True)`: a file carrying pickled code is refused, not run. Keys and
@@ -13,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import WeightsInvalid
-from ..models.spec import ModelSpec
+from .spec import ModelSpec
 
 
 def read_state_dict(path: Path) -> dict:
@@ -94,3 +95,39 @@ def check_fit(name: str, path: Path, state: dict, own: dict) -> None:
         problems.append(f"wrong shapes: {', '.join(wrong[:3])}")
     if problems:
         raise WeightsInvalid(f"{path} does not fit {name}: " + "; ".join(problems) + ".")
+
+
+def last_linear(model) -> tuple[object, str, str]:
+    """(parent module, attribute, dotted name) of the network's last nn.Linear: its classifier
+    (resnet `fc`, timm `classifier`, mobilenet_v3 `classifier.3`)."""
+    import torch.nn as nn
+
+    name = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    parent_name, _, attr = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    return parent, attr, name
+
+
+def build_network(spec, base_weights, num_classes: int, seed: int):
+    """The base's architecture with `num_classes` outputs: every tensor the base's, but the new
+    last layer's (seeded)."""
+    import torch
+    from safetensors.torch import load_file
+
+    torch.manual_seed(seed)
+    model = spec.build(num_classes)
+    _, _, head = last_linear(model)
+    base = load_file(str(base_weights))
+    own = model.state_dict()
+    keep = {k: v for k, v in base.items() if not k.startswith(head + ".")}
+    missing, unexpected = model.load_state_dict(keep, strict=False)
+    if unexpected or set(missing) - {f"{head}.weight", f"{head}.bias"}:  # pragma: no cover
+        raise RuntimeError(f"the base's weights do not fit: {missing[:3]} {unexpected[:3]}")
+    # the new layer starts at zero: every class equally likely (loss log C), and no random
+    # first guesses for the first steps to undo
+    with torch.no_grad():
+        layer = model.get_submodule(head)
+        layer.weight.zero_()
+        layer.bias.zero_()
+    assert set(own) == set(model.state_dict())
+    return model
