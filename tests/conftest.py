@@ -26,6 +26,44 @@ GOLDEN = {
 }
 
 
+# --- tiers ---------------------------------------------------------------------------------------
+# Every test gets one tier (pyproject.toml names them): unit (tests/unit/), system (needs one of
+# the parts below, named by its own marker as well), or service (the rest: the real model, the
+# service on loopback, the CLI). `pytest -m unit` is the quick check; `-m "not system"` skips
+# what needs a browser, PostgreSQL, an RTSP stream, a container or Ray.
+SYSTEM_FILES = {
+    "test_browser.py": "browser", "test_teach_page.py": "browser", "test_i18n.py": "browser",
+    "test_camera_page.py": "browser", "test_model_picker.py": "browser",
+    "test_page_scripts.py": "browser", "test_postgres.py": "postgres", "test_image.py": "container",
+    "test_compose.py": "container", "test_ray.py": "ray", "test_streams.py": "rtsp",
+}  # fmt: skip
+SYSTEM_FIXTURES = {"pg_server": "postgres", "free_pg_url": "postgres", "rtsp": "rtsp"}
+
+
+def _system_part(item) -> str | None:
+    part = SYSTEM_FILES.get(item.path.name)
+    if part is None:
+        part = next((p for f, p in SYSTEM_FIXTURES.items() if f in item.fixturenames), None)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if part is None and params.get("db_backend") == "postgresql":
+        part = "postgres"
+    return part
+
+
+def pytest_collection_modifyitems(config, items):
+    unit = Path(__file__).parent / "unit"
+    for item in items:
+        if item.path.is_relative_to(unit):
+            item.add_marker(pytest.mark.unit)
+        elif item.get_closest_marker("unit") is not None:  # a pure test beside service ones
+            continue
+        elif (part := _system_part(item)) is not None:
+            item.add_marker(pytest.mark.system)
+            item.add_marker(getattr(pytest.mark, part))
+        else:
+            item.add_marker(pytest.mark.service)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_torch_home(tmp_path_factory):
     """Empty weight and artifact caches of our own, and offline."""

@@ -44,6 +44,7 @@ SURFACES = {
 _WRITES_CSV = re.compile(r"rows_to_csv|csv_text|write_csv|csv\.writer|csv\.DictWriter|to_csv\(")
 
 
+@pytest.mark.unit
 def test_only_the_one_writer_makes_csv():
     for path in SRC.rglob("*.py"):
         if path.name != "csvfile.py":
@@ -51,6 +52,7 @@ def test_only_the_one_writer_makes_csv():
             assert not re.search(r"csv\.(writer|DictWriter)\(", text), path
 
 
+@pytest.mark.unit
 def test_every_csv_producing_module_is_listed():
     found = {
         str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
@@ -60,6 +62,7 @@ def test_every_csv_producing_module_is_listed():
 
 
 @pytest.mark.parametrize("cell", HOSTILE)
+@pytest.mark.unit
 def test_a_cell_that_looks_like_a_formula_stays_text(cell):
     assert safe_cell(cell) == "'" + cell
     (row,) = list(csv.reader(io.StringIO(csv_text(None, [[cell, 3, -2.5]]))))

@@ -22,6 +22,7 @@ LITE0 = ["--model", "efficientnet_lite0", "--backend", "torch"]
 
 
 # --- atomic writes --------------------------------------------------------------------------------
+@pytest.mark.unit
 def test_a_link_planted_at_the_target_is_replaced_not_followed(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
@@ -33,6 +34,7 @@ def test_a_link_planted_at_the_target_is_replaced_not_followed(tmp_path):
     assert not target.is_symlink() and target.read_bytes() == b"<x/>"
 
 
+@pytest.mark.unit
 def test_the_temporary_name_is_fresh_so_a_planted_one_is_never_opened(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
@@ -50,6 +52,7 @@ def test_the_temporary_name_is_fresh_so_a_planted_one_is_never_opened(tmp_path):
     assert sorted(p.name for p in folder.iterdir() if not p.is_symlink()) == ["photo.jpg.xmp"]
 
 
+@pytest.mark.unit
 def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
     path = tmp_path / "report.csv"
     path.write_text("old")
@@ -63,6 +66,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.csv"]
 
 
+@pytest.mark.unit
 def test_a_file_keeps_its_permissions_and_a_new_one_follows_the_umask(tmp_path):
     old = tmp_path / "key"
     old.write_text("a")
@@ -104,6 +108,7 @@ def _folder(path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.unit
 def test_replace_dir_swaps_and_leaves_nothing_behind(tmp_path):
     _folder(tmp_path / "m", "old")
     replace_dir(_folder(tmp_path / ".m-new", "new"), tmp_path / "m")
@@ -111,6 +116,7 @@ def test_replace_dir_swaps_and_leaves_nothing_behind(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
 
 
+@pytest.mark.unit
 def test_a_swap_cut_between_its_renames_is_undone_and_one_cut_after_is_finished(tmp_path):
     # cut after dest -> backup: no dest; the old folder comes back
     _folder(tmp_path / ".a.replaced", "old a")
@@ -123,6 +129,7 @@ def test_a_swap_cut_between_its_renames_is_undone_and_one_cut_after_is_finished(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
+@pytest.mark.unit
 def test_a_link_in_the_store_is_moved_as_a_link(tmp_path):
     """Replacing a package that is a symbolic link (the tests link the session's package in, an
     operator may too) never deletes what the link points to."""

@@ -23,18 +23,21 @@ CHINESE_85 = "猫" * 85  # 255 bytes: the most a folder name may have
 
 
 @pytest.mark.parametrize("name", ["resnet18", "my-model", "shop.v2", "a_b-c.d", "x" * 200])
+@pytest.mark.unit
 def test_model_names_that_are_taken(name):
     assert check_model_name(name) == name
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "../x", "a/b", "a\\b", ".hidden", "-x", "Cats",
                                   "猫", "x" * 201, "a b", "a\x00b"])  # fmt: skip
+@pytest.mark.unit
 def test_model_names_that_are_refused(name):
     with pytest.raises(InvalidModelName):
         check_model_name(name)
 
 
 @pytest.mark.parametrize("name", ["..", "../outside", "a/b", "/etc", ""])
+@pytest.mark.unit
 def test_the_store_checks_every_name_it_is_given(tmp_path, name):
     store = ModelStore(tmp_path)
     with pytest.raises(InvalidModelName):
@@ -44,6 +47,7 @@ def test_the_store_checks_every_name_it_is_given(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", [EMOJI_100, CHINESE_86, "a" * 256])
+@pytest.mark.unit
 def test_a_name_longer_than_a_folder_name_may_be_is_refused_by_its_bytes(name):
     with pytest.raises(InvalidClassName) as caught:
         check_folder_name(name)
@@ -53,16 +57,19 @@ def test_a_name_longer_than_a_folder_name_may_be_is_refused_by_its_bytes(name):
 
 
 @pytest.mark.parametrize("name", [CHINESE_85, "a" * 100, "Golden Retriever", "=HYPERLINK(1)"])
+@pytest.mark.unit
 def test_names_that_fit_are_kept_as_written(name):
     assert check_class_name(name) == name
 
 
 @pytest.mark.parametrize("name", ["a/b", "..", ".x", "a\\b", "tab\there", "", "   "])
+@pytest.mark.unit
 def test_a_class_name_that_is_a_path_or_hidden_is_refused(name):
     with pytest.raises(InvalidClassName):
         check_class_name(name)
 
 
+@pytest.mark.unit
 def test_a_made_folder_name_always_fits():
     assert len(folder_name(EMOJI_100).encode()) <= NAME_BYTES
     assert folder_name("CON") == "CON_" and folder_name("a/b:c") == "a_b_c"

@@ -71,6 +71,7 @@ from localvision.urls import is_secret_key, redact, scrub, secrets
          "https://u:***@hooks.slack.com/services/T1/B2/***?token=***#sig=***"),
     ],
 )  # fmt: skip
+@pytest.mark.unit
 def test_redact_masks_every_secret_and_keeps_the_rest_as_written(url, shown):
     assert redact(url) == shown
     assert redact(shown) == shown  # already redacted: nothing more to do
@@ -83,6 +84,7 @@ def test_redact_masks_every_secret_and_keeps_the_rest_as_written(url, shown):
         ("rtsp://a:pw@\uff03cam/x?token=t", "rtsp://a:***@\uff03cam/x?token=***"),  # NFKC: #
     ],
 )
+@pytest.mark.unit
 def test_a_url_urllib_refuses_is_still_shown_with_its_secrets_masked(url, shown):
     with pytest.raises(ValueError):
         urlsplit(url)
@@ -90,6 +92,7 @@ def test_a_url_urllib_refuses_is_still_shown_with_its_secrets_masked(url, shown)
 
 
 @pytest.mark.parametrize("text", ["", "not a url", "pwd=hunter2", "?", "#", "//@", ":@/?&=#&="])
+@pytest.mark.unit
 def test_redact_never_raises_on_odd_strings(text):
     assert isinstance(redact(text), str)
 
@@ -101,6 +104,7 @@ def test_redact_never_raises_on_odd_strings(text):
      ("token_type", False), ("AccessKeyId", False),
      ("user", False), ("usr", False), ("channel", False), ("resolution", False), ("id", False)],
 )  # fmt: skip
+@pytest.mark.unit
 def test_which_keys_are_credentials(key, secret):
     assert is_secret_key(key) is secret
 
@@ -123,11 +127,13 @@ def test_which_keys_are_credentials(key, secret):
          "bad URL http://u:***@[::1/v?pwd=***"),
     ],
 )  # fmt: skip
+@pytest.mark.unit
 def test_scrub_replaces_each_secret_in_free_text(url, text, said):
     assert scrub(text, url) == said
     assert scrub(None, url) is None and scrub("", url) == ""
 
 
+@pytest.mark.unit
 def test_secrets_are_the_values_as_written():
     url = "https://u:p%40ss@hooks.slack.com/services/T1/B2/tok?pwd=a%20b#token=f"
     assert secrets(url) == ["p%40ss", "tok", "a%20b", "f"]
@@ -171,6 +177,7 @@ def test_a_camera_urls_query_password_is_in_no_answer_and_no_log(
         assert "hunter2" not in shown, shown
 
 
+@pytest.mark.unit
 def test_a_refused_webhook_url_is_named_without_its_secrets():
     """LOCALVISION_STREAM_WEBHOOK_URL that is not http(s): the command says so, masked."""
     from typer.testing import CliRunner

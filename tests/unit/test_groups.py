@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-MODELS = Path(__file__).resolve().parent.parent / "src" / "localvision" / "models"
+MODELS = Path(__file__).resolve().parents[2] / "src" / "localvision" / "models"
 ANIMAL_GROUPS = {
     "dog", "wolf_fox", "cat", "big_cat", "bear", "primate", "rabbit", "horse", "cattle",
     "bird", "fish", "snake", "lizard", "turtle", "frog", "butterfly", "insect", "spider",
