@@ -29,180 +29,10 @@
 "use strict";
 
 (function () {
-  const FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF";
-  const ENGLISH = {
-    // the page itself (teach.html, by data-i18n key)
-    pageTitle: "localvision: teach it your own classes",
-    skipLink: "Skip to content",
-    navPages: "Pages",
-    navRecognize: "Recognize",
-    navLive: "Live camera",
-    navHistory: "History",
-    navTeach: "Teach",
-    signOut: "Sign out",
-    heading: "Teach it your own classes",
-    lede: "Name a few classes, give each some photos, and train a model of your own on this " +
-      "computer. It then answers on the Recognize page like any other model.",
-    adminOnly: "Only an admin can teach localvision new classes. Sign in as an admin to use this page.",
-    projectsTitle: "Your models",
-    projectsEmpty: "None yet: make the first one below.",
-    createTitle: "A new model",
-    nameLabel: "Name",
-    namePlaceholder: "e.g. parts",
-    nameHint: "Also the model's name: lower-case letters, digits, - _ .",
-    titleLabel: "Title (optional, any language)",
-    titlePlaceholder: "e.g. Bike parts",
-    classesLabel: "Classes, separated by commas",
-    classesPlaceholder: "e.g. bolt, nut, washer",
-    create: "Create",
-    deleteProject: "Delete its photos",
-    photosHint: "Add photos to each class: drop them on it, choose them, take one with a " +
-      "phone's camera, pick from the photos you recognized in this browser, or paste one " +
-      "(Ctrl+V) into the class marked for pasting.",
-    addClassLabel: "Another class",
-    addClass: "Add the class",
-    feedbackTitle: "Corrections from the Recognize page",
-    feedbackCaption: "Photos people said were wrongly recognized, with what they really are",
-    colPhoto: "Photo",
-    colClass: "It is",
-    colPredicted: "The model said",
-    colWho: "Who",
-    colWhen: "When",
-    colActions: "Actions",
-    trainTitle: "Train",
-    baseLabel: "Start from",
-    modeLabel: "How much to train",
-    modeHead: "The last layer only (seconds)",
-    modeFinetune: "The last layers too (minutes)",
-    modeFull: "The whole model (slow)",
-    trainButton: "Train",
-    progressLabel: "Training progress",
-    cancelTraining: "Cancel",
-    epochsCaption: "Each epoch's loss and accuracy",
-    colEpoch: "Epoch",
-    colTrainLoss: "Loss",
-    colTrainAcc: "Accuracy",
-    colValLoss: "Validation loss",
-    colValAcc: "Validation accuracy",
-    reportTitle: "How well it learned",
-    confusionAlt: "The confusion matrix of the validation photos",
-    confusionCaption: "Confusion matrix: rows are the true classes, columns what the model said.",
-    perClassCaption: "Precision and recall of each class on the validation photos",
-    colClassName: "Class",
-    colPrecision: "Precision",
-    colRecall: "Recall",
-    colSupport: "Photos",
-    misclassifiedAlt: "The validation photos the model got wrong",
-    misclassifiedCaption: "The validation photos it got wrong: the true class, then what it said.",
-    noneWrong: "It recognized every validation photo correctly.",
-    epochsCsv: "Each epoch's figures (CSV)",
-    useIt: "Use it on the Recognize page",
-    tryTitle: "Try it",
-    tryDrop: "Drop a new photo here",
-    chooseFiles: "Choose photos",
-    cancel: "Cancel",
-    confirmDelete: "Delete",
-    recentEmpty: "No recent photos in this browser yet: the photos you recognize on the " +
-      "Recognize page show up here.",
-    recentAdd: "Add",
-    footer: "localvision runs offline: nothing you upload leaves this machine.",
-    // projects
-    classesCount: (n) => (n === 1 ? "1 class" : `${n} classes`),
-    photosCount: (n) => (n === 1 ? "1 photo" : `${n} photos`),
-    trained: (accuracy) => `trained, ${accuracy} on its validation photos`,
-    trainedNoFigure: "trained",
-    notTrained: "not trained yet",
-    trainingNow: "training now",
-    facts: (parts) => parts.join(" \u00b7 "),
-    baseIs: (base) => `starts from ${base}`,
-    created: (name) => `Made \u201c${name}\u201d. Now give each class some photos.`,
-    noName: "Give the model a name first.",
-    deletedProject: (name) => `Deleted the photos and classes of \u201c${name}\u201d.`,
-    confirmProjectTitle: "Delete its photos?",
-    confirmProject: (name) => `Delete every photo and class of \u201c${name}\u201d? A model ` +
-      "trained from them stays installed. This cannot be undone.",
-    // classes
-    dropHere: "Drop photos here",
-    choose: "Choose",
-    takePhoto: "Take photo",
-    fromRecent: "From recent photos",
-    pasteHere: "Paste here",
-    pasteTarget: "Ctrl+V pastes here",
-    pasteTitle: (name) => `Paste photos into \u201c${name}\u201d`,
-    noPhotos: "No photos yet.",
-    deleteClass: "Delete the class",
-    deleteClassLabel: (name) => `Delete the class \u201c${name}\u201d`,
-    deletePhoto: (name) => `Delete this photo of \u201c${name}\u201d`,
-    confirmClassTitle: "Delete this class?",
-    confirmClass: (name, photos) => `Delete the class \u201c${name}\u201d and its ${photos}? ` +
-      "This cannot be undone.",
-    deletedClass: (name) => `Deleted the class \u201c${name}\u201d.`,
-    addedClass: (name) => `Added the class \u201c${name}\u201d.`,
-    adding: (photos, name) => `Adding ${photos} to \u201c${name}\u201d\u2026`,
-    added: (photos, name) => `Added ${photos} to \u201c${name}\u201d.`,
-    notAdded: (file, why) => `${file} was not added: ${why}`,
-    wrongType: (file) => `${file} is not a photo (${FORMAT_NAMES}).`,
-    tooBig: (file, mb) => `${file} is too large: the server accepts photos up to ${mb}.`,
-    mb: (n) => `${n} MB`,
-    recentTitle: (name) => `Recent photos for \u201c${name}\u201d`,
-    recentPick: (file) => `Pick ${file}`,
-    // corrections
-    someone: "this computer",
-    // training
-    needTwoClasses: "A model needs at least 2 classes.",
-    needPhotos: (name) => `\u201c${name}\u201d needs at least 2 photos.`,
-    busyElsewhere: (name) => `\u201c${name}\u201d is training now; one training runs at a time.`,
-    showIt: "Show it",
-    queued: "Waiting to start\u2026",
-    starting: "Starting\u2026",
-    features: (done, total) => `Looking at the photos: ${done} of ${total}`,
-    training: "Training\u2026",
-    epochOf: (epoch, epochs) => `Training: epoch ${epoch} of ${epochs}`,
-    writingReport: "Writing the report\u2026",
-    saving: "Saving the model\u2026",
-    cancelling: "Cancelling\u2026",
-    done: "Done: the model is trained.",
-    doneEarly: "Done: it stopped early, once it no longer got better.",
-    doneInterrupted: "Stopped: the best model so far was kept.",
-    failed: (why) => `The training failed: ${why}`,
-    failedNoReason: "The training failed.",
-    cancelled: "Cancelled: nothing was saved.",
-    figEpoch: "Epoch",
-    figLoss: "Loss",
-    figAccuracy: "Accuracy",
-    figValAccuracy: "Validation accuracy",
-    figLeft: "Time left",
-    figPhotos: "Photos",
-    photosSplit: (train, val) => `${train} to learn from, ${val} to check`,
-    seconds: (s) => `about ${s} s`,
-    minutes: (m, s) => `about ${m} min ${s} s`,
-    best: "best",
-    // the report
-    summary: (accuracy, val) => `Validation accuracy: ${accuracy} on ${val}.`,
-    summaryBest: (epoch) => `The model kept is the one of epoch ${epoch}.`,
-    skipped: (n) => (n === 1 ? "1 file could not be read and was left out."
-      : `${n} files could not be read and were left out.`),
-    showPercentages: "Show each row as percentages",
-    showCounts: "Show the counts",
-    reportFailed: (why) => `The report could not be loaded: ${why}`,
-    modelLoading: (name) => `Loading ${name} so it can answer\u2026`,
-    // try it
-    trying: (photos) => `Recognizing ${photos}\u2026`,
-    tryFailed: (file, why) => `${file}: ${why}`,
-    // errors, when the server sent no sentence of its own
-    unreachable: "Could not reach the localvision server. Check that it is still running, then try again.",
-    unreadable: "The server sent an answer this page cannot read. Try again.",
-    serverProblem: (status) => `The server ran into a problem (HTTP ${status}). Try again; if it ` +
-      "keeps happening, look at the server's log.",
-    refused: (status) => `The server refused the request (HTTP ${status}).`,
-  };
-  const T = localize(ENGLISH);
-  const I18N = window.localvisionI18n || {
-    lang: "en",
-    locale: undefined,
-    codeText: () => null,
-    errorText: (error) => (error && typeof error.message === "string" && error.message.trim()) || null,
-  };
+  const I18N = window.localvisionI18n;
+  const T = I18N.strings("teach");
+  const PAGE = window.localvisionPage;
+  const { el, percentText, quoted, isImage, save, ApiError } = PAGE;
 
   const enc = encodeURIComponent;
   const API = {
@@ -221,11 +51,6 @@
     reportFile: (m, f) => `/api/v1/models/${enc(m)}/report/${enc(f)}`,
     classify: "/api/v1/classify",
   };
-  const IMAGE_TYPES = new Set([
-    "image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/webp", "image/bmp",
-    "image/x-ms-bmp", "image/gif", "image/tiff",
-  ]);
-  const IMAGE_EXT = /\.(jpe?g|jfif|png|webp|bmp|gif|tiff?)$/i;
   const MB = 1024 * 1024;
   const ACTIVE = new Set(["queued", "running"]);
   const FINISHED = new Set(["done", "failed", "cancelled"]);
@@ -310,60 +135,6 @@
   // ---------------------------------------------------------------------------------------------
   // Small helpers
 
-  /** The page's strings: English, or what a translation script loaded before this one gives. */
-  function localize(english) {
-    const translate = window.localvisionLocalize;
-    return typeof translate === "function" ? { ...english, ...translate(english, "teach") } : english;
-  }
-
-  /** Put the dictionary's text into the HTML (data-i18n and data-i18n-<attribute>). */
-  function applyStrings(root) {
-    const text = (key) => {
-      if (typeof T[key] === "string") return T[key];
-      console.error(`localvision: no string named ${key}`);
-      return null;
-    };
-    for (const node of root.querySelectorAll("[data-i18n]")) {
-      const value = text(node.dataset.i18n);
-      if (value !== null) node.textContent = value;
-    }
-    for (const attr of ["aria-label", "placeholder", "alt"]) {
-      for (const node of root.querySelectorAll(`[data-i18n-${attr}]`)) {
-        const value = text(node.getAttribute(`data-i18n-${attr}`));
-        if (value !== null) node.setAttribute(attr, value);
-      }
-    }
-    document.title = T.pageTitle;
-  }
-
-  /** Build an element: el("td", {className: "x", dataset: {a: 1}}, "text", childNode, ...). */
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "dataset") Object.assign(node.dataset, value);
-      else if (key === "style") node.style.cssText = value;
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
-
-  function quoted(name) {
-    return `\u201c${name}\u201d`;
-  }
-
-  function percentText(p) {
-    const v = Number(p) * 100;
-    if (!Number.isFinite(v)) return "\u2014";
-    if (v > 0 && v < 0.1) return "<0.1%";
-    return `${v.toFixed(1)}%`;
-  }
-
   function number(value, digits) {
     const n = Number(value);
     return Number.isFinite(n) ? n.toFixed(digits) : "\u2014";
@@ -377,45 +148,17 @@
 
   function timeText(iso) {
     if (typeof iso !== "string") return "\u2014";
-    const hasZone = /(Z|[+-]\d\d:?\d\d)$/i.test(iso);
-    const d = new Date(hasZone ? iso : `${iso.replace(" ", "T")}Z`); // the server writes UTC
-    if (Number.isNaN(d.getTime())) return iso;
+    const d = PAGE.parseUtc(iso); // the server writes UTC
+    if (!d) return iso;
     return d.toLocaleString(I18N.locale, { dateStyle: "medium", timeStyle: "short" });
   }
 
-  function isImage(file) {
-    const type = (file.type || "").toLowerCase();
-    if (IMAGE_TYPES.has(type)) return true;
-    return (!type || type === "application/octet-stream") && IMAGE_EXT.test(file.name || "");
-  }
-
-  function showMessage(lines) {
-    ui.message.textContent = "";
-    for (const line of Array.isArray(lines) ? lines : [lines]) ui.message.append(el("p", {}, line));
-    ui.message.hidden = false;
-  }
-
-  function clearMessage() {
-    ui.message.hidden = true;
-    ui.message.textContent = "";
-  }
-
-  function showNotice(text) {
-    ui.notice.textContent = text || "";
-    ui.notice.hidden = !text;
-  }
+  const showMessage = (lines) => PAGE.showMessage(ui.message, lines);
+  const clearMessage = () => PAGE.clearMessage(ui.message);
+  const showNotice = (text) => PAGE.showNotice(ui.notice, text);
 
   // ---------------------------------------------------------------------------------------------
   // Talking to the server
-
-  /** A failed request, already turned into a sentence for people. */
-  class ApiError extends Error {
-    constructor(message, code, status) {
-      super(message);
-      this.code = code;
-      this.status = status;
-    }
-  }
 
   function errorSentence(error, status) {
     const text = I18N.errorText(error, { mb: T.mb(state.limits.max_upload_mb) });
@@ -426,31 +169,13 @@
   }
 
   /** A JSON request; `allowEmpty`: a body that is not an object (null) is no error. */
-  async function request(url, options, allowEmpty) {
-    let response;
-    try {
-      const auth = window.localvisionAuth ? window.localvisionAuth.headers() : {};
-      response = await fetch(url, { ...(options || {}),
-        headers: { Accept: "application/json", ...auth, ...((options || {}).headers || {}) } });
-    } catch (err) {
-      throw new ApiError(T.unreachable, "network_error", 0);
-    }
-    let body = null;
-    try {
-      body = response.status === 204 ? null : await response.json();
-    } catch (err) {
-      body = undefined; // not JSON: a proxy's HTML page, or an empty body
-    }
-    if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
-    if (!response.ok) {
-      const error = body && typeof body.error === "object" ? body.error : null;
-      const code = error && typeof error.code === "string" ? error.code : null;
-      throw new ApiError(errorSentence(error, response.status), code, response.status);
-    }
-    if ((body === null || typeof body !== "object") && !(allowEmpty || response.status === 204)) {
-      throw new ApiError(T.unreadable, "bad_response", response.status);
-    }
-    return body;
+  function request(url, options, allowEmpty) {
+    return PAGE.requestJson(url, options, {
+      describe: errorSentence,
+      unreachable: T.unreachable,
+      unreadable: T.unreadable,
+      allowEmpty,
+    });
   }
 
   const send = (method, url, json) => request(url, {
@@ -680,7 +405,7 @@
     card.addEventListener("click", () => setPasteClass(name, true));
     card.addEventListener("focusin", () => setPasteClass(name, true));
     card.addEventListener("dragover", (event) => {
-      if (!hasFiles(event)) return;
+      if (!PAGE.hasFiles(event)) return;
       event.preventDefault();
       card.classList.add("is-dragover");
     });
@@ -688,7 +413,7 @@
       if (!card.contains(event.relatedTarget)) card.classList.remove("is-dragover");
     });
     card.addEventListener("drop", (event) => {
-      if (!hasFiles(event)) return;
+      if (!PAGE.hasFiles(event)) return;
       event.preventDefault();
       event.stopPropagation();
       card.classList.remove("is-dragover");
@@ -1306,13 +1031,7 @@
       }
       renderJob();
     }
-    ui.useIt.onclick = () => {
-      try {
-        localStorage.setItem(SAVED_MODEL, model);
-      } catch (err) {
-        // storage blocked: the Recognize page opens with its own default
-      }
-    };
+    ui.useIt.onclick = () => save(SAVED_MODEL, model); // storage blocked: its own default
   }
 
   /** report.json's per-class figures, as rows {class, precision, recall, support}. */
@@ -1406,17 +1125,6 @@
   // ---------------------------------------------------------------------------------------------
   // Wiring
 
-  function hasFiles(event) {
-    return Boolean(event.dataTransfer) && Array.from(event.dataTransfer.types || []).includes("Files");
-  }
-
-  function filesFromClipboard(data) {
-    const files = Array.from(data.files || []);
-    if (files.length) return files;
-    return Array.from(data.items || []).filter((item) => item.kind === "file")
-      .map((item) => item.getAsFile()).filter(Boolean);
-  }
-
   let pasted = 0;
 
   function wire() {
@@ -1431,32 +1139,30 @@
       ui.tryInput.value = "";
     });
     ui.tryZone.addEventListener("dragover", (event) => {
-      if (hasFiles(event)) event.preventDefault();
+      if (PAGE.hasFiles(event)) event.preventDefault();
     });
     ui.tryZone.addEventListener("drop", (event) => {
-      if (!hasFiles(event)) return;
+      if (!PAGE.hasFiles(event)) return;
       event.preventDefault();
       event.stopPropagation();
       tryPhotos(event.dataTransfer.files);
     });
     // A drop that misses its target must not make the browser open the photo instead.
     window.addEventListener("dragover", (event) => {
-      if (hasFiles(event)) event.preventDefault();
+      if (PAGE.hasFiles(event)) event.preventDefault();
     });
     window.addEventListener("drop", (event) => {
-      if (hasFiles(event)) event.preventDefault();
+      if (PAGE.hasFiles(event)) event.preventDefault();
     });
     document.addEventListener("paste", (event) => {
       if (!state.name || !state.pasteClass || ui.project.hidden) return;
       if (event.target && event.target.closest && event.target.closest("input, textarea")) return;
-      const files = event.clipboardData ? filesFromClipboard(event.clipboardData) : [];
+      const files = event.clipboardData ? PAGE.filesFromClipboard(event.clipboardData) : [];
       if (!files.length) return;
       event.preventDefault();
-      // Browsers call every pasted image "image.png": number them so they can be told apart.
       const named = files.map((file) => {
         pasted += 1;
-        const ext = (file.type.split("/")[1] || "png").replace("jpeg", "jpg");
-        return new File([file], `pasted-${pasted}.${ext}`, { type: file.type });
+        return PAGE.pastedFile(file, pasted);
       });
       upload(state.pasteClass, named, "paste");
     });
@@ -1468,7 +1174,7 @@
   }
 
   async function start() {
-    applyStrings(document);
+    PAGE.applyStrings(T);
     wire();
     await loadServed();
     if (!(await loadProjects())) return;
