@@ -1239,6 +1239,7 @@
     locale, // for dates and numbers (toLocaleString)
     languages: Object.keys(LANGUAGES),
     errorCodes: Object.keys(T.errors),
+    tables: Object.keys(STRINGS), // the scripts that have strings here
     strings,
     codeText,
     errorText,
