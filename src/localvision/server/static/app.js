@@ -4,9 +4,9 @@
  * checked here (type, size) before any upload, so the common mistakes get an answer at once.
  * Photos go to /api/v1/classify in chunks, each ZIP to /api/v1/classify/zip; one photo shows its
  * labels as bars, anything more a table that can be saved as CSV (the server writes it from the
- * rows shown: POST /api/v1/results.csv). ZIP members get thumbnails read
- * from the ZIP the browser already holds (zip.js). Every failure becomes one sentence in #message:
- * the server's own `message` where it sent one, never raw JSON.
+ * rows shown: POST /api/v1/results.csv). ZIP members get thumbnails read from the ZIP the browser
+ * already holds (zip.js). Every failure becomes one sentence in #message: the server's own
+ * `message` where it sent one, never raw JSON.
  *
  * The model line says which model answers; when the server serves several it is a picker (the
  * ready ones, each with its classes, speed, ImageNet accuracy and precision; those still loading

@@ -2,12 +2,12 @@
  *
  * The page works without JavaScript: the server sends it in English, with the error message
  * (if any) filled in. This script puts in the page's strings on load (i18n.js's, in the page's
- * language), by data-i18n keys (page.js), and turns the server's message into the sentence for its
- * code (data-code on #login-error). The language switch shows the page again by a GET that
+ * language), by data-i18n keys (page.js), and turns the server's message into the sentence for
+ * its code (data-code on #login-error). The language switch shows the page again by a GET that
  * keeps where to go after signing in (after a failed sign-in the page is a POST's answer, which
- * a reload would send again). Like i18n.js and page.js it is put into the page inline by the server
- * (server/login.py), so it must never hold a closing script tag, an HTML comment's opening or
- * two opening braces in a row.
+ * a reload would send again). Like i18n.js and page.js it is put into the page inline by the
+ * server (server/login.py), so it must never hold a closing script tag, an HTML comment's
+ * opening or two opening braces in a row.
  */
 "use strict";
 

@@ -168,7 +168,8 @@
     ui.classes.textContent = "";
     const examples = examplesOf(project);
     for (const klass of classes) {
-      ui.classes.append(teach.classCard(klass, examples.filter((e) => e.class === klass.name)));
+      const photos = examples.filter((e) => e.class === klass.name);
+      ui.classes.append(teach.classCard(klass, photos));
     }
     teach.renderFeedback(examples.filter((e) => e.source === "feedback"));
     teach.renderTrainForm();
