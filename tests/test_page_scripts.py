@@ -283,7 +283,7 @@ def test_every_table_has_its_strings_in_both_languages(open_page, locale):
     assert got["heading"] == ("What is in this photo?" if english else "这张照片里有什么？")
 
 
-def test_a_translation_dropped_in_first_wins_over_english(open_page, browser):
+def test_a_translation_dropped_in_first_wins_over_english(browser):
     """window.localvisionLocalize, defined before i18n.js (a third language, or the tests'
     pseudo-translation), translates every table."""
     context = browser.new_context(locale="en-US")
@@ -303,9 +303,7 @@ def test_a_translation_dropped_in_first_wins_over_english(open_page, browser):
 
 
 # --- the page scripts, read as text -------------------------------------------------------------
-PAGE_SCRIPTS = sorted(
-    p for p in STATIC.rglob("*.js") if p.name not in {"i18n.js"}
-)
+PAGE_SCRIPTS = sorted(p for p in STATIC.rglob("*.js") if p.name != "i18n.js")
 
 
 @pytest.mark.parametrize("path", PAGE_SCRIPTS, ids=lambda p: str(p.relative_to(STATIC)))
