@@ -183,7 +183,11 @@ def _no_raw_error(text: str) -> None:
 
 
 def _csv(path: str | Path) -> tuple[list[str], list[dict]]:
-    reader = csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8")))
+    return _csv_text(Path(path).read_text(encoding="utf-8"))
+
+
+def _csv_text(text: str) -> tuple[list[str], list[dict]]:
+    reader = csv.DictReader(io.StringIO(text))
     return list(reader.fieldnames or []), list(reader)
 
 
@@ -261,14 +265,17 @@ def test_zip_gives_one_row_per_member_and_a_csv(page, live_server, photo_zip):
     expect(table.locator("tbody tr").first.locator(".label")).to_have_text("espresso")
     assert page.watch.api_calls("/api/v1/classify/zip")
 
+    # The server writes the CSV (POST /api/v1/results.csv, the rows the page holds): the columns
+    # of its own CSV answer for a batch (report.rows_to_csv), class indexes included.
     with page.expect_download() as info:
         page.click("#download-csv")
     download = info.value
-    assert download.suggested_filename.endswith(".csv")
+    assert re.fullmatch(r"localvision-results-\d{8}-\d{6}\.csv", download.suggested_filename)
+    assert len(page.watch.api_calls("/api/v1/results.csv")) == 1
     header, rows = _csv(download.path())
     assert header == [
-        "filename", "label_1", "probability_1", "label_2", "probability_2",
-        "label_3", "probability_3", "uncertain", "error_code", "error_message",
+        "filename", "label_1", "index_1", "probability_1", "label_2", "index_2", "probability_2",
+        "label_3", "index_3", "probability_3", "uncertain", "error_code", "error_message",
     ]  # fmt: skip
     assert [r["filename"] for r in rows] == names
     by_name = {r["filename"]: r for r in rows}
@@ -276,10 +283,25 @@ def test_zip_gives_one_row_per_member_and_a_csv(page, live_server, photo_zip):
     assert float(by_name["coffee.jpg"]["probability_1"]) > 0.5
     assert by_name["coffee.jpg"]["uncertain"] == "false"
     assert by_name["coffee.jpg"]["error_code"] == ""
-    assert by_name["notes.txt"]["uncertain"] == ""  # an error row is neither sure nor unsure
     assert by_name["notes.txt"]["error_code"] == "unsupported_format"
     assert by_name["notes.txt"]["label_1"] == ""
     assert "not an image" in by_name["notes.txt"]["error_message"]
+    # ... the very CSV the API answers for the same ZIP (format=csv), cell for cell
+    import httpx
+
+    with open(path, "rb") as f:
+        answer = httpx.post(live_server + "/api/v1/classify/zip",
+                            params={"format": "csv", "top_k": 3, "lang": "en"},
+                            files={"file": ("photos.zip", f, "application/zip")}, timeout=120)
+    assert answer.status_code == 200
+    api_header, api_rows = _csv_text(answer.text)
+    assert api_header == header
+    for mine, theirs in zip(rows, api_rows, strict=True):
+        for column in header:  # probabilities: the same model on the same photos, any batch
+            if column.startswith("probability_") and mine[column]:
+                assert float(mine[column]) == pytest.approx(float(theirs[column]), abs=1e-4)
+            else:
+                assert mine[column] == theirs[column], column
 
 
 def test_non_image_named_jpg_gets_a_friendly_message(page, live_server, tmp_path):

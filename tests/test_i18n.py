@@ -110,7 +110,7 @@ def _screenshot(page, name: str) -> None:
 
 
 # --- the scripts the sign-in page carries inline ------------------------------------------------
-@pytest.mark.parametrize("name", ["i18n.js", "login.js"])
+@pytest.mark.parametrize("name", ["i18n.js", "page.js", "login.js"])
 def test_scripts_put_into_the_sign_in_page_are_safe_inline(name):
     """The server puts them into login.html as they are: none may end the <script> early, open
     an HTML comment or look like one of the page's {{placeholders}}."""

@@ -45,7 +45,7 @@ LOGIN_SALT = "localvision.login-form"  # so a form token can never pass for a se
 LOGIN_PAGE = Path(__file__).parent / "static" / "login.html"
 # Before sign-in the gate serves only this page and its stylesheets, so the page's scripts (its
 # language and strings) go into the page itself, in place of their <script src> tags.
-LOGIN_SCRIPTS = ("i18n.js", "login.js")
+LOGIN_SCRIPTS = ("i18n.js", "page.js", "login.js")
 
 
 # --- cookies ------------------------------------------------------------------------------------

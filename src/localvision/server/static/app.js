@@ -3,9 +3,10 @@
  * Files arrive by drop, file chooser, camera, paste or a click on an example photo; each is
  * checked here (type, size) before any upload, so the common mistakes get an answer at once.
  * Photos go to /api/v1/classify in chunks, each ZIP to /api/v1/classify/zip; one photo shows its
- * labels as bars, anything more a table that can be saved as CSV. ZIP members get thumbnails read
- * from the ZIP the browser already holds (zip.js). Every failure becomes one sentence in #message:
- * the server's own `message` where it sent one, never raw JSON.
+ * labels as bars, anything more a table that can be saved as CSV (the server writes it from the
+ * rows shown: POST /api/v1/results.csv). ZIP members get thumbnails read from the ZIP the browser
+ * already holds (zip.js). Every failure becomes one sentence in #message: the server's own
+ * `message` where it sent one, never raw JSON.
  *
  * The model line says which model answers; when the server serves several it is a picker (the
  * ready ones, each with its classes, speed, ImageNet accuracy and precision; those still loading
@@ -15,201 +16,31 @@
  * guesses, never as a confident answer; labels in another language keep their English one
  * (label_en) small beside them on the card.
  *
- * Every string this page shows is in STRINGS below (the HTML's own text is replaced from it at
- * start, by data-i18n keys): translating the page means translating that one object. A script
- * loaded before this one may define window.localvisionLocalize(english, "app") ->
- * {key: translation} (i18n.js does, for Chinese). The sentences for the server's error codes,
- * shared by every page, are i18n.js's (window.localvisionI18n).
+ * Every string this page shows is i18n.js's (localvisionI18n.strings("app"), in the page's
+ * language; the HTML's own text is replaced from it at start, by data-i18n keys), and so are the
+ * sentences for the server's error codes, shared by every page. The helpers it shares with the
+ * other pages are page.js's (window.localvisionPage).
  *
  * Text from files and the server is only ever set with textContent (never innerHTML).
  */
 "use strict";
 
 (function () {
-  const FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF";
-  const ENGLISH = {
-    // the page itself (index.html, by data-i18n key)
-    pageTitle: "localvision: recognize a photo",
-    skipLink: "Skip to content",
-    navPages: "Pages",
-    navRecognize: "Recognize",
-    navLive: "Live camera",
-    navHistory: "History",
-    navTeach: "Teach",
-    signOut: "Sign out",
-    heading: "What is in this photo?",
-    lede: "Your photos stay on this computer: a model running here labels them.",
-    dropTitle: "Drop photos or a ZIP here",
-    dropSub: "or paste an image (Ctrl+V / \u2318V)",
-    chooseFiles: "Choose files",
-    takePhoto: "Take photo",
-    chosenFiles: "Chosen files",
-    clearAll: "Clear all",
-    resultsRegion: "Results",
-    footer: "localvision runs offline: nothing you upload leaves this machine.",
-    apiDocs: "API docs",
-    // example photos
-    examplesTitle: "No photo at hand? Try one of these:",
-    exampleTry: (caption) => `Recognize the example photo: ${caption}`,
-    examples: {
-      coffee: "Coffee",
-      chelsea: "Cat",
-      astronaut: "Astronaut",
-      rocket: "Rocket",
-      grace_hopper: "Grace Hopper",
-    },
-    exampleFailed: "The example photo could not be loaded from the server. Reload the page and try again.",
-    // sizes
-    bytes: (n) => `${n} B`,
-    kb: (n) => `${n} KB`,
-    mb: (n) => `${n} MB`,
-    // limits, choosing files
-    limits: (mb) => `${FORMAT_NAMES} photos up to ${mb} each, or a ZIP of them.`,
-    tooBig: (name, size, mb) => `${name} is too large (${size}): the server accepts photos up ` +
-      `to ${mb}. Try a smaller copy of it.`,
-    wrongTypeHint: `Choose ${FORMAT_NAMES} images, or a ZIP of them.`,
-    wrongTypeOne: (name, hint) => `${name} is not a photo or a ZIP. ${hint}`,
-    wrongTypeMany: (n, names, hint) =>
-      `${n} files are not photos or ZIPs and were left out (${names}). ${hint}`,
-    remove: (name) => `Remove ${name}`,
-    removeTitle: "Remove",
-    zipTile: "ZIP",
-    zipSize: (size) => `ZIP \u00b7 ${size}`,
-    photos: (n) => (n === 1 ? "1 photo" : `${n} photos`),
-    zips: (n) => (n === 1 ? "1 ZIP" : `${n} ZIPs`),
-    files: (n) => (n === 1 ? "1 file" : `${n} files`),
-    and: (a, b) => `${a} and ${b}`,
-    chosen: (what) => `${what} chosen`,
-    // the Recognize button
-    recognize: "Recognize",
-    recognizing: "Recognizing\u2026",
-    notReadyTitle: "The model is not ready (see the banner above).",
-    chooseFirst: "Choose a photo first.",
-    // progress and results
-    recognizingFiles: (files) => `Recognizing ${files}\u2026`,
-    sent: (done, files) => `Recognizing\u2026 ${done} of ${files} sent`,
-    partial: "The files before it were recognized; their results are below.",
-    done: (files) => `Done: ${files} recognized.`,
-    doneSome: (files, failed) => `Done: ${files} recognized, ${failed} could not be read.`,
-    nothing: "Nothing could be recognized.",
-    resultTitle: "Result",
-    resultsTitle: "Results",
-    yourPhoto: (name) => `Your photo, ${name}`,
-    mostLikely: "Most likely",
-    // "not sure": the top label is under the server's confidence floor
-    notSure: "Not sure",
-    maybeBefore: "maybe ", // "maybe <label>?", the label in between
-    maybeAfter: "?",
-    notSureWhy: (percent, floor) => (floor
-      ? `The best guess is only ${percent}, under the ${floor} this service needs to be sure. ` +
-        "These are its top guesses:"
-      : `The best guess is only ${percent}, too little to be sure. These are its top guesses:`),
-    // groups (cat, dog, bird...): the summed probability of their fine labels
-    showGroups: "Show groups",
-    showGroupsTitle: "Also say what kind of thing it is (cat, dog, bird, car\u2026): the " +
-      "probabilities of its fine labels added up",
-    groupTitle: "Group",
-    groupsOf: (name) => `Groups for ${name}`,
-    colGroup: "Group",
-    topLabels: (n, name) => `Top ${n} labels for ${name}`,
-    answeredBy: (model) => `Answered by ${model}`,
-    ms: (ms) => `${ms} ms`,
-    couldNotRecognize: (name, why) => `Could not recognize ${name}: ${why}`,
-    notRecognized: "Not recognized",
-    summary: (files, ok) => `${files}: ${ok} recognized`,
-    summaryFailed: (text, failed) => `${text}, ${failed} could not be read`,
-    tableCaption: (summary) => `Recognition results, ${summary}`,
-    colPhoto: "Photo",
-    colFile: "File",
-    colLabel: "Top label",
-    colConfidence: "Confidence",
-    colOther: "Other labels",
-    downloadCsv: "Download CSV",
-    // banners
-    modelLabel: "Model",
-    modelNotReadyLabel: "Model (not ready)",
-    classesCount: (n) => `${n} classes`,
-    speed: (ms) => `\u2248 ${ms} ms/photo`,
-    accuracy: (percent) => `ImageNet top-1 ${percent}%`,
-    modelLoading: (name) => `${name} (loading\u2026)`,
-    modelUnavailable: (name) => `${name} (not available)`,
-    unavailable: "Recognition is unavailable: ",
-    fixIt: "To fix it, run: ",
-    copy: "Copy",
-    copied: "Copied",
-    checksAgain: "This page checks again every few seconds.",
-    loading: "The model is loading. ",
-    loadingSoon: "Recognize will be ready in a few seconds.",
-    notLoaded: "The model has not been loaded.",
-    // errors, when the server sent no sentence of its own
-    unreachable: "Could not reach the localvision server. Check that it is still running, then try again.",
-    unreadable: "The server sent an answer this page cannot read. Try again.",
-    tryAgainSoon: "Try again in a few seconds.",
-    serverProblem: (status) => `The server ran into a problem (HTTP ${status}). Try again; if it ` +
-      "keeps happening, look at the server's log.",
-    refused: (status) => `The server refused the request (HTTP ${status}).`,
-    notRecognizable: "This file could not be recognized.",
-    // "Wrong? It is...": a correction, saved as a training example (the Teach page)
-    wrong: "Wrong?",
-    wrongTitle: "Say what it really is: the photo is kept as a training example for this model",
-    itIs: "It is",
-    itIsPlaceholder: "a label, or a new name",
-    saveExample: "Save",
-    cancelExample: "Cancel",
-    savingExample: "Saving\u2026",
-    savedExample: (label, model) => `Saved as an example of \u201c${label}\u201d for ${model}.`,
-    seeTeach: "See it on the Teach page",
-    feedbackNoPhoto: "This photo cannot be read again here; choose it again to correct it.",
-  };
-  const T = localize(ENGLISH);
-  // The error sentences by code (i18n.js); without it, the server's own messages.
-  const I18N = window.localvisionI18n || {
-    codeText: () => null,
-    errorText: (error) => (error && typeof error.message === "string" && error.message.trim()) || null,
-  };
-
-  /** The page's strings: English, or what a translation script loaded before this one gives. */
-  function localize(english) {
-    const translate = window.localvisionLocalize;
-    return typeof translate === "function" ? { ...english, ...translate(english, "app") } : english;
-  }
-
-  /** Put the dictionary's text into the HTML (data-i18n, data-i18n-aria-label, data-i18n-title). */
-  function applyStrings(root) {
-    const text = (key) => {
-      if (typeof T[key] === "string") return T[key];
-      console.error(`localvision: no string named ${key}`);
-      return null;
-    };
-    for (const node of root.querySelectorAll("[data-i18n]")) {
-      const value = text(node.dataset.i18n);
-      if (value !== null) node.textContent = value;
-    }
-    for (const attr of ["aria-label", "title"]) {
-      for (const node of root.querySelectorAll(`[data-i18n-${attr}]`)) {
-        const value = text(node.getAttribute(`data-i18n-${attr}`));
-        if (value !== null) node.setAttribute(attr, value);
-      }
-    }
-    document.title = T.pageTitle;
-  }
+  const I18N = window.localvisionI18n;
+  const T = I18N.strings("app");
+  const PAGE = window.localvisionPage;
+  const { el, percentText, barWidth, quoted, saved, save, ApiError } = PAGE;
 
   const API = {
     models: "/api/v1/models",
     classify: "/api/v1/classify",
     classifyZip: "/api/v1/classify/zip",
+    resultsCsv: "/api/v1/results.csv",
   };
   // The one-click examples (static/examples/, see its README.md for sources and licences); their
   // captions are in STRINGS.examples.
   const EXAMPLES = ["coffee", "chelsea", "astronaut", "rocket", "grace_hopper"];
   const EXAMPLE_URL = (name) => `/static/examples/${name}.jpg`;
-  // Formats the server decodes (localvision.imaging.FORMATS), by MIME type and by extension:
-  // some systems hand the browser an empty type, so the extension is the fallback.
-  const IMAGE_TYPES = new Set([
-    "image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/webp", "image/bmp",
-    "image/x-ms-bmp", "image/gif", "image/tiff",
-  ]);
-  const IMAGE_EXT = /\.(jpe?g|jfif|png|webp|bmp|gif|tiff?)$/i;
   const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
   const ZIP_EXT = /\.zip$/i;
   const MB = 1024 * 1024; // the server counts max_upload_mb in MiB
@@ -268,23 +99,6 @@
   // ---------------------------------------------------------------------------------------------
   // Small helpers
 
-  /** Build an element: el("td", {className: "x", dataset: {a: 1}}, "text", childNode, ...). */
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "dataset") Object.assign(node.dataset, value);
-      else if (key === "style") node.style.cssText = value;
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
-
   function formatBytes(bytes) {
     if (bytes < 1024) return T.bytes(bytes);
     if (bytes < MB) return T.kb((bytes / 1024).toFixed(0));
@@ -293,21 +107,6 @@
 
   function formatMb(mb) {
     return T.mb(Number(Number(mb).toFixed(1)));
-  }
-
-  /** 0.8734 -> "87.3%"; tiny values say so rather than rounding to a misleading 0.0%. */
-  function percentText(p) {
-    const v = p * 100;
-    if (v > 0 && v < 0.1) return "<0.1%";
-    return `${v.toFixed(1)}%`;
-  }
-
-  function barWidth(p) {
-    return `${Math.max(0, Math.min(100, p * 100)).toFixed(1)}%`;
-  }
-
-  function quoted(name) {
-    return `\u201c${name}\u201d`;
   }
 
   /** End with a full stop. Case is kept: a reason may start with a name like "resnet18". */
@@ -320,40 +119,17 @@
   function kindOf(file) {
     const type = (file.type || "").toLowerCase();
     if (ZIP_TYPES.has(type) || ZIP_EXT.test(file.name)) return "zip";
-    if (IMAGE_TYPES.has(type)) return "image";
-    // No type, or a generic one: trust a known extension (the server sniffs the bytes anyway).
-    if ((!type || type === "application/octet-stream") && IMAGE_EXT.test(file.name)) {
-      return "image";
-    }
-    return null;
+    return PAGE.isImage(file) ? "image" : null;
   }
 
   // ---------------------------------------------------------------------------------------------
   // Messages and errors
 
-  function showMessage(text, level) {
-    ui.message.textContent = "";
-    ui.message.className = `message message-${level || "error"}`;
-    for (const line of Array.isArray(text) ? text : [text]) ui.message.append(el("p", {}, line));
-    ui.message.hidden = false;
-  }
-
-  function clearMessage() {
-    ui.message.hidden = true;
-    ui.message.textContent = "";
-  }
+  const showMessage = (text, level) => PAGE.showMessage(ui.message, text, level);
+  const clearMessage = () => PAGE.clearMessage(ui.message);
 
   function setStatus(text) {
     ui.status.textContent = text || "";
-  }
-
-  /** A failed request, already turned into a sentence for people. */
-  class ApiError extends Error {
-    constructor(message, code, status) {
-      super(message);
-      this.code = code;
-      this.status = status;
-    }
   }
 
   // When the server sent no sentence of its own (a proxy's HTML page, an empty body), a status
@@ -395,30 +171,13 @@
     return text;
   }
 
-  async function fetchJson(url, options) {
-    let response;
-    try {
-      const auth = window.localvisionAuth ? window.localvisionAuth.headers() : {};
-      response = await fetch(url, { headers: { Accept: "application/json", ...auth }, ...options });
-    } catch (err) {
-      throw new ApiError(T.unreachable, "network_error", 0);
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (err) {
-      body = null; // not JSON: an HTML error page from a proxy, or an empty body
-    }
-    if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
-    if (!response.ok) {
-      const error = body && typeof body.error === "object" ? body.error : null;
-      const code = error && typeof error.code === "string" ? error.code : null;
-      throw new ApiError(errorSentence(error, response.status), code, response.status);
-    }
-    if (body === null || typeof body !== "object") {
-      throw new ApiError(T.unreadable, "bad_response", response.status);
-    }
-    return body;
+  /** A JSON request; every failure is an ApiError with a sentence for people. */
+  function fetchJson(url, options) {
+    return PAGE.requestJson(url, options, {
+      describe: errorSentence,
+      unreachable: T.unreachable,
+      unreadable: T.unreadable,
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -478,7 +237,7 @@
    * why). A saved model still loading is taken once a later poll finds it ready. */
   function chooseModel(models, defaultName) {
     const ready = new Set(models.filter((m) => m.state === "ready").map((m) => m.name));
-    for (const name of [state.picked, savedModel(), defaultName]) {
+    for (const name of [state.picked, saved(SAVED_MODEL), defaultName]) {
       if (name && ready.has(name)) return name;
     }
     if (ready.size) return models.find((m) => ready.has(m.name)).name;
@@ -489,28 +248,8 @@
     return state.models.find((m) => m.name === state.model) || null;
   }
 
-  function savedModel() {
-    try {
-      return localStorage.getItem(SAVED_MODEL);
-    } catch (err) {
-      return null; // storage blocked: the page still works, it just does not remember
-    }
-  }
-
-  function save(key, value) {
-    try {
-      localStorage.setItem(key, value);
-    } catch (err) {
-      // storage blocked: the choice holds for this page only
-    }
-  }
-
   function savedGroups() {
-    try {
-      return localStorage.getItem(SAVED_GROUPS) === "true";
-    } catch (err) {
-      return false;
-    }
+    return saved(SAVED_GROUPS) === "true";
   }
 
   function formatNumber(n) {
@@ -708,10 +447,8 @@
         continue;
       }
       if (source === "paste") {
-        // Browsers call every pasted image "image.png"; number them so rows can be told apart.
         state.pasteCount += 1;
-        const ext = (file.type.split("/")[1] || "png").replace("jpeg", "jpg");
-        file = new File([file], `pasted-${state.pasteCount}.${ext}`, { type: file.type });
+        file = PAGE.pastedFile(file, state.pasteCount);
       }
       if (state.items.some((it) => sameFile(it.file, file))) continue;
       state.items.push({ file, kind, url: kind === "image" ? URL.createObjectURL(file) : null });
@@ -823,13 +560,17 @@
     return out;
   }
 
-  /** Send everything chosen; returns {rows, model, elapsed, failure}. Rows keep their order. */
+  /** Send everything chosen; returns {rows, results, model, elapsed, failure}. `results`: the
+   * server's rows exactly as they came (for the CSV); `rows`: the same, each with what this page
+   * knows of its photo (its thumbnail, its file or ZIP). Both keep their order. */
   async function send(images, zips, ask) {
-    const out = { rows: [], model: null, elapsed: 0, failure: null };
+    const out = { rows: [], results: [], model: null, elapsed: 0, failure: null };
     const take = (data) => {
       out.model = data.model || out.model;
       out.elapsed += Number(data.elapsed_ms) || 0;
-      return Array.isArray(data.results) ? data.results : [];
+      const results = Array.isArray(data.results) ? data.results : [];
+      out.results.push(...results);
+      return results;
     };
     const total = images.length + zips.length;
     let done = 0;
@@ -866,7 +607,7 @@
     setStatus(T.recognizingFiles(T.files(state.items.length)));
 
     const ask = askFor();
-    const { rows, model, elapsed, failure } = await send(images, zips, ask);
+    const { rows, results, model, elapsed, failure } = await send(images, zips, ask);
 
     state.busy = false;
     state.recognized = !failure; // after a failure, the same files can be tried again
@@ -882,7 +623,7 @@
       if (failure.code === "model_not_ready" || failure.code === "unknown_model") loadModel();
     }
     if (!rows.length) return;
-    const shown = { model, elapsed, groups: ask.groups, lang: I18N.lang || "en" };
+    const shown = { model, elapsed, results, groups: ask.groups, lang: I18N.lang || "en" };
     rememberPhotos(rows);
     if (rows.length === 1 && zips.length === 0) renderSingle(rows[0], shown);
     else renderTable(rows, shown);
@@ -1046,7 +787,7 @@
     const summary = failed ? T.summaryFailed(recognized, failed) : recognized;
     const download = el("button", { type: "button", id: "download-csv",
       className: "button button-secondary", dataset: { testid: "download-csv" } }, T.downloadCsv);
-    download.addEventListener("click", () => downloadCsv(rows, shown));
+    download.addEventListener("click", () => downloadCsv(shown, download));
     const th = (text, className) => el("th", { scope: "col", className }, text);
     ui.results.append(
       el("div", { className: "results-head" },
@@ -1197,7 +938,7 @@
     let file;
     try {
       const response = await fetch(EXAMPLE_URL(name));
-      if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
+      PAGE.checkSignedIn(response);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       file = new File([await response.blob()], `${name}.jpg`, { type: "image/jpeg" });
     } catch (err) {
@@ -1268,10 +1009,11 @@
       dataset: { testid: "feedback-label" } });
     input.setAttribute("list", `${id}-labels`); // input.list is read-only
     const list = el("datalist", { id: `${id}-labels` });
-    const save = el("button", { type: "submit", className: "button feedback-save" }, T.saveExample);
+    const saveButton = el("button", { type: "submit", className: "button feedback-save" },
+      T.saveExample);
     const cancel = el("button", { type: "button", className: "link-button" }, T.cancelExample);
     const form = el("form", { className: "feedback-form", noValidate: true },
-      el("label", { htmlFor: id, className: "feedback-label" }, T.itIs), input, list, save, cancel);
+      el("label", { htmlFor: id, className: "feedback-label" }, T.itIs), input, list, saveButton, cancel);
     const said = el("p", { className: "feedback-said", role: "status" });
     box.textContent = "";
     box.append(form, said);
@@ -1291,7 +1033,7 @@
       const index = labels.indexOf(typed);
       const label = index >= 0 && english[index] ? english[index] : typed;
       const top = row.predictions[0];
-      save.disabled = true;
+      saveButton.disabled = true;
       said.className = "feedback-said";
       said.textContent = T.savingExample;
       try {
@@ -1302,17 +1044,17 @@
         body.append("model", model);
         body.append("label", label);
         body.append("predicted", top.label_en || top.label);
-        const saved = await fetchJson("/api/v1/feedback", { method: "POST", body });
-        const project = saved.project || model;
+        const made = await fetchJson("/api/v1/feedback", { method: "POST", body });
+        const project = made.project || model;
         form.remove();
         said.textContent = "";
         // The words the user picked (a label in the page's language), else the class it became.
-        const shownLabel = label !== typed ? typed : (saved.class || label);
+        const shownLabel = label !== typed ? typed : (made.class || label);
         said.append(T.savedExample(shownLabel, model), " ",
           el("a", { href: `/teach?project=${encodeURIComponent(project)}` }, T.seeTeach));
         said.dataset.testid = "feedback-saved";
       } catch (err) {
-        save.disabled = false;
+        saveButton.disabled = false;
         said.className = "feedback-said feedback-error";
         said.setAttribute("role", "alert");
         said.textContent = err instanceof ApiError ? err.message : T.unreachable;
@@ -1321,77 +1063,59 @@
   }
 
   // ---------------------------------------------------------------------------------------------
-  // CSV, built here from the JSON the server returned
+  // CSV: the server writes it (its one CSV writer, the columns of every CSV it writes) from the
+  // rows it returned, in the language they were asked in
 
-  function csvField(value) {
-    let s = value === null || value === undefined ? "" : String(value);
-    // A cell a spreadsheet would run as a formula (a ZIP member named "=HYPERLINK(...)") stays
-    // text, as in every CSV the server writes (report.safe_cell).
-    if (typeof value === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  /** POST the rows shown to /api/v1/results.csv and save the answer as a file. */
+  async function downloadCsv(shown, button) {
+    button.disabled = true;
+    try {
+      const blob = await fetchCsv(shown);
+      const url = URL.createObjectURL(blob);
+      const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+      const a = el("a", { href: url, download: `localvision-results-${stamp}.csv`, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) {
+      showMessage(err instanceof ApiError ? err.message : T.unreachable);
+    } finally {
+      button.disabled = false;
+    }
   }
 
-  /** filename, label_1, [label_en_1,] probability_1, ..., uncertain, [group, group_probability,]
-   * error_code, error_message: the server's CSV columns (label_en_N when the labels are not in
-   * English), less the class indexes, plus the top group when groups were shown. */
-  function buildCsv(rows, shown) {
-    const k = Math.max(1, state.limits.top_k || 0, ...rows.map((r) => (r.predictions || []).length));
-    const english = shown.lang !== "en";
-    const header = ["filename"];
-    for (let i = 1; i <= k; i++) {
-      header.push(`label_${i}`, ...(english ? [`label_en_${i}`] : []), `probability_${i}`);
+  /** The server's CSV of `shown.results`, as a Blob; an ApiError (a sentence) when it fails. */
+  async function fetchCsv(shown) {
+    const params = new URLSearchParams({ lang: shown.lang });
+    let response;
+    try {
+      response = await fetch(`${API.resultsCsv}?${params}`, {
+        method: "POST",
+        headers: PAGE.headers({ Accept: "text/csv", "Accept-Language": shown.lang,
+          "Content-Type": "application/json" }),
+        body: JSON.stringify({ results: shown.results, groups: Boolean(shown.groups) }),
+      });
+    } catch (err) {
+      throw new ApiError(T.unreachable, "network_error", 0);
     }
-    header.push("uncertain", ...(shown.groups ? ["group", "group_probability"] : []),
-      "error_code", "error_message");
-    const lines = [header];
-    for (const row of rows) {
-      const line = [row.filename];
-      const preds = row.predictions || [];
-      for (let i = 0; i < k; i++) {
-        const p = preds[i];
-        line.push(p ? p.label : "");
-        if (english) line.push(p ? p.label_en || p.label : "");
-        line.push(p ? Number(p.probability.toFixed(6)) : "");
+    PAGE.checkSignedIn(response);
+    if (!response.ok) {
+      let body = null;
+      try {
+        body = await response.json();
+      } catch (err) {
+        body = null; // not JSON: a proxy's page
       }
-      line.push(row.error ? "" : String(Boolean(row.uncertain)));
-      if (shown.groups) {
-        const g = (row.groups || [])[0];
-        line.push(g ? g.label : "", g ? Number(g.probability.toFixed(6)) : "");
-      }
-      const error = row.error || {};
-      line.push(error.code || "", error.message || "");
-      lines.push(line);
+      const error = body && typeof body.error === "object" && body.error ? body.error : null;
+      throw new ApiError(errorSentence(error, response.status),
+        error && error.code, response.status);
     }
-    return lines.map((l) => l.map(csvField).join(",")).join("\r\n") + "\r\n";
-  }
-
-  function downloadCsv(rows, shown) {
-    const blob = new Blob([buildCsv(rows, shown)], { type: "text/csv;charset=utf-8" });
-    const url = URL.createObjectURL(blob);
-    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-    const a = el("a", { href: url, download: `localvision-results-${stamp}.csv`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    return response.blob();
   }
 
   // ---------------------------------------------------------------------------------------------
   // Wiring
-
-  function hasFiles(event) {
-    return Boolean(event.dataTransfer) &&
-      Array.from(event.dataTransfer.types || []).includes("Files");
-  }
-
-  function filesFromClipboard(data) {
-    const files = Array.from(data.files || []);
-    if (files.length) return files;
-    return Array.from(data.items || [])
-      .filter((item) => item.kind === "file")
-      .map((item) => item.getAsFile())
-      .filter(Boolean);
-  }
 
   function wire() {
     for (const [input, source] of [[ui.fileInput, "chooser"], [ui.cameraInput, "camera"]]) {
@@ -1409,7 +1133,7 @@
     // instead); the zone lights up while files are dragged over the page.
     let dragDepth = 0;
     window.addEventListener("dragenter", (event) => {
-      if (!hasFiles(event)) return;
+      if (!PAGE.hasFiles(event)) return;
       dragDepth += 1;
       ui.dropzone.classList.add("is-dragover");
     });
@@ -1418,12 +1142,12 @@
       if (!dragDepth) ui.dropzone.classList.remove("is-dragover");
     });
     window.addEventListener("dragover", (event) => {
-      if (!hasFiles(event)) return;
+      if (!PAGE.hasFiles(event)) return;
       event.preventDefault();
       event.dataTransfer.dropEffect = "copy";
     });
     window.addEventListener("drop", (event) => {
-      if (!hasFiles(event)) return;
+      if (!PAGE.hasFiles(event)) return;
       event.preventDefault();
       dragDepth = 0;
       ui.dropzone.classList.remove("is-dragover");
@@ -1431,7 +1155,7 @@
     });
 
     document.addEventListener("paste", (event) => {
-      const files = event.clipboardData ? filesFromClipboard(event.clipboardData) : [];
+      const files = event.clipboardData ? PAGE.filesFromClipboard(event.clipboardData) : [];
       if (!files.length) return;
       event.preventDefault();
       addFiles(files, "paste");
@@ -1457,7 +1181,7 @@
     });
   }
 
-  applyStrings(document);
+  PAGE.applyStrings(T);
   renderExamples();
   renderLimits();
   wire();

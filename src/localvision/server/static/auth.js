@@ -5,18 +5,12 @@
  * neither read the cookie nor set that header, so it cannot make those requests in the user's
  * name. With auth off there is no such cookie and this script does nothing (it asks nothing).
  *
- * Its one string is in STRINGS (each page's own strings are in its script); a translation script
- * loaded before it may define window.localvisionLocalize(english, "auth") -> {key: translation}
- * (i18n.js does, for Chinese).
+ * Its one string is i18n.js's (localvisionI18n.strings("auth")).
  */
 "use strict";
 
 (function () {
-  const ENGLISH = {
-    admin: (user) => `${user} (admin)`,
-  };
-  const translate = window.localvisionLocalize;
-  const T = typeof translate === "function" ? { ...ENGLISH, ...translate(ENGLISH, "auth") } : ENGLISH;
+  const T = window.localvisionI18n.strings("auth");
 
   function cookie(name) {
     const match = document.cookie.match(new RegExp("(?:^|;\\s*)" + name + "=([^;]*)"));

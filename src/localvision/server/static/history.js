@@ -7,89 +7,19 @@
  * Dates are the user's local days: "from" is that day's first moment here, "to" the end of that
  * day here, sent to the server as UTC instants.
  *
- * Every string this page shows is in STRINGS below (the HTML's own text is replaced from it at
- * start, by data-i18n keys). A script loaded before this one may define
- * window.localvisionLocalize(english, "history") -> {key: translation} (i18n.js does, for
- * Chinese); the sentences for the server's error codes are i18n.js's (window.localvisionI18n).
+ * Every string this page shows is i18n.js's (localvisionI18n.strings("history"), in the page's
+ * language; the HTML's own text is replaced from it at start, by data-i18n keys), and so are the
+ * sentences for the server's error codes. The helpers it shares with the other pages are
+ * page.js's (window.localvisionPage).
  *
  * Text from the server is only ever set with textContent.
  */
 "use strict";
 
 (function () {
-  const ENGLISH = {
-    // the page itself (history.html, by data-i18n key)
-    pageTitle: "localvision: history",
-    skipLink: "Skip to content",
-    navPages: "Pages",
-    navRecognize: "Recognize",
-    navLive: "Live camera",
-    navHistory: "History",
-    navTeach: "Teach",
-    signOut: "Sign out",
-    heading: "History",
-    loading: "Loading\u2026",
-    downloadCsv: "Download CSV",
-    filterRegion: "Search the history",
-    filterLabel: "Top label contains",
-    filterFile: "File name contains",
-    filterFrom: "From",
-    filterTo: "To",
-    search: "Search",
-    showAll: "Show all",
-    tableCaption: "Recognitions, newest first",
-    colTime: "Time",
-    colFile: "File",
-    colLabel: "Top label",
-    colModel: "Model",
-    colLatency: "Latency",
-    colActions: "Actions",
-    empty: "No recognitions yet. ", // the three make one sentence around the link
-    emptyLink: "Recognize a photo",
-    emptyAfter: " and it will show up here.",
-    noMatch: "Nothing matches this search.",
-    pagerRegion: "History pages",
-    prev: "\u2190 Previous",
-    next: "Next \u2192",
-    confirmTitle: "Delete from the history?",
-    cancel: "Cancel",
-    confirmDelete: "Delete",
-    footer: "localvision runs offline: nothing you upload leaves this machine.",
-    // counts and pages
-    recognitions: (n) => (n === 1 ? "1 recognition" : `${n.toLocaleString("en")} recognitions`),
-    showing: (first, last, of) => `Showing ${first}\u2013${last} of ${of}, newest first.`,
-    showingMatching: (first, last, of) =>
-      `Showing ${first}\u2013${last} of ${of} matching this search, newest first.`,
-    nothingYet: "Nothing recognized yet.",
-    nothingMatches: "Nothing matches this search.",
-    pageOf: (page, pages) => `Page ${page} of ${pages}`,
-    // rows
-    notRecognized: "Not recognized",
-    notRecognizedText: "Not recognized.",
-    ms: (ms) => `${ms} ms`,
-    deleteRow: "Delete",
-    deleteRowLabel: (name) => `Delete ${name} from the history`,
-    // deleting
-    deleteAll: "Delete all",
-    deleteMatching: "Delete all shown",
-    confirmAll: (what) => `Delete all ${what}? This cannot be undone.`,
-    confirmMatching: (what) =>
-      `Delete the ${what} that match this search (on every page)? This cannot be undone.`,
-    deleted: (name) => `Deleted \u201c${name}\u201d from the history.`,
-    deletedMany: (what) => `Deleted ${what}.`,
-    // errors, when the server sent no sentence of its own
-    unreachable: "Could not reach the localvision server. Check that it is still running, " +
-      "then reload this page.",
-    loadFailed: (status) => `The history could not be loaded (HTTP ${status}). Try reloading the page.`,
-    deleteFailed: (status) => `That could not be deleted (HTTP ${status}). Try again.`,
-  };
-  const T = localize(ENGLISH);
-  // The error sentences by code, and the locale for dates (i18n.js); without it, the server's
-  // own messages and the browser's locale.
-  const I18N = window.localvisionI18n || {
-    locale: undefined,
-    errorText: (error) => (error && typeof error.message === "string" && error.message.trim()) || null,
-  };
+  const I18N = window.localvisionI18n;
+  const T = I18N.strings("history");
+  const { el, percentText, barWidth, parseUtc, requestJson } = window.localvisionPage;
 
   const PAGE_SIZE = 25;
   const FIELDS = ["label", "filename", "from", "to"]; // the search, as the address holds it
@@ -115,46 +45,6 @@
     dialogText: $("confirm-text"),
   };
   const state = { page: 1, search: {}, total: 0, loading: false, queued: null };
-
-  /** The page's strings: English, or what a translation script loaded before this one gives. */
-  function localize(english) {
-    const translate = window.localvisionLocalize;
-    return typeof translate === "function" ? { ...english, ...translate(english, "history") } : english;
-  }
-
-  /** Put the dictionary's text into the HTML (data-i18n, data-i18n-aria-label). */
-  function applyStrings(root) {
-    const text = (key) => {
-      if (typeof T[key] === "string") return T[key];
-      console.error(`localvision: no string named ${key}`);
-      return null;
-    };
-    for (const node of root.querySelectorAll("[data-i18n]")) {
-      const value = text(node.dataset.i18n);
-      if (value !== null) node.textContent = value;
-    }
-    for (const node of root.querySelectorAll("[data-i18n-aria-label]")) {
-      const value = text(node.getAttribute("data-i18n-aria-label"));
-      if (value !== null) node.setAttribute("aria-label", value);
-    }
-    document.title = T.pageTitle;
-  }
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "style") node.style.cssText = value;
-      else if (key === "dataset") Object.assign(node.dataset, value);
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
 
   // ---------------------------------------------------------------------------------------------
   // The search and the page, in the address
@@ -216,29 +106,14 @@
   // ---------------------------------------------------------------------------------------------
   // Talking to the server
 
-  /** A JSON request; throws an Error whose message is a sentence for people. */
-  async function request(method, url, fallback) {
-    let response;
-    try {
-      const auth = method !== "GET" && window.localvisionAuth ? window.localvisionAuth.headers() : {};
-      response = await fetch(url, { method, headers: { Accept: "application/json", ...auth } });
-    } catch (err) {
-      throw new Error(T.unreachable);
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (err) {
-      body = null;
-    }
-    if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
-    if (!response.ok || !body || typeof body !== "object") {
-      const error = body && typeof body.error === "object" && body.error ? body.error : {};
-      const failure = new Error(I18N.errorText(error) || fallback(response.status));
-      failure.status = response.status;
-      throw failure;
-    }
-    return body;
+  /** A JSON request; its failure is an error whose message is a sentence for people: the
+   * server's, else `fallback(status)`. */
+  function request(method, url, fallback) {
+    return requestJson(url, { method }, {
+      describe: (error, status) => I18N.errorText(error) || fallback(status),
+      unreachable: T.unreachable,
+      unreadable: fallback(200),
+    });
   }
 
   async function fetchPage(search, page) {
@@ -253,20 +128,6 @@
   // ---------------------------------------------------------------------------------------------
   // Showing it
 
-  function percentText(p) {
-    const v = p * 100;
-    if (v > 0 && v < 0.1) return "<0.1%";
-    return `${v.toFixed(1)}%`;
-  }
-
-  /** The server stores UTC; a timestamp without an offset must not be read as local time. */
-  function parseUtc(iso) {
-    if (typeof iso !== "string") return null;
-    const hasZone = /(Z|[+-]\d\d:?\d\d)$/i.test(iso);
-    const d = new Date(hasZone ? iso : `${iso.replace(" ", "T")}Z`);
-    return Number.isNaN(d.getTime()) ? null : d;
-  }
-
   function timeCell(iso) {
     const d = parseUtc(iso);
     if (!d) return el("td", { className: "cell-time" }, iso || "\u2014");
@@ -275,17 +136,8 @@
     return el("td", { className: "cell-time" }, el("time", { dateTime: utc, title: utc }, text));
   }
 
-  function showMessage(text) {
-    ui.message.textContent = "";
-    ui.message.className = "message message-error";
-    ui.message.append(el("p", {}, text));
-    ui.message.hidden = false;
-  }
-
-  function showNotice(text) {
-    ui.notice.textContent = text || "";
-    ui.notice.hidden = !text;
-  }
+  const showMessage = (text) => window.localvisionPage.showMessage(ui.message, text);
+  const showNotice = (text) => window.localvisionPage.showNotice(ui.notice, text);
 
   function row(item) {
     const preds = Array.isArray(item.predictions) ? item.predictions : [];
@@ -296,12 +148,11 @@
         el("span", { className: "error-badge" }, T.notRecognized), " ", message);
     } else {
       const top = preds[0];
-      const width = `${Math.max(0, Math.min(100, top.probability * 100)).toFixed(1)}%`;
       labelCell = el("td", { className: "cell-label" },
         el("span", { className: "label" }, top.label),
         el("span", { className: "mini-confidence" },
           el("span", { className: "bar-track", "aria-hidden": "true" },
-            el("span", { className: "bar", style: `width: ${width}` })),
+            el("span", { className: "bar", style: `width: ${barWidth(top.probability)}` })),
           el("span", { className: "percent" }, percentText(top.probability))));
     }
     const latency = typeof item.latency_ms === "number" ? T.ms(Math.round(item.latency_ms)) : "\u2014";
@@ -461,7 +312,7 @@
     load(search, page, false);
   });
 
-  applyStrings(document);
+  window.localvisionPage.applyStrings(T);
   const start = fromUrl();
   fillForm(start.search);
   load(start.search, start.page, false);

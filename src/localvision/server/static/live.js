@@ -17,55 +17,17 @@
  * 127.0.0.1). A phone opening the service by its LAN address over plain http gets no camera;
  * the page says so (and what to do) rather than failing silently.
  *
- * Every string this page shows is in ENGLISH below; i18n.js may give its translation
- * (window.localvisionLocalize(english, "live")). Text from the server is only set with
- * textContent.
+ * Every string this page shows is i18n.js's (localvisionI18n.strings("live"), in the page's
+ * language); the helpers it shares with the other pages are page.js's. Text from the server is
+ * only set with textContent.
  */
 "use strict";
 
 (function () {
-  const ENGLISH = {
-    pageTitle: "localvision: live camera",
-    skipLink: "Skip to content",
-    navPages: "Pages",
-    navRecognize: "Recognize",
-    navLive: "Live camera",
-    navHistory: "History",
-    navTeach: "Teach",
-    signOut: "Sign out",
-    heading: "Live camera",
-    lede: "Point the camera at something: the model on this computer names what it sees, frame after frame.",
-    footer: "localvision runs offline: the frames go to this server only, never to the internet.",
-    resultRegion: "What the camera sees",
-    topLabels: "The top labels",
-    mostLikely: "Most likely",
-    notSure: "Not sure",
-    maybe: (label) => `maybe ${label}?`,
-    pause: "Pause",
-    resume: "Resume",
-    modelLabel: "Model",
-    starting: "Starting the camera\u2026",
-    connecting: "Connecting to the server\u2026",
-    live: "Live",
-    paused: "Paused",
-    waiting: "Waiting for the model\u2026",
-    reconnecting: (s) => `The connection to the server was lost; trying again in ${s} s\u2026`,
-    fps: (n) => `${n} frames/s`,
-    noCameraApi: "This browser gives this page no camera. Cameras are offered only to secure " +
-      "pages: open the service over https, or on this computer at http://localhost.",
-    cameraDenied: "The camera may not be used: allow this page to use the camera in the " +
-      "browser's settings, then reload it.",
-    noCamera: "No camera was found on this device.",
-    cameraBusy: "The camera is in use by another program, or could not be started.",
-    cameraFailed: (why) => `The camera could not be started (${why}).`,
-    unreachable: "Could not reach the localvision server. Check that it is still running.",
-    badFrame: (why) => `A frame could not be recognized: ${why}`,
-  };
-  const T = localize(ENGLISH);
-  const I18N = window.localvisionI18n || {
-    lang: "en",
-    errorText: (error) => (error && typeof error.message === "string" && error.message.trim()) || null,
-  };
+  const I18N = window.localvisionI18n;
+  const T = I18N.strings("live");
+  const PAGE = window.localvisionPage;
+  const { el, percentText, barWidth, saved, save } = PAGE;
 
   const SEND_PX = 640; // the long side of a frame as sent
   const JPEG_QUALITY = 0.8;
@@ -104,54 +66,8 @@
     canvas: document.createElement("canvas"),
   };
 
-  function localize(english) {
-    const translate = window.localvisionLocalize;
-    return typeof translate === "function" ? { ...english, ...translate(english, "live") } : english;
-  }
-
-  function applyStrings(root) {
-    for (const node of root.querySelectorAll("[data-i18n]")) {
-      const value = T[node.dataset.i18n];
-      if (typeof value === "string") node.textContent = value;
-      else console.error(`localvision: no string named ${node.dataset.i18n}`);
-    }
-    for (const node of root.querySelectorAll("[data-i18n-aria-label]")) {
-      const value = T[node.getAttribute("data-i18n-aria-label")];
-      if (typeof value === "string") node.setAttribute("aria-label", value);
-    }
-    document.title = T.pageTitle;
-  }
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === null || value === undefined) continue;
-      if (key === "dataset") Object.assign(node.dataset, value);
-      else if (key === "style") node.style.cssText = value;
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
-
-  function percentText(p) {
-    const v = p * 100;
-    return v > 0 && v < 0.1 ? "<0.1%" : `${v.toFixed(1)}%`;
-  }
-
-  function showMessage(text) {
-    ui.message.textContent = text;
-    ui.message.className = "message message-error";
-    ui.message.hidden = false;
-  }
-
-  function clearMessage() {
-    ui.message.hidden = true;
-    ui.message.textContent = "";
-  }
+  const showMessage = (text) => PAGE.showMessage(ui.message, text);
+  const clearMessage = () => PAGE.clearMessage(ui.message);
 
   function setStatus(text) {
     ui.status.textContent = text;
@@ -160,27 +76,19 @@
   // ---------------------------------------------------------------------------------------------
   // The model
 
-  function savedModel() {
-    try {
-      return localStorage.getItem(SAVED_MODEL);
-    } catch (err) {
-      return null;
-    }
-  }
-
   async function loadModels() {
     let info = null;
     try {
       const response = await fetch("/api/v1/models", { headers: { Accept: "application/json" } });
-      if (response.status === 401 && window.localvisionAuth) window.localvisionAuth.signIn();
+      PAGE.checkSignedIn(response);
       if (response.ok) info = await response.json();
     } catch (err) {
       info = null; // the socket will say what is wrong
     }
     const models = info && Array.isArray(info.models) ? info.models : [];
     state.models = models.filter((m) => m && m.state === "ready").map((m) => m.name);
-    const saved = savedModel();
-    state.model = state.models.includes(saved) ? saved : (info && info.default) || null;
+    const chosen = saved(SAVED_MODEL);
+    state.model = state.models.includes(chosen) ? chosen : (info && info.default) || null;
     renderModel();
   }
 
@@ -196,11 +104,7 @@
       state.models.map((name) => el("option", { value: name, selected: name === state.model }, name)));
       select.addEventListener("change", () => {
         state.model = select.value;
-        try {
-          localStorage.setItem(SAVED_MODEL, state.model);
-        } catch (err) {
-          // storage blocked: the choice holds for this page only
-        }
+        save(SAVED_MODEL, state.model);
         reconnect(0);
       });
       ui.bannerModel.append(el("label", { className: "banner-label", htmlFor: "model-picker" },
@@ -380,11 +284,10 @@
     ui.top.append(" ", el("span", { className: "top-percent" }, percentText(top.probability)));
     ui.predictions.textContent = "";
     preds.forEach((p, i) => {
-      const width = Math.max(0, Math.min(100, p.probability * 100)).toFixed(1);
       ui.predictions.append(el("li", { className: i ? "prediction" : "prediction is-top" },
         el("span", { className: "label-cell" }, el("span", { className: "label" }, p.label)),
         el("span", { className: "bar-track", "aria-hidden": "true" },
-          el("span", { className: "bar", style: `width: ${width}%` })),
+          el("span", { className: "bar", style: `width: ${barWidth(p.probability)}` })),
         el("span", { className: "percent" }, percentText(p.probability))));
     });
   }
@@ -417,7 +320,7 @@
   });
 
   async function start() {
-    applyStrings(document);
+    PAGE.applyStrings(T);
     ui.pause.addEventListener("click", togglePause);
     await loadModels();
     try {
