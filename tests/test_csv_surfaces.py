@@ -31,7 +31,7 @@ SURFACES = {
                  "test_the_classify_cli_keeps_a_formula_file_name_text here, "
                  "test_api.py::test_a_file_name_that_looks_like_a_formula_stays_text_in_the_csv",
     "cli_render.py": "the CLI's CSV rows: test_the_classify_cli_keeps_a_formula_file_name_text",
-    "server/api.py": "HTTP ?format=csv: test_api.py::test_a_file_name_that_looks_like_a_formula_"
+    "server/routes/api.py": "HTTP ?format=csv: test_api.py::test_a_file_name_that_looks_like_a_formula_"
                      "stays_text_in_the_csv",
     "history.py": "GET /api/v1/history.csv: test_history.py::test_csv_cells_that_look_like_"
                   "formulas_stay_text",

@@ -43,7 +43,7 @@ from ray import serve
 from ..classifier import Classifier
 from ..config import Settings
 from ..engine.batcher import within_deadline
-from ..server.state import ModelState, Service, rss_mb
+from ..server.service.state import ModelState, Service, rss_mb
 from . import connect, pool_size, sized, worker_env
 
 log = logging.getLogger("localvision.scale")

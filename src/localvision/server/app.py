@@ -21,12 +21,24 @@ from ..config import Settings
 from ..dbwait import open_history
 from ..history import HistoryStore
 from ..models.store import ModelStore
-from . import (
-    accounts, api, body, camera, dialects, errors, gate, history_routes, kserve, login, logs,
-    metrics, model_routes, observer, openapi, origin, ratelimit, streams_routes, teach_routes,
-    torchserve, ui,
+from . import errors
+from .guards import body, dialects, gate, origin, ratelimit
+from .observe import logs, metrics, observer
+from .routes import (
+    accounts,
+    api,
+    camera,
+    history_routes,
+    kserve,
+    login,
+    model_routes,
+    openapi,
+    streams_routes,
+    teach_routes,
+    torchserve,
+    ui,
 )  # fmt: skip
-from .state import Service
+from .service.state import Service
 
 log = logging.getLogger("localvision.server")
 

@@ -25,11 +25,11 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import InvalidArgument
-from ..models.labels import LANGUAGES
-from ..streams.sources import check_stream_url, require_video
-from ..streams.cameras import Options, Camera, Cameras, default_name
-from .gate import require_admin, user_of
+from ...errors import InvalidArgument
+from ...models.labels import LANGUAGES
+from ...streams.cameras import Camera, Cameras, Options, default_name
+from ...streams.sources import check_stream_url, require_video
+from ..guards.gate import require_admin, user_of
 
 router = APIRouter(
     prefix="/api/v1/streams", tags=["streams"], dependencies=[Depends(require_admin)]

@@ -9,7 +9,7 @@ curl commands work unchanged against localvision, as a thin shell on the service
 - `GET /models` and `GET /models/{name}[/{version}]` in the management API's shape (TorchServe
   serves those on a second port; here they share the one port, read-only).
 
-Errors come in TorchServe's shape (`{"code", "type", "message"}`), by server/dialects.py.
+Errors come in TorchServe's shape (`{"code", "type", "message"}`), by server/guards/dialects.py.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from ..archive import is_zip
-from ..errors import EmptyFile, FileTooLarge, NotFound, TooManyFiles, UnsupportedFormat
-from ..imaging import MB
-from ..results import Answer
-from ..road import Item
+from ...archive import is_zip
+from ...errors import EmptyFile, FileTooLarge, NotFound, TooManyFiles, UnsupportedFormat
+from ...imaging import MB
+from ...results import Answer
+from ...road import Item
+from ..guards.gate import user_of
+from ..service.state import ModelState
 from .api import client_of, language, service
-from .gate import user_of
-from .state import ModelState
 
 router = APIRouter(tags=["torchserve"])
 

@@ -20,13 +20,13 @@ from typing import Callable, Sequence
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from ..classifier import Classifier, from_settings
-from ..config import Settings
-from ..engine.batcher import Batcher
-from ..errors import LocalVisionError, ModelNotReady, UnknownModel
-from ..history import HistoryStore, Record
-from ..results import Answer, Result
-from ..road import Item, Job
+from ...classifier import Classifier, from_settings
+from ...config import Settings
+from ...engine.batcher import Batcher
+from ...errors import LocalVisionError, ModelNotReady, UnknownModel
+from ...history import HistoryStore, Record
+from ...results import Answer, Result
+from ...road import Item, Job
 from .dbhealth import DatabaseHealth
 from .recorder import Recorder
 
@@ -90,7 +90,7 @@ class Service:
     # Images classified by outcome ("ok", "error"), read by the /metrics collector.
     classified: Counter = field(default_factory=Counter)
     recorder: Recorder | None = None
-    # Whether the history database answers (server/dbhealth.py): while it does not, requests
+    # Whether the history database answers (server/service/dbhealth.py): while it does not, requests
     # that must be recorded are refused (503 history_unavailable) and the service is not ready.
     database: DatabaseHealth | None = None
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ..errors import InvalidArgument, UnknownModel
-from ..models.labels import LANGUAGES
-from ..models.store import ModelStore
-from .gate import require_admin
-from .state import Service
+from ...errors import InvalidArgument, UnknownModel
+from ...models.labels import LANGUAGES
+from ...models.store import ModelStore
+from ..guards.gate import require_admin
+from ..service.state import Service
 
 router = APIRouter(tags=["models"])
 

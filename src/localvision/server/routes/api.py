@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..archive import is_zip, read_zip
-from ..errors import (
+from ...archive import is_zip, read_zip
+from ...errors import (
     EmptyFile,
     FileTooLarge,
     InvalidArgument,
@@ -19,13 +19,13 @@ from ..errors import (
     TooManyFiles,
     UnsupportedFormat,
 )
-from ..imaging import MB
-from ..models.labels import LANGUAGES
-from ..report import rows_to_csv
-from ..results import Answer
-from ..road import Item
-from .gate import user_of
-from .state import Service
+from ...imaging import MB
+from ...models.labels import LANGUAGES
+from ...report import rows_to_csv
+from ...results import Answer
+from ...road import Item
+from ..guards.gate import user_of
+from ..service.state import Service
 
 router = APIRouter()
 

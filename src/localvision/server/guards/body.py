@@ -9,7 +9,7 @@ before the offending bytes reach the parser, and so before anything past the lim
 disk. The body must arrive within `body_timeout_s`, or at least at `min_body_rate_kb` on average
 after that (Kestrel's MinRequestBodyDataRate): an honest upload on any network passes, a
 trickle does not. A refusal is the usual `{"error": {"code", "message"}}` with
-`Connection: close`; the protocol (server/protocol.py) then drains what the client still sends,
+`Connection: close`; the protocol (server/guards/protocol.py) then drains what the client still sends,
 so it reads the answer instead of a reset.
 
 A KServe v2 request (`/v2/...`) is JSON unless it carries `Inference-Header-Content-Length`
@@ -18,7 +18,7 @@ whole; a binary one keeps `max_request_mb`, and the JSON header it declares is h
 `max_json_mb` from the head.
 
 The request line and headers are bounded one layer down, in uvicorn's protocol
-(server/protocol.py), since a request can misbehave before the app ever sees it.
+(server/guards/protocol.py), since a request can misbehave before the app ever sees it.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import Settings
-from ..errors import (
+from ...config import Settings
+from ...errors import (
     FieldTooLarge,
     FileTooLarge,
     HeadersTooLarge,
@@ -44,8 +44,8 @@ from ..errors import (
     RequestTimeout,
     TooManyParts,
 )
+from ..routes.kserve_request import HEADER_LENGTH, header_length_of
 from .dialects import dialect
-from .kserve_request import HEADER_LENGTH, header_length_of
 
 KB = 1024
 MB = 1024 * 1024
@@ -351,7 +351,7 @@ class _BodyGuard:
         await self._send(message)
 
     async def refuse(self, error: LocalVisionError) -> None:
-        from .errors import render  # the one renderer
+        from ..errors import render  # the one renderer
 
         self.error = error
         self.responded = True

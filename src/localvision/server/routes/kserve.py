@@ -15,10 +15,10 @@ strings, most probable first; binary or JSON as the request asks (`binary_data` 
 `binary_data_output` for all). Labels in the request's `lang` parameter, else Accept-Language,
 else the server's language.
 
-The request is read and checked in server/kserve_request.py (off the event loop); a JSON body,
-or a binary request's JSON header, is held to max_json_mb as it arrives (server/body.py).
+The request is read and checked in server/routes/kserve_request.py (off the event loop); a JSON body,
+or a binary request's JSON header, is held to max_json_mb as it arrives (server/guards/body.py).
 The protocol has no per-row errors: one bad image fails the request, with a message naming the
-element. Errors are rendered in the protocol's shape by server/dialects.py.
+element. Errors are rendered in the protocol's shape by server/guards/dialects.py.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from .. import __version__
-from ..errors import FileTooLarge, LocalVisionError, NotFound, UnsupportedEncoding
-from ..results import Answer
-from ..road import Item
+from ... import __version__
+from ...errors import FileTooLarge, LocalVisionError, NotFound, UnsupportedEncoding
+from ...results import Answer
+from ...road import Item
+from ..guards.gate import user_of
+from ..service.state import ModelState
 from .api import client_of, language, service
-from .gate import user_of
 from .kserve_request import HEADER_LENGTH, INPUT, OUTPUT, Wanted, parse_request
-from .state import ModelState
 
 router = APIRouter(prefix="/v2", tags=["kserve v2"])
 

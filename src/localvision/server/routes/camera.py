@@ -36,14 +36,14 @@ import time
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse
 
-from ..errors import FileTooLarge, InvalidArgument, LocalVisionError
-from ..imaging import MB
-from ..results import Answer
-from ..road import Item
-from ..streams.latest import Latest
+from ...errors import FileTooLarge, InvalidArgument, LocalVisionError
+from ...imaging import MB
+from ...results import Answer
+from ...road import Item
+from ...streams.latest import Latest
+from ..guards.gate import user_of
+from ..service.state import Service
 from .api import language
-from .gate import user_of
-from .state import Service
 from .ui import STATIC
 
 log = logging.getLogger("localvision.server")
