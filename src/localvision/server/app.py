@@ -33,6 +33,7 @@ from .routes import (
     login,
     model_routes,
     openapi,
+    results_csv,
     streams_routes,
     teach_routes,
     torchserve,
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(login.router)
     app.include_router(accounts.router)
     app.include_router(api.router)
+    app.include_router(results_csv.router)  # the page's results as a CSV download
     app.include_router(model_routes.router)
     app.include_router(history_routes.router)
     app.include_router(kserve.router)

@@ -57,6 +57,9 @@ MULTIPART_OVERHEAD = 64 * KB
 ZIP_PATHS = frozenset({"/api/v1/classify/zip"})  # one ZIP file: max_zip_mb
 SINGLE_IMAGE_PATHS = frozenset({"/predict"})  # one image: max_upload_mb
 SINGLE_IMAGE_PREFIXES = ("/predictions/",)  # TorchServe's: one image, raw or multipart
+# JSON bodies that carry a page's results (thousands of rows): the upload limit, max_request_mb,
+# not the 1 MB of the API's own JSON; the route bounds their structure before parsing them.
+LARGE_JSON_PATHS = frozenset({"/api/v1/results.csv"})
 # The API's own JSON bodies (a camera to watch, a Teach project, a rule) are a few KB; 1 MB holds
 # a project of 1000 classes with the longest names. FastAPI parses them whole on the event loop,
 # so a large one of tiny values (`[[],[],...]`) would stall every other request: refused as
@@ -94,7 +97,7 @@ def body_policy(
         max_body = max_file + MULTIPART_OVERHEAD
     elif path in SINGLE_IMAGE_PATHS or path.startswith(SINGLE_IMAGE_PREFIXES):
         max_body = max_file + MULTIPART_OVERHEAD
-    elif _is_json(headers.get("content-type", "")):
+    elif _is_json(headers.get("content-type", "")) and path not in LARGE_JSON_PATHS:
         max_body = min(API_JSON_BYTES, int(settings.max_request_mb * MB))
     else:
         max_body = int(settings.max_request_mb * MB)

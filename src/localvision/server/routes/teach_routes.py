@@ -36,14 +36,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ...errors import (
-    FileTooLarge,
-    InvalidArgument,
-    LocalVisionError,
-    ModelNameReserved,
-    ReportNotFound,
-)  # fmt: skip
-from ...imaging import MB
+from ...errors import InvalidArgument, LocalVisionError, ModelNameReserved, ReportNotFound
 from ...models.registry import model_names
 from ...models.store import ModelStore, valid_name
 from ...training.corrections import Corrections
@@ -57,6 +50,7 @@ from ...training.examples import (
     read_json,
 )  # fmt: skip
 from ...training.run import check_retrain, trained_project
+from .. import request as kit
 from ..guards.gate import principal_of, require_admin, user_of
 from ..service.training_jobs import Jobs
 
@@ -242,13 +236,6 @@ async def delete_class(request: Request, project: str, name: str):
 
 
 # --- photos -------------------------------------------------------------------------------------
-async def _read(upload: UploadFile, max_bytes: int) -> bytes:
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB.")
-    return data
-
-
 @router.post("/projects/{project}/classes/{name}/photos")
 async def add_photos(
     request: Request,
@@ -269,7 +256,7 @@ async def add_photos(
     for upload in files:
         filename = upload.filename or "upload"
         try:
-            data = await _read(upload, limit)
+            data = await kit.read_upload(upload, limit)
             row = await run_in_threadpool(
                 store.add_photo, project, name, data, filename=filename, source=source, user=user
             )
@@ -424,7 +411,7 @@ async def feedback(
     the Teach page's own uploads are not corrections and count for neither."""
     svc = request.app.state.service
     model = check_model(request, model)
-    data = await _read(file, svc.settings.max_upload_bytes)
+    data = await kit.read_upload(file, svc.settings.max_upload_bytes)
     principal = principal_of(request)
     limited = principal is not None and not principal.is_admin
 
