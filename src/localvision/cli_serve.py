@@ -100,12 +100,16 @@ def run(settings: Settings, log_format: str, history=None) -> None:
     """Serve until interrupted (uvicorn.run's behaviour, plus the ready line). history: the
     store already opened (open_history); the app closes it when it stops."""
     from .server.app import create_app
-    from .server.observe.logs import logging_config
     from .server.guards.protocol import uvicorn_options
+    from .server.observe.logs import logging_config
 
     announcer = Announcer(browser_url(settings))
+    # cli_admin.serve_auth has refused auth off on a public address unless --insecure-no-auth
+    # was given; the app applies the start-up policy again (server/service/startup.py).
+    insecure = settings.auth == "off"
     config = uvicorn.Config(
-        create_app(settings, on_ready=announcer.model_ready, history=history),
+        create_app(settings, on_ready=announcer.model_ready, history=history,
+                   insecure_no_auth=insecure),
         host=settings.host, port=settings.port, log_level="info",
         log_config=logging_config(log_format), access_log=False,  # ours: server/observe/logs.py
         **uvicorn_options(settings),  # header deadline, size, keep-alive (server/guards/protocol.py)
