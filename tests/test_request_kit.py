@@ -33,7 +33,8 @@ class FakeService:
 
     def __init__(self, classes: int | None = 5, **settings):
         self.settings = Settings(**settings)
-        clf = None if classes is None else SimpleNamespace(spec=SimpleNamespace(num_classes=classes))
+        spec = SimpleNamespace(num_classes=classes)
+        clf = None if classes is None else SimpleNamespace(spec=spec)
         self.states = {"m": ModelState("m", classifier=clf, status="ready" if clf else "loading")}
 
     def state(self, name):
@@ -55,8 +56,8 @@ def conn(svc=None, accept_language: str = "", client=("10.0.0.7", 5000)):
 @pytest.mark.parametrize(
     "lang, header, default, expected",
     [("zh", "", "en", "zh"), (None, "zh-CN,zh;q=0.9,en;q=0.8", "en", "zh"),
-     (None, "fr-FR, *, en-GB;q=0.5", "zh", "en"), (None, "fr, *", "zh", "zh"), (None, "", "en", "en"),
-     ("", "zh", "en", "zh")],
+     (None, "fr-FR, *, en-GB;q=0.5", "zh", "en"), (None, "fr, *", "zh", "zh"),
+     (None, "", "en", "en"), ("", "zh", "en", "zh")],
 )  # fmt: skip
 def test_the_language_is_asked_then_the_browsers_then_the_servers(lang, header, default, expected):
     assert kit.language(conn(accept_language=header), lang, default) == expected

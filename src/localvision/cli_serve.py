@@ -112,7 +112,7 @@ def run(settings: Settings, log_format: str, history=None) -> None:
                    insecure_no_auth=insecure),
         host=settings.host, port=settings.port, log_level="info",
         log_config=logging_config(log_format), access_log=False,  # ours: server/observe/logs.py
-        **uvicorn_options(settings),  # header deadline, size, keep-alive (server/guards/protocol.py)
+        **uvicorn_options(settings),  # header deadline, size, keep-alive (guards/protocol.py)
     )  # fmt: skip
     server = _Server(config, announcer.listening)
     try:

@@ -138,7 +138,9 @@ def ask(
 
 
 # --- uploads ------------------------------------------------------------------------------------
-def too_large(size: int, limit: int, what: str = "This file", advice: str = "") -> FileTooLarge | None:
+def too_large(
+    size: int, limit: int, what: str = "This file", advice: str = ""
+) -> FileTooLarge | None:
     """The refusal for `size` bytes over `limit` (None: within it). what: the sentence's
     subject ("This file", "The ZIP", "IMAGE[2]"); advice: what to do instead, if anything."""
     if size <= limit:

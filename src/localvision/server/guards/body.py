@@ -9,8 +9,8 @@ before the offending bytes reach the parser, and so before anything past the lim
 disk. The body must arrive within `body_timeout_s`, or at least at `min_body_rate_kb` on average
 after that (Kestrel's MinRequestBodyDataRate): an honest upload on any network passes, a
 trickle does not. A refusal is the usual `{"error": {"code", "message"}}` with
-`Connection: close`; the protocol (server/guards/protocol.py) then drains what the client still sends,
-so it reads the answer instead of a reset.
+`Connection: close`; the protocol (server/guards/protocol.py) then drains what the client still
+sends, so it reads the answer instead of a reset.
 
 A KServe v2 request (`/v2/...`) is JSON unless it carries `Inference-Header-Content-Length`
 (the binary tensor data extension): a JSON body is held to `max_json_mb`, since JSON is parsed

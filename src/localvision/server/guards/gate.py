@@ -182,7 +182,7 @@ class AuthMiddleware:
                 )
         except (Unauthorized, Forbidden) as exc:
             # Credentials that do not verify are no identity: the request counts against its
-            # address's rate-limit window (server/guards/ratelimit.py), and over it gets 429, not 401.
+            # address's rate-limit window (guards/ratelimit.py), and over it gets 429, not 401.
             over_limit = getattr(scope["app"].state, "unverified_over_limit", None)
             response = over_limit(scope) if over_limit else None
             response = response or self._refuse(exc, scope, headers)

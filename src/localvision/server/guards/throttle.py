@@ -1,4 +1,4 @@
-"""What guards POST /login (server/routes/login.py) against guessing and floods; the Gate holds both.
+"""What guards POST /login (routes/login.py) against guessing and floods; the Gate holds both.
 
 - `SignInThrottle`: sign-in attempts per user name and per client address in a sliding window.
   An attempt is *reserved* before its password is checked, in the same locked step as the check

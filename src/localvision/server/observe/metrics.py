@@ -1,6 +1,6 @@
 """Prometheus metrics at /metrics (text exposition format), one registry per app.
 
-Per request (a sink of the request observer, server/observe/observer.py): requests by route template, method
+Per request (a sink of the request observer, observe/observer.py): requests by route template, method
 and status; latency histograms per route; requests in progress; rejects by error code. Read from
 the running service at scrape time (no hooks in the hot path): the batcher's queue depth and
 batch sizes, the model's load state, the images classified, ok or not, and sign-in's password

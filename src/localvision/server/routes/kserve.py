@@ -15,7 +15,7 @@ strings, most probable first; binary or JSON as the request asks (`binary_data` 
 `binary_data_output` for all). Labels in the request's `lang` parameter, else Accept-Language,
 else the server's language.
 
-The request is read and checked in server/routes/kserve_request.py (off the event loop); a JSON body,
+The request is read and checked in routes/kserve_request.py (off the event loop); a JSON body,
 or a binary request's JSON header, is held to max_json_mb as it arrives (server/guards/body.py).
 The protocol has no per-row errors: one bad image fails the request, with a message naming the
 element. Errors are rendered in the protocol's shape by server/guards/dialects.py.

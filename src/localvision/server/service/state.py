@@ -4,8 +4,8 @@ the history, readiness.
 `Service.recognize` drives the road (road.py) on the event loop, with decoding in the thread pool
 and inference as the service was made to run it (service/inference.py: the named model's
 micro-batcher by default, or a Ray replica's @serve.batch method); the road itself lives in one
-place for every entry point. Models load one at a time, in the background (so each one's memory can be
-measured), at start-up (`--models`) and at run time (`load`, `unload`).
+place for every entry point. Models load one at a time, in the background (so each one's memory
+can be measured), at start-up (`--models`) and at run time (`load`, `unload`).
 """
 
 from __future__ import annotations
