@@ -10,7 +10,6 @@ import json
 
 import httpx
 import pytest
-
 from conftest import LiveServer
 
 PATH = "/api/v1/results.csv"

@@ -8,8 +8,8 @@ import logging
 
 import httpx
 import pytest
-
 from conftest import LiveServer
+
 from localvision.auth import AuthStore
 from localvision.config import Settings
 from localvision.errors import InvalidArgument
