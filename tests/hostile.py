@@ -33,8 +33,8 @@ Decisions this corpus documents (the tests hold the service to them):
   wrong but whose zlib stream is intact is classified (Pillow, like most decoders, trusts the
   stream's own Adler-32); a JPEG missing only its end marker is `corrupt_image` (Pillow cannot
   tell it from a cut-off file, and half an image is never classified).
-- HTTP limits are those of server/body.py, at their defaults (the slow-client deadlines are
-  shortened by the test server, see SLOW_CLIENT_SETTINGS); auth is that of server/gate.py.
+- HTTP limits are those of server/guards/body.py, at their defaults (the slow-client deadlines are
+  shortened by the test server, see SLOW_CLIENT_SETTINGS); auth is that of server/guards/gate.py.
 
     hostile_cases()            every case
     cases_by_family(family)    "image", "zip", "http" or "auth"
@@ -748,7 +748,7 @@ def zip_payloads() -> dict[str, bytes]:
     return {name: build() for name, build, *_ in _zip_specs()}
 
 
-# --- HTTP and multipart: limits enforced as the bytes arrive (server/body.py) ----------------
+# --- HTTP and multipart: limits enforced as the bytes arrive (server/guards/body.py) ----------------
 KB = 1024
 MB = 1024 * 1024
 # The hostile server runs with these (short) slow-client deadlines; every size limit is default.
@@ -963,7 +963,7 @@ def http_cases() -> list[HostileCase]:
     ]
 
 
-# --- auth: a server with auth on (server/gate.py) -----------------------------------------------
+# --- auth: a server with auth on (server/guards/gate.py) -----------------------------------------------
 @dataclass(frozen=True)
 class AuthContext:
     """Credentials made for the auth server: auth cases build their requests from these."""

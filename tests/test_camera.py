@@ -1,4 +1,4 @@
-"""The live camera's WebSocket (/api/v1/live, server/camera.py), with a real client (the
+"""The live camera's WebSocket (/api/v1/live, server/routes/camera.py), with a real client (the
 `websockets` library) against the real service on loopback: real photos as frames and
 EfficientNet-Lite0's real answers, a broken frame, the latest frame winning, and the auth gate
 and origin guard applied to the handshake as to any HTTP request."""
@@ -140,7 +140,7 @@ def guarded(tmp_path_factory, lite0):
 
     from localvision.config import Settings
     from localvision.server.app import create_app
-    from localvision.server.protocol import uvicorn_options
+    from localvision.server.guards.protocol import uvicorn_options
 
     db = f"sqlite:///{tmp_path_factory.mktemp('camera_auth')}/localvision.db"
     keys = users_with_keys(db, {"ada": ("ada-password-1", "admin"), "bob": ("bob-password-1", "user")})

@@ -31,8 +31,9 @@ SURFACES = {
                  "test_the_classify_cli_keeps_a_formula_file_name_text here, "
                  "test_api.py::test_a_file_name_that_looks_like_a_formula_stays_text_in_the_csv",
     "cli_render.py": "the CLI's CSV rows: test_the_classify_cli_keeps_a_formula_file_name_text",
-    "server/api.py": "HTTP ?format=csv: test_api.py::test_a_file_name_that_looks_like_a_formula_"
-                     "stays_text_in_the_csv",
+    "server/routes/results_csv.py": "HTTP ?format=csv: test_api.py::test_a_file_name_that_looks_"
+                                    "like_a_formula_stays_text_in_the_csv; POST /api/v1/results.csv"
+                                    ": test_results_csv.py::test_a_formula_file_name_stays_text",
     "history.py": "GET /api/v1/history.csv: test_history.py::test_csv_cells_that_look_like_"
                   "formulas_stay_text",
     "cli_video.py": "localvision video --format csv (rows_to_csv, the guard tested here)",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from localvision.server.ui import STATIC
+from localvision.server.routes.ui import STATIC
 
 EXAMPLES = STATIC / "examples"
 # The photo's top label with the bundled model (chelsea: the model hesitates between cat kinds).

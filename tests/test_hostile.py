@@ -62,7 +62,7 @@ def serve(new_db, lite0, **overrides):
     rate limiting off (this module sends a few hundred requests a minute from one address)."""
     from localvision.config import Settings
     from localvision.server.app import create_app
-    from localvision.server.protocol import uvicorn_options
+    from localvision.server.guards.protocol import uvicorn_options
 
     settings = Settings(  # a fresh database on the module's backend (SQLite, then PostgreSQL)
         model="efficientnet_lite0", offline=True, db=new_db(), rate_limit="off",

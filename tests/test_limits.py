@@ -17,8 +17,8 @@ import pytest
 from conftest import LiveServer
 from localvision.config import Settings
 from localvision.server.app import create_app
-from localvision.server.body import API_JSON_BYTES, MULTIPART_OVERHEAD, body_policy
-from localvision.server.protocol import uvicorn_options
+from localvision.server.guards.body import API_JSON_BYTES, MULTIPART_OVERHEAD, body_policy
+from localvision.server.guards.protocol import uvicorn_options
 
 MB = 1024 * 1024
 KB = 1024

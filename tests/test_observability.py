@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import LiveServer, free_port, wait_ready
 from localvision.config import Settings
 from localvision.server.app import create_app
-from localvision.server.logs import JsonFormatter, TextFormatter, logging_config
+from localvision.server.observe.logs import JsonFormatter, TextFormatter, logging_config
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +291,7 @@ def test_the_sinks_know_nothing_of_each_other():
     import ast
     import inspect
 
-    from localvision.server import logs, metrics
+    from localvision.server.observe import logs, metrics
 
     def imported(module) -> set[str]:
         tree = ast.parse(inspect.getsource(module))

@@ -1,4 +1,4 @@
-"""Which sites may talk to the service (server/origin.py): the Host must name this server (no DNS
+"""Which sites may talk to the service (server/guards/origin.py): the Host must name this server (no DNS
 rebinding), and other sites' pages may not post to it; curl, scripts and the service's own pages
 are not affected. Real servers on loopback, the real model, real HTTP."""
 
@@ -10,7 +10,7 @@ import pytest
 from conftest import LiveServer
 from localvision.config import Settings
 from localvision.server.app import create_app
-from localvision.server.origin import host_name
+from localvision.server.guards.origin import host_name
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_allowed_hosts_and_cors_origins_open_what_they_name(opened, photos):
 
 def test_a_wildcard_bind_accepts_any_host_unless_told(tmp_path, lite0):
     """Bound to 0.0.0.0 the service cannot know its names; auth is what protects it there."""
-    from localvision.server.origin import HostPolicy
+    from localvision.server.guards.origin import HostPolicy
 
     assert HostPolicy(Settings(host="0.0.0.0")).allows_host("photos.lan:8000")
     narrowed = HostPolicy(Settings(host="0.0.0.0", allowed_hosts="photos.lan"))

@@ -16,8 +16,8 @@ from conftest import LiveServer, wait_ready
 from localvision.auth import AuthStore
 from localvision.config import Settings
 from localvision.server.app import create_app
-from localvision.server.gate import PRINCIPAL
-from localvision.server.ratelimit import client_key, parse_rate
+from localvision.server.guards.gate import PRINCIPAL
+from localvision.server.guards.ratelimit import client_key, parse_rate
 
 LIMIT = 3
 USERS = ("alpha", "mixed", "busy", "calm", "health", "counted", "twokeys")

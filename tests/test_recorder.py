@@ -1,4 +1,4 @@
-"""Group commit (server/recorder.py): concurrent requests' batches share a transaction, each
+"""Group commit (server/service/recorder.py): concurrent requests' batches share a transaction, each
 keeps its own batch id and is written whole, and a batch that cannot be written fails only its
 own request. On an SQLite file and on PostgreSQL (`db_url`)."""
 
@@ -8,7 +8,7 @@ import asyncio
 
 
 from localvision.history import HistoryStore, Record
-from localvision.server.recorder import Recorder
+from localvision.server.service.recorder import Recorder
 
 
 def record(name: str, model: str | None = "efficientnet_lite0") -> Record:

@@ -90,7 +90,7 @@ def open_history(settings: Settings, log_format: str):
     """The history store, once its database answers: a server that cannot be reached yet is
     waited for (db_wait_s), each try logged in the server's own log format (dbwait.py)."""
     from .dbwait import open_history as wait_and_open
-    from .server.logs import logging_config
+    from .server.observe.logs import logging_config
 
     logging.config.dictConfig(logging_config(log_format))
     return wait_and_open(settings.db, settings.db_wait_s)
@@ -100,15 +100,19 @@ def run(settings: Settings, log_format: str, history=None) -> None:
     """Serve until interrupted (uvicorn.run's behaviour, plus the ready line). history: the
     store already opened (open_history); the app closes it when it stops."""
     from .server.app import create_app
-    from .server.logs import logging_config
-    from .server.protocol import uvicorn_options
+    from .server.guards.protocol import uvicorn_options
+    from .server.observe.logs import logging_config
 
     announcer = Announcer(browser_url(settings))
+    # cli_admin.serve_auth has refused auth off on a public address unless --insecure-no-auth
+    # was given; the app applies the start-up policy again (server/service/startup.py).
+    insecure = settings.auth == "off"
     config = uvicorn.Config(
-        create_app(settings, on_ready=announcer.model_ready, history=history),
+        create_app(settings, on_ready=announcer.model_ready, history=history,
+                   insecure_no_auth=insecure),
         host=settings.host, port=settings.port, log_level="info",
-        log_config=logging_config(log_format), access_log=False,  # ours: server/logs.py
-        **uvicorn_options(settings),  # header deadline and size, keep-alive (server/protocol.py)
+        log_config=logging_config(log_format), access_log=False,  # ours: server/observe/logs.py
+        **uvicorn_options(settings),  # header deadline, size, keep-alive (guards/protocol.py)
     )  # fmt: skip
     server = _Server(config, announcer.listening)
     try:

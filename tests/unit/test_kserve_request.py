@@ -1,4 +1,4 @@
-"""The KServe v2 request reader (server/kserve_request.py) without a server: the structure
+"""The KServe v2 request reader (server/routes/kserve_request.py) without a server: the structure
 check that refuses expensive JSON before it is parsed, exact about strings and escapes, and the
 type check of each part. The same requests over HTTP are in test_protocols.py."""
 
@@ -10,7 +10,7 @@ import json
 import pytest
 
 from localvision.errors import InvalidRequest
-from localvision.server.kserve_request import (
+from localvision.server.routes.kserve_request import (
     MAX_DEPTH, SLICE, Wanted, check_structure, element_count, header_length_of, json_elements,
     max_values, parse_request, wanted_of,
 )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Sign-in's guards as units (server/throttle.py): attempts reserved per name and address before
+"""Sign-in's guards as units (server/guards/throttle.py): attempts reserved per name and address before
 the password check, and the bound on password checks running at once. tests/test_auth.py has
 the same over HTTP, against a real server."""
 
@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from localvision.errors import SignInBusy, TooManyAttempts
-from localvision.server import throttle as throttle_module
-from localvision.server.throttle import IN_FLIGHT_RETRY_S, PasswordChecks, SignInThrottle
+from localvision.server.guards import throttle as throttle_module
+from localvision.server.guards.throttle import IN_FLIGHT_RETRY_S, PasswordChecks, SignInThrottle
 
 
 class Clock:

@@ -2,9 +2,10 @@
 
 Each replica is a Ray actor that builds the app with `create_app` and serves it behind Ray's
 HTTP proxy (a deployment with FastAPI ingress). The only thing that differs from
-`localvision serve` is the road's inference step: a replica's Service hands each prepared image
-to the deployment's `@serve.batch` method, which merges the images of concurrent requests into
-one model call (instead of the in-process micro-batcher, which Serve's batching replaces). The
+`localvision serve` is how inference runs, a parameter of the service (server/service/
+inference.py): a replica's service hands each prepared image to the deployment's `@serve.batch`
+method (`BatchMethod`), which merges the images of concurrent requests into one model call
+(instead of the in-process micro-batcher, which Serve's batching replaces). The
 road itself (road.py) is the one every entry point walks.
 
     client ─► Ray proxy (HTTP, on every node) ─► replica: create_app(...) ─► Service.recognize
@@ -33,8 +34,7 @@ import os
 import time
 from collections import Counter
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Callable
 
 import numpy as np
 from fastapi import APIRouter
@@ -42,8 +42,8 @@ from ray import serve
 
 from ..classifier import Classifier
 from ..config import Settings
-from ..engine.batcher import within_deadline
-from ..server.state import ModelState, Service, rss_mb
+from ..server.service.inference import BatchMethod
+from ..server.service.state import rss_mb
 from . import connect, pool_size, sized, worker_env
 
 log = logging.getLogger("localvision.scale")
@@ -75,27 +75,6 @@ def deployment_options(settings: Settings) -> dict:
     else:
         options["num_replicas"] = size
     return options
-
-
-@dataclass
-class ReplicaService(Service):
-    """The service in a Ray replica: inference goes through the deployment's @serve.batch
-    method (`batch`), so a model has no in-process micro-batcher."""
-
-    batch: Callable[[tuple], Awaitable[np.ndarray]] | None = None
-
-    def _attach(self, state: ModelState, clf: Classifier) -> None:
-        state.classifier, state.status = clf, "ready"
-
-    def _infer(self, state: ModelState):
-        async def infer(arrays: list) -> np.ndarray:
-            """Each image to the batch method (it merges them with other requests' images),
-            within the request's deadline (503 timeout)."""
-            clf = state.require()  # unloaded while this request was decoding: 503
-            rows = asyncio.gather(*(self.batch((clf, a)) for a in arrays))
-            return np.stack(await within_deadline(rows, self.settings.request_timeout_s))
-
-        return infer
 
 
 class _ReplicaHeader:
@@ -136,9 +115,7 @@ class Recognizer:
         app = create_app(
             self.settings,
             on_ready=lambda svc: loaded.set(),
-            service=lambda settings, history: ReplicaService(
-                settings, history, batch=self.infer_batch
-            ),
+            inference=BatchMethod(self.infer_batch),
         )
         inner = app.router.lifespan_context
 

@@ -21,12 +21,27 @@ from ..config import Settings
 from ..dbwait import open_history
 from ..history import HistoryStore
 from ..models.store import ModelStore
-from . import (
-    accounts, api, body, camera, dialects, errors, gate, history_routes, kserve, login, logs,
-    metrics, model_routes, observer, openapi, origin, ratelimit, streams_routes, teach_routes,
-    torchserve, ui,
+from . import errors
+from .guards import body, dialects, gate, origin, ratelimit
+from .observe import logs, metrics, observer
+from .routes import (
+    accounts,
+    api,
+    camera,
+    history_routes,
+    kserve,
+    login,
+    model_routes,
+    openapi,
+    results_csv,
+    streams_routes,
+    teach_routes,
+    torchserve,
+    ui,
 )  # fmt: skip
-from .state import Service
+from .service import startup
+from .service.inference import Inference
+from .service.state import Service
 
 log = logging.getLogger("localvision.server")
 
@@ -35,20 +50,26 @@ def create_app(
     settings: Settings | None = None,
     classifier: Classifier | None = None,
     on_ready: Callable[[Service], None] | None = None,
-    service: Callable[[Settings, HistoryStore], Service] = Service,
     history: HistoryStore | None = None,
+    inference: Inference | None = None,
+    insecure_no_auth: bool = False,
 ) -> FastAPI:
     """classifier: an already-loaded Classifier to serve as the only model (tests and
     embedding); else the app loads the models the settings name (`models`, else `model`).
     on_ready: called once the default model is ready to answer, or has failed to load and the
     service runs degraded (svc.model.status says which); `localvision serve` prints the
     address then, not before.
-    service: what holds the models and drives the road (a Ray Serve replica passes a Service
-    whose inference step is its @serve.batch method: scale/serve.py).
     history: the history store, already opened (`localvision serve` waits for its database
     before anything starts: dbwait.py); else it is opened at start-up, waiting up to db_wait_s
-    for a database server that cannot be reached yet."""
+    for a database server that cannot be reached yet.
+    inference: how the models run (server/service/inference.py); None: each model's own
+    micro-batcher. A Ray Serve replica passes its @serve.batch method (scale/serve.py).
+    insecure_no_auth: auth off on an address other machines can reach was asked for in so many
+    words (`--insecure-no-auth`); without it such settings are refused here, by every way of
+    starting the service (server/service/startup.py, which also makes the first admin)."""
     settings = settings or Settings()
+    startup.check_auth(settings, insecure_no_auth)
+    startup.limit_malloc_arenas()
 
     def each(svc: Service, state) -> None:
         if on_ready is not None and state is svc.model:
@@ -59,7 +80,12 @@ def create_app(
         # a model replacement a crash cut short is finished or undone before anything loads
         await asyncio.to_thread(ModelStore.of(settings).recover)
         store = history or await asyncio.to_thread(open_history, settings.db, settings.db_wait_s)
-        svc = service(settings, store)
+        try:  # with auth on: the first admin and key, and who can get in, said in the log
+            await asyncio.to_thread(startup.welcome, settings, store.engine)
+        except BaseException:
+            store.close()
+            raise
+        svc = Service(settings, store, inference=inference)
         app.state.service = svc
         teach_routes.start(app)  # the Teach store; a training a stopped server left: failed
         if classifier is not None:
@@ -99,6 +125,7 @@ def create_app(
     app.include_router(login.router)
     app.include_router(accounts.router)
     app.include_router(api.router)
+    app.include_router(results_csv.router)  # the page's results as a CSV download
     app.include_router(model_routes.router)
     app.include_router(history_routes.router)
     app.include_router(kserve.router)

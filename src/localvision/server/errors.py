@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LocalVisionError, Unauthorized
-from .observer import note_error
+from .observe.observer import note_error
 
 log = logging.getLogger("localvision.server")
 

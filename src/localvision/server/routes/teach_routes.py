@@ -1,5 +1,5 @@
 """The Teach API: projects, classes and example photos (training/examples.py), training jobs
-(server/training_jobs.py), a trained model's report, and corrections ("wrong, it is X").
+(server/service/training_jobs.py), a trained model's report, and corrections ("wrong, it is X").
 
     GET    /api/v1/teach/projects                        every project: classes with counts, model, job
     POST   /api/v1/teach/projects                        {name, title?, base?, mode?, classes?} -> 201
@@ -19,7 +19,7 @@
     POST   /api/v1/feedback                              multipart file, model, label, predicted?
                                                          (limited: 429 per user, 507 per model)
 
-With auth on, everything here is for admins (server/gate.py require_admin) except feedback,
+With auth on, everything here is for admins (server/guards/gate.py require_admin) except feedback,
 which any signed-in user or API key may send; the user is recorded with the photo. A project's
 photos cannot be deleted while it trains (409 training_busy): the trainer is reading them.
 """
@@ -36,23 +36,23 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import (
-    FileTooLarge,
-    InvalidArgument,
-    LocalVisionError,
-    ModelNameReserved,
-    ReportNotFound,
+from ...errors import InvalidArgument, LocalVisionError, ModelNameReserved, ReportNotFound
+from ...models.registry import model_names
+from ...models.store import ModelStore, valid_name
+from ...training.corrections import Corrections
+from ...training.examples import (
+    JOB_FILE,
+    MAX_CLASS_NAME,
+    MAX_TITLE,
+    MEDIA_TYPES,
+    SOURCES,
+    TeachStore,
+    read_json,
 )  # fmt: skip
-from ..imaging import MB
-from ..models.registry import model_names
-from ..models.store import ModelStore, valid_name
-from ..training.examples import (
-    JOB_FILE, MAX_CLASS_NAME, MAX_TITLE, MEDIA_TYPES, SOURCES, TeachStore, read_json,
-)  # fmt: skip
-from ..training.corrections import Corrections
-from ..training.run import check_retrain, trained_project
-from .gate import principal_of, require_admin, user_of
-from .training_jobs import Jobs
+from ...training.run import check_retrain, trained_project
+from .. import request as kit
+from ..guards.gate import principal_of, require_admin, user_of
+from ..service.training_jobs import Jobs
 
 PREFIX = "/api/v1/teach"
 router = APIRouter(prefix=PREFIX, tags=["teach"], dependencies=[Depends(require_admin)])
@@ -236,13 +236,6 @@ async def delete_class(request: Request, project: str, name: str):
 
 
 # --- photos -------------------------------------------------------------------------------------
-async def _read(upload: UploadFile, max_bytes: int) -> bytes:
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB.")
-    return data
-
-
 @router.post("/projects/{project}/classes/{name}/photos")
 async def add_photos(
     request: Request,
@@ -263,7 +256,7 @@ async def add_photos(
     for upload in files:
         filename = upload.filename or "upload"
         try:
-            data = await _read(upload, limit)
+            data = await kit.read_upload(upload, limit)
             row = await run_in_threadpool(
                 store.add_photo, project, name, data, filename=filename, source=source, user=user
             )
@@ -418,7 +411,7 @@ async def feedback(
     the Teach page's own uploads are not corrections and count for neither."""
     svc = request.app.state.service
     model = check_model(request, model)
-    data = await _read(file, svc.settings.max_upload_bytes)
+    data = await kit.read_upload(file, svc.settings.max_upload_bytes)
     principal = principal_of(request)
     limited = principal is not None and not principal.is_admin
 

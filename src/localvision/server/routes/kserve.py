@@ -15,10 +15,10 @@ strings, most probable first; binary or JSON as the request asks (`binary_data` 
 `binary_data_output` for all). Labels in the request's `lang` parameter, else Accept-Language,
 else the server's language.
 
-The request is read and checked in server/kserve_request.py (off the event loop); a JSON body,
-or a binary request's JSON header, is held to max_json_mb as it arrives (server/body.py).
+The request is read and checked in routes/kserve_request.py (off the event loop); a JSON body,
+or a binary request's JSON header, is held to max_json_mb as it arrives (server/guards/body.py).
 The protocol has no per-row errors: one bad image fails the request, with a message naming the
-element. Errors are rendered in the protocol's shape by server/dialects.py.
+element. Errors are rendered in the protocol's shape by server/guards/dialects.py.
 """
 
 from __future__ import annotations
@@ -32,14 +32,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from .. import __version__
-from ..errors import FileTooLarge, LocalVisionError, NotFound, UnsupportedEncoding
-from ..results import Answer
-from ..road import Item
-from .api import client_of, language, service
-from .gate import user_of
+from ... import __version__
+from ...errors import LocalVisionError, NotFound, UnsupportedEncoding
+from ...road import Item
+from .. import request as kit
+from ..service.state import ModelState
 from .kserve_request import HEADER_LENGTH, INPUT, OUTPUT, Wanted, parse_request
-from .state import ModelState
 
 router = APIRouter(prefix="/v2", tags=["kserve v2"])
 
@@ -52,7 +50,7 @@ JSON_NOTE = (
 
 
 def _served(request: Request, name: str, version: str | None = None) -> ModelState:
-    state = service(request).state(name)
+    state = kit.service(request).state(name)
     if version is not None and version != VERSION:
         raise NotFound(f"Model {name!r} has no version {version!r}; its only version is {VERSION}.")
     return state
@@ -72,7 +70,7 @@ async def live():
 @router.get("/health/ready")
 async def ready(request: Request):
     """200 when the default model answers; else 503 (4xx/5xx both read as "not ready")."""
-    why = service(request).not_ready()
+    why = kit.service(request).not_ready()
     if why is None:
         return {"ready": True}
     return JSONResponse({"ready": False, "error": why[0]}, status_code=503)
@@ -139,9 +137,9 @@ def _output(results, wanted: Wanted) -> tuple[dict, bytes]:
 @router.post("/models/{name}/infer")
 @router.post("/models/{name}/versions/{version}/infer")
 async def infer(request: Request, name: str, version: str | None = None):
-    svc = service(request)
+    svc = kit.service(request)
     state = _served(request, name, version)
-    clf = state.require()
+    state.require()
     if request.headers.get("content-encoding", "identity").lower() != "identity":
         raise UnsupportedEncoding(
             "Compressed requests are not accepted; send the request uncompressed (tritonclient: "
@@ -153,21 +151,16 @@ async def infer(request: Request, name: str, version: str | None = None):
     req = await run_in_threadpool(
         parse_request, body, request.headers.get(HEADER_LENGTH), svc.settings.max_parts
     )
-    wanted, images = req.wanted, req.images
-    limit = svc.settings.max_upload_bytes
-    for i, data in enumerate(images):
-        if len(data) > limit:
-            raise FileTooLarge(f"{INPUT}[{i}] is larger than {svc.settings.max_upload_mb:g} MB.")
-    answer = Answer.from_settings(
-        svc.settings, lang=language(request, req.lang, svc.settings.lang),
-        top_k=min(wanted.classification or 1, clf.spec.num_classes),
+    wanted, limit = req.wanted, svc.settings.max_upload_bytes
+    items = [
+        Item(f"{INPUT}[{i}]", kit.check_size(data, limit, f"{INPUT}[{i}]"))
+        for i, data in enumerate(req.images)
+    ]
+    ask = kit.ask(
+        request, name, top_k=wanted.classification or 1, lang=req.lang,
         probabilities=wanted.classification is None,
     )  # fmt: skip
-    items = [Item(f"{INPUT}[{i}]", data) for i, data in enumerate(images)]
-    results = (
-        await svc.recognize(items, answer, client_of(request), user_of(request), name)
-        if items else []
-    )  # fmt: skip
+    results = await ask.recognize(items) if items else []
     for r in results:
         if r.error is not None:
             raise _named(r.error, r.source)

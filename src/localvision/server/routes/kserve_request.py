@@ -19,7 +19,7 @@ import json
 import struct
 from dataclasses import dataclass
 
-from ..errors import InvalidRequest
+from ...errors import InvalidRequest
 
 INPUT = "IMAGE"
 OUTPUT = "PROBABILITIES"

@@ -25,11 +25,12 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import InvalidArgument
-from ..models.labels import LANGUAGES
-from ..streams.sources import check_stream_url, require_video
-from ..streams.cameras import Options, Camera, Cameras, default_name
-from .gate import require_admin, user_of
+from ...errors import InvalidArgument
+from ...models.labels import LANGUAGES
+from ...streams.cameras import Camera, Cameras, Options, default_name
+from ...streams.sources import check_stream_url, require_video
+from .. import request as kit
+from ..guards.gate import require_admin, user_of
 
 router = APIRouter(
     prefix="/api/v1/streams", tags=["streams"], dependencies=[Depends(require_admin)]
@@ -92,9 +93,7 @@ def _options(request: Request, body: StreamIn) -> Options:
     require_video()  # 501 video_not_installed where PyAV is left out (the default image)
     url = check_stream_url(body.url)
     clf = svc.state(body.model).require()  # unknown_model, model_not_ready
-    lang = body.lang or s.lang
-    if lang not in LANGUAGES:
-        raise InvalidArgument(f"Unknown language {lang!r}; choose {', '.join(LANGUAGES)}.")
+    lang = kit.check_language(body.lang or s.lang)
     return Options(
         url=url,
         name=(body.name or default_name(url)).strip(),

@@ -26,8 +26,8 @@ import time
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from ..dbwait import is_connection_failure, is_server, reason, where
-from ..errors import HistoryUnavailable
+from ...dbwait import is_connection_failure, is_server, reason, where
+from ...errors import HistoryUnavailable
 
 log = logging.getLogger("localvision.server")
 

@@ -12,12 +12,12 @@ rather than a dependency on each route, also covers what routes do not declare: 
   state-changing request made with it must carry the session's CSRF token in `X-CSRF-Token`
   (the pages read it from the `localvision_csrf` cookie, which other sites cannot read).
 - Sign-in attempts are throttled per user name and per client address, and the password checks
-  running at once are bounded (server/throttle.py; the Gate holds them, login.py uses them).
+  running at once are bounded (server/guards/throttle.py; the Gate holds them, login.py uses them).
 
 Pages (a GET that accepts HTML) without valid credentials are redirected to /login; everything
 else gets a JSON 401 with `WWW-Authenticate: Bearer`.
 
-Keys and sessions live in the database: while it cannot be reached (server/dbhealth.py), a
+Keys and sessions live in the database: while it cannot be reached (server/service/dbhealth.py), a
 request that carries credentials is answered 503 `history_unavailable` with Retry-After (its key
 cannot be checked, which is not the same as a wrong key: a 401 would tell the client to stop).
 """
@@ -38,10 +38,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 
-from ..auth import AuthStore, Principal, auth_enabled
-from ..config import Settings
-from ..errors import CsrfFailed, Forbidden, HistoryUnavailable, LocalVisionError, Unauthorized
-from .errors import refuse, render
+from ...auth import AuthStore, Principal, auth_enabled
+from ...config import Settings
+from ...errors import CsrfFailed, Forbidden, HistoryUnavailable, LocalVisionError, Unauthorized
+from ..errors import refuse, render
 from .throttle import PasswordChecks, SignInThrottle
 
 log = logging.getLogger("localvision.server")
@@ -182,7 +182,7 @@ class AuthMiddleware:
                 )
         except (Unauthorized, Forbidden) as exc:
             # Credentials that do not verify are no identity: the request counts against its
-            # address's rate-limit window (server/ratelimit.py), and over it gets 429, not 401.
+            # address's rate-limit window (guards/ratelimit.py), and over it gets 429, not 401.
             over_limit = getattr(scope["app"].state, "unverified_over_limit", None)
             response = over_limit(scope) if over_limit else None
             response = response or self._refuse(exc, scope, headers)

@@ -1,5 +1,6 @@
 """HTTP API routes: classify (multipart, ZIP), the classic /predict, health. Every classify route
-takes ?model= (one of the served models), ?lang=, ?min_confidence= and ?group=."""
+takes ?model= (one of the served models), ?lang=, ?min_confidence= and ?group=, read by the
+request kit (server/request.py); results as CSV are made in routes/results_csv.py."""
 
 from __future__ import annotations
 
@@ -10,22 +11,14 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..archive import is_zip, read_zip
-from ..errors import (
-    EmptyFile,
-    FileTooLarge,
-    InvalidArgument,
-    LocalVisionError,
-    TooManyFiles,
-    UnsupportedFormat,
-)
-from ..imaging import MB
-from ..models.labels import LANGUAGES
-from ..report import rows_to_csv
-from ..results import Answer
-from ..road import Item
-from .gate import user_of
-from .state import Service
+from ...archive import is_zip, read_zip
+from ...errors import EmptyFile, LocalVisionError
+from ...imaging import MB
+from ...road import Item
+from .. import request as kit
+from ..request import Ask
+from ..service.state import Service
+from .results_csv import csv_response
 
 router = APIRouter()
 
@@ -42,51 +35,7 @@ FloorQ = Query(
 )  # fmt: skip
 GroupQ = Query(None, description="Add the common groups (dog, bird, ...) with their summed "
                "probability.")  # fmt: skip
-
-
-def service(request: Request) -> Service:
-    return request.app.state.service
-
-
-def client_of(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-def language(request: Request, lang: str | None, default: str) -> str:
-    """?lang= if given, else the first of the browser's languages that we have, else default."""
-    if lang:
-        if lang not in LANGUAGES:
-            raise InvalidArgument(f"Unknown language {lang!r}; choose {', '.join(LANGUAGES)}.")
-        return lang
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag == "*" or not tag:
-            continue
-        base = tag.split("-")[0]
-        if base in LANGUAGES:
-            return base
-    return default
-
-
-def answer_for(
-    request: Request, svc: Service, model: str | None, top_k: int | None, lang: str | None,
-    min_confidence: float | None = None, group: bool | None = None,
-) -> Answer:  # fmt: skip
-    """What this request asks back, with the server's settings as the defaults."""
-    clf = svc.state(model).require()
-    s = svc.settings
-    return Answer.from_settings(
-        s, top_k=min(top_k or s.top_k, clf.spec.num_classes), lang=language(request, lang, s.lang),
-        min_confidence=min_confidence, groups=group,
-    )  # fmt: skip
-
-
-async def _read_upload(upload: UploadFile, max_bytes: int) -> Item:
-    name = upload.filename or "upload"
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        return Item(name, None, FileTooLarge(f"This file is larger than {max_bytes / MB:g} MB."))
-    return Item(name, data)
+CLASSIC_TOP_K = 3  # what the classic recipe's /predict answers
 
 
 async def _zip_members(data: bytes, svc: Service, limit: int, prefix: str = "") -> list[Item]:
@@ -107,20 +56,21 @@ async def _expand(item: Item, svc: Service) -> list[Item]:
     if item.error is not None or not is_zip(item.source):
         return [item]
     try:
-        members = await _zip_members(item.source, svc, svc.settings.max_upload_bytes, f"{item.name}/")
+        limit = svc.settings.max_upload_bytes
+        members = await _zip_members(item.source, svc, limit, f"{item.name}/")
     except LocalVisionError as exc:
         return [Item(item.name, None, exc)]
     return members or [Item(item.name, None, EmptyFile("The ZIP holds no files."))]
 
 
-def _respond(svc: Service, model, results, started: float, answer: Answer, fmt: str) -> Response:
+def _respond(ask: Ask, results, started: float, fmt: str) -> Response:
     rows = [{"filename": r.source, **r.to_dict()} for r in results]
+    answer = ask.answer
     if fmt == "csv":
-        text = rows_to_csv(rows, lead=("filename",), k=answer.top_k, lang=answer.lang)
-        return Response(text, media_type="text/csv; charset=utf-8")
+        return csv_response(rows, k=answer.top_k, lang=answer.lang)
     return JSONResponse(
         {
-            "model": svc.state(model).require().name,
+            "model": ask.state.require().name,
             "lang": answer.lang,
             "results": rows,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -141,13 +91,13 @@ async def classify(
 ):
     """Classify one or more images. One bad image fails only its own row."""
     started = time.perf_counter()
-    svc = service(request)
-    answer = answer_for(request, svc, model, top_k, lang, min_confidence, group)
+    ask = kit.ask(request, model, top_k=top_k, lang=lang, min_confidence=min_confidence,
+                  groups=group)  # fmt: skip
+    svc = ask.service
     items = []
     for upload in file:
-        items += await _expand(await _read_upload(upload, svc.settings.max_upload_bytes), svc)
-    results = await svc.recognize(items, answer, client_of(request), user_of(request), model)
-    return _respond(svc, model, results, started, answer, format)
+        items += await _expand(await kit.upload_item(upload, svc.settings.max_upload_bytes), svc)
+    return _respond(ask, await ask.recognize(items), started, format)
 
 
 @router.post("/api/v1/classify/zip", tags=["classify"])
@@ -164,18 +114,14 @@ async def classify_zip(
     """Classify every image in a ZIP, read in memory, in chunks of the batch size (up to
     max_zip_members images). Non-images become error rows."""
     started = time.perf_counter()
-    svc = service(request)
-    answer = answer_for(request, svc, model, top_k, lang, min_confidence, group)
-    s = svc.settings
-    limit = int(s.max_zip_mb * MB)
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise FileTooLarge(f"The ZIP is larger than {s.max_zip_mb:g} MB.")
-    members = await _zip_members(data, svc, limit)
+    ask = kit.ask(request, model, top_k=top_k, lang=lang, min_confidence=min_confidence,
+                  groups=group)  # fmt: skip
+    limit = int(ask.service.settings.max_zip_mb * MB)
+    data = await kit.read_upload(file, limit, "The ZIP")
+    members = await _zip_members(data, ask.service, limit)
     if not members:
         raise EmptyFile("The ZIP holds no files.")
-    results = await svc.recognize(members, answer, client_of(request), user_of(request), model)
-    return _respond(svc, model, results, started, answer, format)
+    return _respond(ask, await ask.recognize(members), started, format)
 
 
 @router.post("/predict", tags=["classic"])
@@ -188,20 +134,11 @@ async def predict(
     `confidence` in percent. One image per request: several are refused (400
     `too_many_files`) rather than answered for the last one only; /api/v1/classify takes
     several."""
-    svc = service(request)
-    answer = answer_for(request, svc, None, 3, lang)
-    if len((await request.form()).getlist("file")) > 1:
-        raise TooManyFiles(
-            "/predict classifies one image per request; send several to /api/v1/classify "
-            "(one row each) or a ZIP to /api/v1/classify/zip."
-        )
-    upload = await _read_upload(file, svc.settings.max_upload_bytes)
-    if is_zip(upload.source):
-        raise UnsupportedFormat(
-            "This is a ZIP archive; /predict classifies one image. Send ZIPs to "
-            "/api/v1/classify/zip or /api/v1/classify."
-        )
-    (result,) = await svc.recognize([upload], answer, client_of(request), user_of(request))
+    ask = kit.ask(request, top_k=CLASSIC_TOP_K, lang=lang)
+    kit.one_file(len((await request.form()).getlist("file")), "/predict")
+    upload = await kit.upload_item(file, ask.service.settings.max_upload_bytes)
+    kit.one_image(upload.source, "/predict")
+    (result,) = await ask.recognize([upload])
     if result.error:
         raise result.error
     return [
@@ -219,7 +156,7 @@ async def healthz():
 async def readyz(request: Request):
     """200 when the model is loaded and the history database answers; 503 with the reason
     otherwise."""
-    svc = service(request)
+    svc = kit.service(request)
     state = svc.model
     why = svc.not_ready()
     if why is None:

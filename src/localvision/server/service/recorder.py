@@ -7,7 +7,7 @@ request; under load most of them wait for each other anyway. So requests queue t
 one writer turn commits everything queued in one transaction (each batch keeps its own batch id),
 then wakes every request it wrote. If that transaction fails, each batch is written on its own,
 so a batch that cannot be written fails only its own request; unless the database itself cannot
-be reached (HistoryUnavailable, server/dbhealth.py): then every request of the group is refused
+be reached (HistoryUnavailable, service/dbhealth.py): then every request of the group is refused
 at once, none of them written.
 """
 
@@ -17,8 +17,8 @@ import asyncio
 
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import HistoryUnavailable
-from ..history import HistoryStore, Record
+from ...errors import HistoryUnavailable
+from ...history import HistoryStore, Record
 
 
 class Recorder:

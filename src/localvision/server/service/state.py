@@ -2,9 +2,10 @@
 the history, readiness.
 
 `Service.recognize` drives the road (road.py) on the event loop, with decoding in the thread pool
-and inference through the named model's micro-batcher; the road itself lives in one place for
-every entry point. Models load one at a time, in the background (so each one's memory can be
-measured), at start-up (`--models`) and at run time (`load`, `unload`).
+and inference as the service was made to run it (service/inference.py: the named model's
+micro-batcher by default, or a Ray replica's @serve.batch method); the road itself lives in one
+place for every entry point. Models load one at a time, in the background (so each one's memory
+can be measured), at start-up (`--models`) and at run time (`load`, `unload`).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from typing import Callable, Sequence
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from ..classifier import Classifier, from_settings
-from ..config import Settings
-from ..engine.batcher import Batcher
-from ..errors import LocalVisionError, ModelNotReady, UnknownModel
-from ..history import HistoryStore, Record
-from ..results import Answer, Result
-from ..road import Item, Job
+from ...classifier import Classifier, from_settings
+from ...config import Settings
+from ...engine.batcher import Batcher
+from ...errors import LocalVisionError, ModelNotReady, UnknownModel
+from ...history import HistoryStore, Record
+from ...results import Answer, Result
+from ...road import Item, Job
 from .dbhealth import DatabaseHealth
+from .inference import Inference, MicroBatching
 from .recorder import Recorder
 
 log = logging.getLogger("localvision.server")
@@ -90,11 +92,14 @@ class Service:
     # Images classified by outcome ("ok", "error"), read by the /metrics collector.
     classified: Counter = field(default_factory=Counter)
     recorder: Recorder | None = None
-    # Whether the history database answers (server/dbhealth.py): while it does not, requests
+    # Whether the history database answers (server/service/dbhealth.py): while it does not, requests
     # that must be recorded are refused (503 history_unavailable) and the service is not ready.
     database: DatabaseHealth | None = None
+    # How inference runs (service/inference.py); None: each model's own micro-batcher.
+    inference: Inference | None = None
 
     def __post_init__(self) -> None:
+        self.inference = self.inference or MicroBatching(self.settings)
         self.recorder = Recorder(self.history)
         self.database = DatabaseHealth(self.history.engine)
         self._loading = asyncio.Lock()
@@ -179,9 +184,9 @@ class Service:
                 if self.default == name:
                     self.default = clf.name
                 state.name = clf.name
-            if state.batcher is not None:  # loaded again: the old one stops taking work
-                await state.batcher.stop()
-            self._attach(state, clf)
+            await self.inference.detach(state)  # loaded again: the old batcher stops taking work
+            state.classifier, state.status = clf, "ready"
+            self.inference.attach(state, clf)
             state.memory_mb = round(after - before, 1) if before and after else None
             state.latency_ms = latency
             b = clf.backend
@@ -191,24 +196,11 @@ class Service:
                 log.warning(clf.notice)
             return state
 
-    def _attach(self, state: ModelState, clf: Classifier) -> None:
-        state.classifier, state.status = clf, "ready"
-        state.batcher = Batcher(
-            clf.probabilities,
-            max_batch=self.settings.max_batch,
-            max_wait_ms=self.settings.max_wait_ms,
-            queue_size=self.settings.queue_size,
-            expected=lambda: state.decoding,
-            stack=clf.preparer.stack,
-        )
-        state.batcher.start()
-
     async def unload(self, name: str) -> ModelState:
         """Stop a model's batcher and drop it (its memory goes with the last reference)."""
         async with self._loading:
             state = self.state(name)
-            if state.batcher is not None:
-                await state.batcher.stop()
+            await self.inference.detach(state)
             state.classifier, state.batcher, state.status = None, None, "unloaded"
             state.memory_mb = state.latency_ms = None
             return state
@@ -218,8 +210,7 @@ class Service:
         for task in list(self._loads.values()):
             task.cancel()
         for state in self.models.values():
-            if state.batcher is not None:
-                await state.batcher.stop()
+            await self.inference.detach(state)
 
     # --- the road ---
     async def recognize(
@@ -240,9 +231,8 @@ class Service:
         if record:  # the answer must be recorded: no model run when it cannot be
             self.database.require()
         started = time.perf_counter()
-        results = await clf.road.run_async(
-            items, answer, self._infer(state), self._run_jobs(state), digest=True
-        )
+        infer = self.inference.step(state, self.settings.request_timeout_s)
+        results = await clf.road.run_async(items, answer, infer, self._run_jobs(state), digest=True)
         self.classified.update("error" if r.error else "ok" for r in results)
         if not record:
             return results
@@ -274,17 +264,6 @@ class Service:
                 state.decoding -= len(jobs)
 
         return run
-
-    def _infer(self, state: ModelState):
-        async def infer(arrays: list) -> np.ndarray:
-            """The model's answer through its batcher, within the deadline (503 timeout)."""
-            batcher = state.batcher
-            if batcher is None:  # unloaded while this request was decoding
-                state.require()
-            rows = await batcher.submit(arrays, self.settings.request_timeout_s)
-            return np.stack(rows)
-
-        return infer
 
 
 def _time_one(clf: Classifier) -> float:

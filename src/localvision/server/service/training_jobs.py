@@ -38,9 +38,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import NoTrainingJob, TrainingBusy, TrainingFailed, TrainingInterrupted
-from ..training import EXIT_TERMINATED
-from ..training.examples import JOB_FILE, TeachStore, now_iso, read_json, write_json
+from ...errors import NoTrainingJob, TrainingBusy, TrainingFailed, TrainingInterrupted
+from ...training import EXIT_TERMINATED
+from ...training.examples import JOB_FILE, TeachStore, now_iso, read_json, write_json
 
 log = logging.getLogger("localvision.train")
 

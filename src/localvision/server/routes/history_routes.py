@@ -7,7 +7,7 @@ row is answered like a missing one (404). Deletes made with a session cookie car
 X-CSRF-Token like every state-changing request (the gate checks it).
 
 While the database cannot be reached, every history route answers 503 `history_unavailable` with
-Retry-After at once (server/dbhealth.py), never a 500.
+Retry-After at once (server/service/dbhealth.py), never a 500.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..history import Filter
-from .gate import history_scope
+from ...history import Filter
+from ..guards.gate import history_scope
+
 
 def _reachable(request: Request) -> None:
     request.app.state.service.database.require()

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ..errors import InvalidArgument, UnknownModel
-from ..models.labels import LANGUAGES
-from ..models.store import ModelStore
-from .gate import require_admin
-from .state import Service
+from ...errors import InvalidArgument, UnknownModel
+from ...models.store import ModelStore
+from .. import request as kit
+from ..guards.gate import require_admin
+from ..request import service
 
 router = APIRouter(tags=["models"])
-
-
-def service(request: Request) -> Service:
-    return request.app.state.service
 
 
 @router.get("/api/v1/models")
@@ -56,8 +52,7 @@ async def models(request: Request):
 @router.get("/api/v1/models/{name}/labels")
 async def labels(request: Request, name: str, lang: str = Query("en", description="en or zh")):
     """The model's labels in class-index order, in `lang` (English where it has none)."""
-    if lang not in LANGUAGES:
-        raise InvalidArgument(f"Unknown language {lang!r}; choose {', '.join(LANGUAGES)}.")
+    kit.check_language(lang)
     svc = service(request)
     state = svc.models.get(name)
     if state is not None and state.classifier is not None:

@@ -21,8 +21,8 @@ import json
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ..config import Settings
-from ..errors import HeadersTooLarge, LocalVisionError, RequestError, RequestTimeout
+from ...config import Settings
+from ...errors import HeadersTooLarge, LocalVisionError, RequestError, RequestTimeout
 from .body import KB, size_text
 
 

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 
-from ..config import Settings
-from ..errors import CrossOrigin, HostNotAllowed, LocalVisionError
-from .errors import refuse, render
+from ...config import Settings
+from ...errors import CrossOrigin, HostNotAllowed, LocalVisionError
+from ..errors import refuse, render
 from .gate import SAFE_METHODS
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -16,7 +16,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-STATIC = Path(str(resources.files(__package__).joinpath("static")))
+# The page assets live beside the rooms, in server/static (the package data the wheel ships).
+STATIC = Path(str(resources.files("localvision.server").joinpath("static")))
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,8 +9,8 @@ before the offending bytes reach the parser, and so before anything past the lim
 disk. The body must arrive within `body_timeout_s`, or at least at `min_body_rate_kb` on average
 after that (Kestrel's MinRequestBodyDataRate): an honest upload on any network passes, a
 trickle does not. A refusal is the usual `{"error": {"code", "message"}}` with
-`Connection: close`; the protocol (server/protocol.py) then drains what the client still sends,
-so it reads the answer instead of a reset.
+`Connection: close`; the protocol (server/guards/protocol.py) then drains what the client still
+sends, so it reads the answer instead of a reset.
 
 A KServe v2 request (`/v2/...`) is JSON unless it carries `Inference-Header-Content-Length`
 (the binary tensor data extension): a JSON body is held to `max_json_mb`, since JSON is parsed
@@ -18,7 +18,7 @@ whole; a binary one keeps `max_request_mb`, and the JSON header it declares is h
 `max_json_mb` from the head.
 
 The request line and headers are bounded one layer down, in uvicorn's protocol
-(server/protocol.py), since a request can misbehave before the app ever sees it.
+(server/guards/protocol.py), since a request can misbehave before the app ever sees it.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import Settings
-from ..errors import (
+from ...config import Settings
+from ...errors import (
     FieldTooLarge,
     FileTooLarge,
     HeadersTooLarge,
@@ -44,8 +44,8 @@ from ..errors import (
     RequestTimeout,
     TooManyParts,
 )
+from ..routes.kserve_request import HEADER_LENGTH, header_length_of
 from .dialects import dialect
-from .kserve_request import HEADER_LENGTH, header_length_of
 
 KB = 1024
 MB = 1024 * 1024
@@ -57,6 +57,9 @@ MULTIPART_OVERHEAD = 64 * KB
 ZIP_PATHS = frozenset({"/api/v1/classify/zip"})  # one ZIP file: max_zip_mb
 SINGLE_IMAGE_PATHS = frozenset({"/predict"})  # one image: max_upload_mb
 SINGLE_IMAGE_PREFIXES = ("/predictions/",)  # TorchServe's: one image, raw or multipart
+# JSON bodies that carry a page's results (thousands of rows): the upload limit, max_request_mb,
+# not the 1 MB of the API's own JSON; the route bounds their structure before parsing them.
+LARGE_JSON_PATHS = frozenset({"/api/v1/results.csv"})
 # The API's own JSON bodies (a camera to watch, a Teach project, a rule) are a few KB; 1 MB holds
 # a project of 1000 classes with the longest names. FastAPI parses them whole on the event loop,
 # so a large one of tiny values (`[[],[],...]`) would stall every other request: refused as
@@ -94,7 +97,7 @@ def body_policy(
         max_body = max_file + MULTIPART_OVERHEAD
     elif path in SINGLE_IMAGE_PATHS or path.startswith(SINGLE_IMAGE_PREFIXES):
         max_body = max_file + MULTIPART_OVERHEAD
-    elif _is_json(headers.get("content-type", "")):
+    elif _is_json(headers.get("content-type", "")) and path not in LARGE_JSON_PATHS:
         max_body = min(API_JSON_BYTES, int(settings.max_request_mb * MB))
     else:
         max_body = int(settings.max_request_mb * MB)
@@ -351,7 +354,7 @@ class _BodyGuard:
         await self._send(message)
 
     async def refuse(self, error: LocalVisionError) -> None:
-        from .errors import render  # the one renderer
+        from ..errors import render  # the one renderer
 
         self.error = error
         self.responded = True

@@ -36,14 +36,12 @@ import time
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse
 
-from ..errors import FileTooLarge, InvalidArgument, LocalVisionError
-from ..imaging import MB
-from ..results import Answer
-from ..road import Item
-from ..streams.latest import Latest
-from .api import language
-from .gate import user_of
-from .state import Service
+from ...errors import InvalidArgument, LocalVisionError
+from ...road import Item
+from ...streams.latest import Latest
+from .. import request as kit
+from ..request import Ask
+from ..service.state import Service
 from .ui import STATIC
 
 log = logging.getLogger("localvision.server")
@@ -53,6 +51,7 @@ router = APIRouter()
 # The live page shows three labels; a client may ask for more with ?top_k=.
 LIVE_TOP_K = 3
 POLICY_VIOLATION = 1008  # RFC 6455: the connection's parameters are refused
+FRAME_ADVICE = "; send smaller frames"
 
 
 @router.get("/live", include_in_schema=False)
@@ -60,13 +59,11 @@ async def live_page():
     return FileResponse(STATIC / "live.html")
 
 
-def _answer(ws: WebSocket, svc: Service) -> tuple[Answer, str]:
-    """What the socket asks back (?model=, ?lang=, ?top_k=, ?min_confidence=, ?group=), with
-    the server's settings as the defaults; raises a typed error for a value that is not valid."""
-    q, s = ws.query_params, svc.settings
-    model = q.get("model") or None
-    state = svc.state(model)  # UnknownModel for one not served
-    name = state.classifier.name if state.classifier else state.name
+def _ask(ws: WebSocket) -> tuple[Ask, str]:
+    """What the socket asks back (?model=, ?lang=, ?top_k=, ?min_confidence=, ?group=), read by
+    the request kit with the server's settings as the defaults; raises a typed error for a
+    value that is not valid. The model need not be ready: each frame says so while it is not."""
+    q = ws.query_params
     try:
         top_k = int(q["top_k"]) if q.get("top_k") else LIVE_TOP_K
         floor = float(q["min_confidence"]) if q.get("min_confidence") else None
@@ -74,13 +71,11 @@ def _answer(ws: WebSocket, svc: Service) -> tuple[Answer, str]:
         raise InvalidArgument("top_k must be a whole number and min_confidence a number.") from None
     if top_k < 1 or (floor is not None and not 0 <= floor <= 1):
         raise InvalidArgument("top_k must be at least 1 and min_confidence between 0 and 1.")
-    if state.classifier is not None:
-        top_k = min(top_k, state.classifier.spec.num_classes)
     group = q.get("group", "").lower() in ("1", "true", "yes") or None
-    answer = Answer.from_settings(
-        s, top_k=top_k, lang=language(ws, q.get("lang"), s.lang), min_confidence=floor, groups=group
-    )
-    return answer, name
+    ask = kit.ask(ws, q.get("model") or None, top_k=top_k, lang=q.get("lang"),
+                  min_confidence=floor, groups=group, ready=False)  # fmt: skip
+    state = ask.state
+    return ask, state.classifier.name if state.classifier else state.name
 
 
 def _error(frame: int | None, exc: LocalVisionError) -> dict:
@@ -89,18 +84,19 @@ def _error(frame: int | None, exc: LocalVisionError) -> dict:
 
 @router.websocket("/api/v1/live")
 async def live(ws: WebSocket):
-    svc: Service = ws.app.state.service
+    svc: Service = kit.service(ws)
     await ws.accept()
     try:
-        answer, model = _answer(ws, svc)
+        ask, model = _ask(ws)
     except LocalVisionError as exc:
         await ws.send_json(_error(None, exc))
         await ws.close(POLICY_VIOLATION, exc.code)
         return
+    answer = ask.answer
     ready = {"type": "ready", "model": model, "lang": answer.lang, "top_k": answer.top_k}
     await ws.send_json(ready)
     slot: Latest[tuple[int, bytes]] = Latest()
-    worker = asyncio.create_task(_classify(ws, svc, slot, answer, model))
+    worker = asyncio.create_task(_classify(ws, slot, ask, model))
     try:
         await _read(ws, svc, slot)
     finally:
@@ -123,26 +119,20 @@ async def _read(ws: WebSocket, svc: Service, slot: Latest) -> None:
             await ws.send_json(_error(None, InvalidArgument(
                 "Send each camera frame as a binary message holding an image (JPEG, PNG, WebP)."
             )))  # fmt: skip
-        elif len(data) > limit:
+        elif (too_large := kit.too_large(len(data), limit, "This frame", FRAME_ADVICE)) is not None:
             slot.put_count += 1  # counted, so the frame numbers stay the client's
-            await ws.send_json(_error(slot.put_count, FileTooLarge(
-                f"This frame is larger than {limit / MB:g} MB; send smaller frames."
-            )))  # fmt: skip
+            await ws.send_json(_error(slot.put_count, too_large))
         else:
             slot.put((slot.put_count + 1, data))
 
 
-async def _classify(ws: WebSocket, svc: Service, slot: Latest, answer: Answer, model: str):
+async def _classify(ws: WebSocket, slot: Latest, ask: Ask, model: str):
     """The latest frame, through the road, answered; then the next latest."""
-    client = ws.client.host if ws.client else None
-    user = user_of(ws)
     while True:
         frame, data = await slot.take()
         started = time.perf_counter()
         try:
-            (result,) = await svc.recognize(
-                [Item(f"live frame {frame}", data)], answer, client, user, model, record=False
-            )
+            (result,) = await ask.recognize([Item(f"live frame {frame}", data)], record=False)
         except LocalVisionError as exc:  # the model is busy, not ready, gone
             await ws.send_json(_error(frame, exc))
             continue

@@ -1,4 +1,4 @@
-"""What guards POST /login (server/login.py) against guessing and floods; the Gate holds both.
+"""What guards POST /login (routes/login.py) against guessing and floods; the Gate holds both.
 
 - `SignInThrottle`: sign-in attempts per user name and per client address in a sliding window.
   An attempt is *reserved* before its password is checked, in the same locked step as the check
@@ -15,7 +15,7 @@
   `sign_in_busy` with Retry-After (the server is busy, the client did nothing wrong).
 
 API keys need neither: only their SHA-256 is stored (auth.py), so a flood of made-up keys costs
-one indexed lookup each, and counts against its address's rate limit (server/ratelimit.py).
+one indexed lookup each, and counts against its address's rate limit (server/guards/ratelimit.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections import deque
 from contextlib import asynccontextmanager
 from typing import Callable
 
-from ..errors import SignInBusy, TooManyAttempts
+from ...errors import SignInBusy, TooManyAttempts
 
 # 5 failures in 5 minutes per user name: a person who mistypes gets several tries; a guesser
 # gets about one a minute. An address gets more (people behind one NAT share it) but not many

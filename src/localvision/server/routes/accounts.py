@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from .gate import gate_of, history_scope, principal_of, require_admin
+from ..guards.gate import gate_of, history_scope, principal_of, require_admin
 
 router = APIRouter(tags=["auth"])
 

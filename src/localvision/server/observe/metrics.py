@@ -1,6 +1,6 @@
 """Prometheus metrics at /metrics (text exposition format), one registry per app.
 
-Per request (a sink of the request observer, server/observer.py): requests by route template, method
+Per request (a sink of the request observer, observe/observer.py): requests by route template, method
 and status; latency histograms per route; requests in progress; rejects by error code. Read from
 the running service at scrape time (no hooks in the hot path): the batcher's queue depth and
 batch sizes, the model's load state, the images classified, ok or not, and sign-in's password
@@ -102,7 +102,7 @@ class ServiceCollector(Collector):
         yield images
 
     def _password_checks(self):
-        """Sign-in's Argon2 checks (server/throttle.py): running, waiting for a slot, and the
+        """Sign-in's Argon2 checks (server/guards/throttle.py): running, waiting for a slot, and the
         most that ever ran at once (so a scrape between bursts still shows the bound held)."""
         gate = getattr(self.app.state, "auth_gate", None)
         checks = gate.password_checks if gate else None

@@ -1,7 +1,7 @@
 """Web sign-in: the sign-in page, POST /login (CSRF double submit, throttled), POST /logout.
 
 A session is a server-side row named by a random token held in a signed (itsdangerous),
-HttpOnly, SameSite=Lax cookie; the gate (server/gate.py) checks it on every request.
+HttpOnly, SameSite=Lax cookie; the gate (server/guards/gate.py) checks it on every request.
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from __future__ import annotations
 import html
 import logging
 import secrets
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import (
+from ...errors import (
     CsrfFailed,
     HistoryUnavailable,
     InvalidCredentials,
@@ -25,8 +24,8 @@ from ..errors import (
     SignInBusy,
     TooManyAttempts,
 )
-from .errors import render
-from .gate import (
+from ..errors import render
+from ..guards.gate import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
@@ -36,13 +35,14 @@ from .gate import (
     same_secret,
     wants_html,
 )
+from .ui import STATIC
 
 log = logging.getLogger("localvision.server")
 
 LOGIN_COOKIE = "localvision_login"  # the sign-in form's own CSRF token (double submit)
 LOGIN_FORM_MAX_AGE_S = 2 * 3600
 LOGIN_SALT = "localvision.login-form"  # so a form token can never pass for a session cookie
-LOGIN_PAGE = Path(__file__).parent / "static" / "login.html"
+LOGIN_PAGE = STATIC / "login.html"
 # Before sign-in the gate serves only this page and its stylesheets, so the page's scripts (its
 # language and strings) go into the page itself, in place of their <script src> tags.
 LOGIN_SCRIPTS = ("i18n.js", "page.js", "login.js")
@@ -125,7 +125,7 @@ async def login_page(request: Request, next: str = "/"):
 
 async def _check(request: Request, gate: Gate, username: str, password: str):
     """(user, session token, CSRF token) for the right password, else (None, None, None). The
-    Argon2 check waits for one of the server's password-check slots (server/throttle.py)."""
+    Argon2 check waits for one of the server's password-check slots (server/guards/throttle.py)."""
     if not username:
         return None, None, None
     store = await gate.store(request.app)
@@ -148,7 +148,7 @@ async def login(request: Request):
     The attempt is reserved for the name and the address before the password is checked (a
     parallel burst is cut at the limit, the right password included once it is reached), and
     the check waits for one of `password_checks` slots, at most `password_check_wait_s`, else
-    503 `sign_in_busy` with Retry-After (server/throttle.py says why)."""
+    503 `sign_in_busy` with Retry-After (server/guards/throttle.py says why)."""
     gate = gate_of(request)
     if not gate.enabled:
         raise NotFound("Sign-in is off on this server (auth is not enabled).")

@@ -1,6 +1,6 @@
 """Log lines: every log record (app errors, uvicorn's own lines) as one JSON object per line, or as
 plain text for people at a terminal; and the access log, one line per request on the
-"localvision.access" logger (a sink of the request observer, server/observer.py).
+"localvision.access" logger (a sink of the request observer, server/observe/observer.py).
 """
 
 from __future__ import annotations

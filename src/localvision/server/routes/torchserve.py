@@ -9,7 +9,7 @@ curl commands work unchanged against localvision, as a thin shell on the service
 - `GET /models` and `GET /models/{name}[/{version}]` in the management API's shape (TorchServe
   serves those on a second port; here they share the one port, read-only).
 
-Errors come in TorchServe's shape (`{"code", "type", "message"}`), by server/dialects.py.
+Errors come in TorchServe's shape (`{"code", "type", "message"}`), by server/guards/dialects.py.
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from ..archive import is_zip
-from ..errors import EmptyFile, FileTooLarge, NotFound, TooManyFiles, UnsupportedFormat
-from ..imaging import MB
-from ..results import Answer
-from ..road import Item
-from .api import client_of, language, service
-from .gate import user_of
-from .state import ModelState
+from ...errors import EmptyFile, NotFound
+from ...imaging import MB
+from ...road import Item
+from .. import request as kit
+from ..service.state import ModelState
 
 router = APIRouter(tags=["torchserve"])
 
@@ -34,7 +31,7 @@ VERSIONS = ("1.0", "1")  # a served model has one version; TorchServe writes it 
 
 
 def _served(request: Request, name: str, version: str | None) -> ModelState:
-    state = service(request).state(name)
+    state = kit.service(request).state(name)
     if version is not None and version not in VERSIONS:
         raise NotFound(f"Model {name!r} has no version {version!r}; its only version is 1.0.")
     return state
@@ -42,7 +39,7 @@ def _served(request: Request, name: str, version: str | None) -> ModelState:
 
 @router.get("/ping")
 async def ping(request: Request):
-    if service(request).ready:
+    if kit.service(request).ready:
         return {"status": "Healthy"}
     return JSONResponse({"status": "Unhealthy"}, status_code=500)
 
@@ -55,24 +52,14 @@ async def _image(request: Request, limit: int) -> Item:
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
         if not files:
             raise EmptyFile('No file was sent: send the image as the body, or as a part named "data".')
-        if len(files) > 1:
-            raise TooManyFiles(
-                "/predictions classifies one image per request; send several to "
-                "/api/v1/classify (one row each)."
-            )
+        kit.one_file(len(files), "/predictions")
         upload = files[0][1]
-        name, data = upload.filename or files[0][0], await upload.read(limit + 1)
-    else:
-        name, data = "upload", await request.body()  # a raw body has no file name
-    if len(data) > limit:
-        raise FileTooLarge(f"This file is larger than {limit / MB:g} MB.")
+        name, data = upload.filename or files[0][0], await kit.read_upload(upload, limit)
+    else:  # a raw body has no file name; guards/body.py held it to the limit as it came
+        name, data = "upload", kit.check_size(await request.body(), limit)
     if not data:
         raise EmptyFile('The request has no image: send it as the body (curl -T photo.jpg).')
-    if is_zip(data):
-        raise UnsupportedFormat(
-            "This is a ZIP archive; /predictions classifies one image. Send ZIPs to "
-            "/api/v1/classify/zip."
-        )
+    kit.one_image(data, "/predictions")
     return Item(name, data)
 
 
@@ -89,22 +76,17 @@ def _by_label(predictions) -> dict[str, float]:
 @router.put("/predictions/{name}", operation_id="predictions_put")  # curl -T
 @router.put("/predictions/{name}/{version}", operation_id="predictions_version_put")
 async def predictions(request: Request, name: str, version: str | None = None):
-    svc = service(request)
-    state = _served(request, name, version)
-    clf = state.require()
-    item = await _image(request, svc.settings.max_upload_bytes)
-    answer = Answer.from_settings(
-        svc.settings, top_k=min(TOP_K, clf.spec.num_classes),
-        lang=language(request, request.query_params.get("lang"), svc.settings.lang),
-    )  # fmt: skip
-    (result,) = await svc.recognize([item], answer, client_of(request), user_of(request), name)
+    _served(request, name, version)
+    ask = kit.ask(request, name, top_k=TOP_K, lang=request.query_params.get("lang"))
+    item = await _image(request, ask.service.settings.max_upload_bytes)
+    (result,) = await ask.recognize([item])
     if result.error is not None:
         raise result.error
     return _by_label(result.predictions)
 
 
 def _description(request: Request, state: ModelState) -> dict:
-    s = service(request).settings
+    s = kit.service(request).settings
     worker = {"id": "1", "status": "READY" if state.status == "ready" else state.status.upper(),
               "memoryUsage": int((state.memory_mb or 0) * MB), "gpu": False}  # fmt: skip
     return {
@@ -123,7 +105,7 @@ def _description(request: Request, state: ModelState) -> dict:
 
 @router.get("/models")
 async def models(request: Request):
-    return {"models": [{"modelName": n, "modelUrl": n} for n in service(request).models]}
+    return {"models": [{"modelName": n, "modelUrl": n} for n in kit.service(request).models]}
 
 
 @router.get("/models/{name}")

@@ -2,8 +2,8 @@
 session), or else each client address, gets its own moving window (the `limits` package, in
 memory), so one busy client never slows another.
 
-Who is counted is decided after the auth gate (server/gate.py), never from what a request claims:
-a bearer token that does not verify is no identity, so it counts against the address it came
+Who is counted is decided after the auth gate (server/guards/gate.py), never from what a request
+claims: a bearer token that does not verify is no identity, so it counts against the address it came
 from (the gate asks `RateLimits.check` before answering 401), and with auth off every request is
 its address's. A client therefore cannot buy a fresh window by sending a new random token, nor
 by an X-Forwarded-For header (uvicorn trusts that only from its configured proxies).
@@ -26,14 +26,14 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from ..errors import RateLimited
-from .errors import refuse, render
+from ...errors import RateLimited
+from ..errors import refuse, render
 from .gate import PRINCIPAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import FastAPI
 
-    from ..config import Settings
+    from ...config import Settings
 
 OFF = ("", "off", "none")
 
