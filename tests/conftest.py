@@ -8,23 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-
-from corpus import real_photo_bytes
-
-# The photos the golden tests pin, and what EfficientNet-Lite0 really says (checked by eye).
-GOLDEN = {
-    "coffee": "espresso",
-    "chelsea": "tiger cat",
-    "camera": "tripod",
-    "rocket": "missile",
-    "grace_hopper": "academic gown",
-}
-
+from corpus import GOLDEN, real_photo_bytes
+from servers import LiveServer
 
 # --- tiers ---------------------------------------------------------------------------------------
 # Every test gets one tier (pyproject.toml names them): unit (tests/unit/), system (needs one of
@@ -37,7 +25,8 @@ SYSTEM_FILES = {
     "test_page_scripts.py": "browser", "test_postgres.py": "postgres", "test_image.py": "container",
     "test_compose.py": "container", "test_ray.py": "ray", "test_streams.py": "rtsp",
 }  # fmt: skip
-SYSTEM_FIXTURES = {"pg_server": "postgres", "free_pg_url": "postgres", "rtsp": "rtsp"}
+SYSTEM_FIXTURES = {"pg_server": "postgres", "free_pg_url": "postgres", "rtsp": "rtsp",
+                   "browser": "browser"}  # fmt: skip
 
 
 def _system_part(item) -> str | None:
@@ -62,6 +51,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(getattr(pytest.mark, part))
         else:
             item.add_marker(pytest.mark.service)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium for a module's page tests (tests/chromium.py: under CI, a missing or
+    broken Chromium fails the suite instead of skipping it)."""
+    from chromium import launched
+
+    with launched() as b:
+        yield b
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -159,53 +158,6 @@ def resnet18_weights(tmp_path_factory) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """A real uvicorn server on loopback, in a thread."""
-
-    def __init__(self, app, **uvicorn_options):
-        """uvicorn_options: as `localvision serve` passes them (server.protocol.uvicorn_options)."""
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", **uvicorn_options
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def wait_ready(url: str, timeout: float = 60) -> dict:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = httpx.get(url + "/api/v1/models")
-        if r.json()["status"] != "loading":
-            return r.json()
-        time.sleep(0.1)
-    raise RuntimeError("model did not load")
-
-
 @pytest.fixture(scope="module")
 def r18_store(tmp_path_factory, resnet18_weights, lite0_package) -> Path:
     """A private model store for one module, LOCALVISION_MODEL_DIR while it runs: the session's
@@ -220,34 +172,6 @@ def r18_store(tmp_path_factory, resnet18_weights, lite0_package) -> Path:
         mp.setenv("LOCALVISION_MODEL_DIR", str(root))
         import_model(Settings(), "r18-random", "resnet18", resnet18_weights, None, None, False)
         yield root
-
-
-def users_with_keys(db: str, users: dict[str, tuple[str, str]]) -> dict[str, str]:
-    """Users made the way an operator makes them (name -> (password, role)) in the SQLite or
-    PostgreSQL database at `db`, with one API key each; returns name -> key."""
-    from localvision.auth import AuthStore
-
-    store = AuthStore.open(db)
-    try:
-        for name, (password, role) in users.items():
-            store.add_user(name, password, role=role)
-        return {name: store.create_key(name, "tests")[1] for name in users}
-    finally:
-        store.close()
-
-
-def wait_models_ready(url: str, timeout: float) -> None:
-    """Until every model the service at `url` serves is ready (one failing fails the test)."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        states = [m["state"] for m in httpx.get(url + "/api/v1/models").json()["models"]]
-        if all(s == "ready" for s in states):
-            return
-        assert "failed" not in states, states
-        time.sleep(0.2)
-    raise RuntimeError(f"the models did not load: {states}")
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,8 @@ import zipfile
 
 import httpx
 import pytest
-
-from conftest import LiveServer, wait_ready
 from corpus import bad_input_cases
+from servers import LiveServer, wait_ready
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
+from servers import LiveServer, login_form, sign_in
 from typer.testing import CliRunner
 
-from conftest import LiveServer
 from localvision.auth import AuthStore, auth_enabled, is_loopback
 from localvision.cli import app as cli
 from localvision.cli_admin import serve_auth
@@ -58,19 +57,6 @@ def bearer(key: str) -> dict:
 
 def as_key(server, name: str) -> httpx.Client:
     return httpx.Client(base_url=server.url, headers=bearer(server.keys[name]), timeout=60)
-
-
-def login_form(client: httpx.Client, next_url: str = "/") -> str:
-    """Open the sign-in page (which sets its form cookie); the form's CSRF token."""
-    page = client.get("/login", params={"next": next_url})
-    assert page.status_code == 200
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-
-
-def sign_in(client: httpx.Client, username: str, password: str, next_url: str = "/", **kw):
-    token = login_form(client, next_url)
-    data = {"username": username, "password": password, "csrf_token": token, "next": next_url}
-    return client.post("/login", data=data, **kw)
 
 
 def session(server, name: str) -> httpx.Client:
@@ -593,40 +579,26 @@ def test_a_session_ends_when_it_expires(db_url):
 
 
 # --- the browser, with auth on ------------------------------------------------------------------
-CHROMIUM = "/usr/bin/chromium"
+def test_the_web_ui_signs_in_recognizes_and_signs_out(server, browser, photo_dir):
+    from playwright.sync_api import expect
 
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
-def test_the_web_ui_signs_in_recognizes_and_signs_out(server, photo_dir):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
-            )  # fmt: skip
-        except sync_api.Error as exc:
-            pytest.skip(f"chromium did not start: {exc}")
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(server.url + "/history")
-            assert page.url.startswith(server.url + "/login?next=")
-            page.fill("#username", "ada")
-            page.fill("#password", PASSWORDS["ada"])
-            page.click("[data-testid=sign-in]")
-            page.wait_for_url(server.url + "/history")
-            page.goto(server.url + "/")
-            sync_api.expect(page.locator("#auth-user")).to_contain_text("ada (admin)")
-            page.set_input_files("#file-input", str(photo_dir / "coffee.jpg"))
-            page.click("#recognize")  # a POST with the session cookie: app.js sends the token
-            sync_api.expect(page.locator("#results")).to_contain_text("espresso", timeout=30_000)
-            page.click("[data-testid=sign-out]")
-            page.wait_for_url(server.url + "/login")
-            page.goto(server.url + "/")
-            assert page.url.startswith(server.url + "/login")
-            assert errors == []
-        finally:
-            browser.close()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url + "/history")
+    assert page.url.startswith(server.url + "/login?next=")
+    page.fill("#username", "ada")
+    page.fill("#password", PASSWORDS["ada"])
+    page.click("[data-testid=sign-in]")
+    page.wait_for_url(server.url + "/history")
+    page.goto(server.url + "/")
+    expect(page.locator("#auth-user")).to_contain_text("ada (admin)")
+    page.set_input_files("#file-input", str(photo_dir / "coffee.jpg"))
+    page.click("#recognize")  # a POST with the session cookie: app.js sends the token
+    expect(page.locator("#results")).to_contain_text("espresso", timeout=30_000)
+    page.click("[data-testid=sign-out]")
+    page.wait_for_url(server.url + "/login")
+    page.goto(server.url + "/")
+    assert page.url.startswith(server.url + "/login")
+    assert errors == []
+    page.close()

@@ -10,16 +10,13 @@ import sys
 
 import numpy as np
 import pytest
+from corpus import GOLDEN, photo_variants
 
-from conftest import GOLDEN
-from corpus import photo_variants
 from localvision import artifacts, load_classifier
-from localvision.engine.select import choose_backend
-from localvision.errors import BackendUnavailable, ModelError
 from localvision.config import Settings
 from localvision.engine.precision import choose_precision, native_bf16
-from localvision.errors import PrecisionUnavailable
-from localvision.errors import ExportRefused
+from localvision.engine.select import choose_backend
+from localvision.errors import BackendUnavailable, ExportRefused, ModelError, PrecisionUnavailable
 from localvision.export import Target, export
 from localvision.models import get_spec
 

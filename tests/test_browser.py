@@ -9,122 +9,27 @@ a model that is not ready) are played by Playwright's request routing.
 
 from __future__ import annotations
 
-import csv
 import io
-import zipfile
-from contextlib import contextmanager
-from pathlib import Path
 import re
+import zipfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Error as PlaywrightError  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# Waits that include a model call; the first inference on a cold 2-core machine can be slow.
-SLOW = 30_000
-LOCAL_HOSTS = {"127.0.0.1"}
-# Chromium logs every 4xx/5xx response and every aborted request as a console error; those are
-# the point of some tests, not bugs in the page.
-EXPECTED_CONSOLE = ("Failed to load resource",)
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
+from chromium import (
+    PSEUDO,
+    SLOW,
+    check_clean,
+    csv_text,
+    english_left,
+    no_raw_error,
+    read_csv,
+    watched_page,
+)
+from playwright.sync_api import expect
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-@contextmanager
-def launched(*extra_args: str):
-    """Debian's Chromium with this suite's flags (and any given), closed at the end; a skip
-    naming why when it cannot start (e.g. in a sandbox that forbids it)."""
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + list(extra_args))
-        except PlaywrightError as exc:
-            pytest.skip(f"chromium did not start: {exc}")
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as b:
-        yield b
-
-
-class Watch:
-    """What a page did that a test may check: requests, refused external ones, JS errors."""
-
-    def __init__(self):
-        self.requests: list[str] = []
-        self.external: list[str] = []
-        self.errors: list[str] = []
-
-    def route(self, route):
-        url = route.request.url
-        self.requests.append(url)
-        if urlsplit(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.external.append(url)
-            route.abort()
-
-    def console(self, msg):
-        if msg.type == "error" and not msg.text.startswith(EXPECTED_CONSOLE):
-            self.errors.append(f"console: {msg.text}")
-
-    def api_calls(self, path: str) -> list[str]:
-        return [u for u in self.requests if urlsplit(u).path == path]
-
-
-def watched_page(browser, **context_options):
-    """A new browser context (with these options) and its page; `page.watch` records what the
-    page requests, refuses anything from outside this machine and collects JavaScript errors."""
-    context = browser.new_context(**context_options)
-    watch = Watch()
-    context.route("**/*", watch.route)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: watch.errors.append(f"pageerror: {exc}"))
-    page.on("console", watch.console)
-    page.watch = watch
-    return context, page
-
-
-def check_clean(page) -> None:
-    """What every page test checks at its end: nothing from outside, no JavaScript error."""
-    assert page.watch.external == [], "the page tried to load resources from outside this machine"
-    assert page.watch.errors == [], "the page raised JavaScript errors"
-
-
-@contextmanager
-def page_opener(browser, **defaults):
-    """`with page_opener(browser) as open_page:` open_page(locale="en-US", **context_options) ->
-    a watched page (1200x900 unless a viewport is given; `defaults` for every page, e.g. camera
-    permissions); each one opened is closed and checked at the end (check_clean)."""
-    opened = []
-
-    def _open(locale: str = "en-US", **options):
-        options = {"viewport": {"width": 1200, "height": 900}, **defaults, **options}
-        context, page = watched_page(browser, locale=locale, **options)
-        opened.append((context, page))
-        return page
-
-    yield _open
-    for context, page in opened:
-        context.close()
-        check_clean(page)
-
-
 @pytest.fixture
 def page(browser, live_server):
     context, page = watched_page(browser, viewport={"width": 1200, "height": 900})
@@ -174,21 +79,6 @@ def photo_zip(tmp_path, photo_dir) -> tuple[Path, list[str]]:
             zf.write(photo_dir / name, name)
         zf.writestr("notes.txt", "shopping list: coffee, cat food\n")
     return path, names
-
-
-def _no_raw_error(text: str) -> None:
-    """A message meant for people: no JSON, no traceback, no HTML."""
-    for bad in ("{", "Traceback", '"error"', "<html", "undefined", "[object"):
-        assert bad not in text, f"{bad!r} leaked into the message: {text!r}"
-
-
-def _csv(path: str | Path) -> tuple[list[str], list[dict]]:
-    return _csv_text(Path(path).read_text(encoding="utf-8"))
-
-
-def _csv_text(text: str) -> tuple[list[str], list[dict]]:
-    reader = csv.DictReader(io.StringIO(text))
-    return list(reader.fieldnames or []), list(reader)
 
 
 # --- the recognize page -------------------------------------------------------------------------
@@ -261,7 +151,7 @@ def test_zip_gives_one_row_per_member_and_a_csv(page, live_server, photo_zip):
     expect(errors).to_have_count(1)
     expect(errors).to_contain_text("notes.txt")
     expect(errors).to_contain_text("not an image")
-    _no_raw_error(errors.inner_text())
+    no_raw_error(errors.inner_text())
     expect(table.locator("tbody tr").first.locator(".label")).to_have_text("espresso")
     assert page.watch.api_calls("/api/v1/classify/zip")
 
@@ -272,7 +162,7 @@ def test_zip_gives_one_row_per_member_and_a_csv(page, live_server, photo_zip):
     download = info.value
     assert re.fullmatch(r"localvision-results-\d{8}-\d{6}\.csv", download.suggested_filename)
     assert len(page.watch.api_calls("/api/v1/results.csv")) == 1
-    header, rows = _csv(download.path())
+    header, rows = read_csv(download.path())
     assert header == [
         "filename", "label_1", "index_1", "probability_1", "label_2", "index_2", "probability_2",
         "label_3", "index_3", "probability_3", "uncertain", "error_code", "error_message",
@@ -294,7 +184,7 @@ def test_zip_gives_one_row_per_member_and_a_csv(page, live_server, photo_zip):
                             params={"format": "csv", "top_k": 3, "lang": "en"},
                             files={"file": ("photos.zip", f, "application/zip")}, timeout=120)
     assert answer.status_code == 200
-    api_header, api_rows = _csv_text(answer.text)
+    api_header, api_rows = csv_text(answer.text)
     assert api_header == header
     for mine, theirs in zip(rows, api_rows, strict=True):
         for column in header:  # probabilities: the same model on the same photos, any batch
@@ -315,7 +205,7 @@ def test_non_image_named_jpg_gets_a_friendly_message(page, live_server, tmp_path
     expect(message).to_be_visible(timeout=SLOW)
     expect(message).to_contain_text("holiday.jpg")
     expect(message).to_contain_text("not an image localvision can read")
-    _no_raw_error(message.inner_text())
+    no_raw_error(message.inner_text())
     expect(page.locator("#results .prediction")).to_have_count(0)
 
 
@@ -330,7 +220,7 @@ def test_wrong_type_is_refused_before_upload(page, live_server, tmp_path):
     expect(message).to_be_visible()
     expect(message).to_contain_text("notes.txt")
     expect(message).to_contain_text("not a photo or a ZIP")
-    _no_raw_error(message.inner_text())
+    no_raw_error(message.inner_text())
     expect(page.locator("#previews li")).to_have_count(0)
     expect(page.locator("#recognize")).to_be_disabled()
     assert page.watch.api_calls("/api/v1/classify") == []
@@ -461,7 +351,7 @@ def test_server_and_network_errors_become_sentences(page, live_server, coffee, a
     message = page.locator("#message")
     expect(message).to_be_visible()
     expect(message).to_contain_text(expected)
-    _no_raw_error(message.inner_text())
+    no_raw_error(message.inner_text())
     expect(page.locator("#recognize")).to_be_enabled()  # the same files can be tried again
 
 
@@ -517,7 +407,7 @@ def test_history_lists_recognitions_pages_and_downloads_csv(page, live_server, c
     assert link.get_attribute("href") == "/api/v1/history.csv"
     with page.expect_download() as info:
         link.click()
-    header, csv_rows = _csv(info.value.path())
+    header, csv_rows = read_csv(info.value.path())
     assert "filename" in header
     assert len(csv_rows) == total
     assert "history-probe.jpg" in {r["filename"] for r in csv_rows}
@@ -792,7 +682,8 @@ def test_history_delete_all_shown_asks_first(page, live_server, coffee):
 # --- with auth on: /docs and deleting with a session (the CSRF header) --------------------------
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory, lite0):
-    from conftest import LiveServer, users_with_keys
+    from servers import LiveServer, users_with_keys
+
     from localvision.config import Settings
     from localvision.server.app import create_app
 
@@ -835,52 +726,6 @@ def test_with_auth_on_docs_and_deleting_work_after_signing_in(browser, guarded, 
 
 
 # --- every string from the page's dictionary ----------------------------------------------------
-PSEUDO = """
-window.localvisionLocalize = (english) => {
-  const wrap = (v) => typeof v === "function" ? (...a) => `\u27e6${v(...a)}\u27e7`
-    : typeof v === "string" ? `\u27e6${v}\u27e7`
-    : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, wrap(x)]));
-  return wrap(english);
-};
-"""
-# Every visible text node, and the text of aria-label, title and alt attributes.
-TEXTS = """() => {
-  const out = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    const el = n.parentElement;
-    if (!el || el.closest("script, style") || !el.checkVisibility()) continue;
-    if (n.textContent.trim()) out.push(n.textContent.trim());
-  }
-  for (const el of document.querySelectorAll("[aria-label], [title], img[alt]")) {
-    for (const a of ["aria-label", "title", "alt"]) if (el.getAttribute(a)) out.push(el.getAttribute(a));
-  }
-  out.push(document.title);
-  return out;
-}"""
-# What may be left once the dictionary's strings and the data are taken out: numbers and marks.
-LEFTOVER_OK = re.compile(r"^[\s\d.,:;%<>()\[\]/\u00b7\u00d7\u2013\u2014\u2026\u2190\u2192+-]*$")
-# The language switch (i18n.js) names each language in that language, never translated.
-LANGUAGE_NAMES = {"中文", "English"}
-
-
-def _english_left(page, data: set[str]) -> list[str]:
-    """Texts that hold something neither from the (pseudo-translated) dictionary nor data."""
-    left = []
-    for text in page.evaluate(TEXTS):
-        rest = text
-        while True:  # strings built from strings nest: take the innermost first
-            inner = re.sub("\u27e6[^\u27e6\u27e7]*\u27e7", " ", rest)
-            if inner == rest:
-                break
-            rest = inner
-        for item in sorted(data | {"localvision"} | LANGUAGE_NAMES, key=len, reverse=True):
-            rest = rest.replace(item, " ")
-        if not LEFTOVER_OK.match(rest):
-            left.append(text)
-    return left
-
-
 def test_every_string_on_the_pages_comes_from_their_dictionary(page, live_server, coffee):
     """Pseudo-translate each page's dictionary (every string wrapped in ⟦⟧), the way a
     translation will be dropped in: no English may be left on the pages, before and after a
@@ -892,16 +737,16 @@ def test_every_string_on_the_pages_comes_from_their_dictionary(page, live_server
     expect(page.locator("#banner-model")).to_be_visible()
     model = httpx.get(live_server + "/api/v1/models").json()["model"]
     data = {v for v in model.values() if isinstance(v, str)}
-    assert _english_left(page, data) == []
+    assert english_left(page, data) == []
     page.set_input_files("#file-input", coffee)
     page.click("#recognize")
     expect(page.locator("#results .prediction")).to_have_count(3, timeout=SLOW)
     labels = set(page.locator("#results .label").all_inner_texts())
-    assert _english_left(page, data | labels | {"coffee.jpg"}) == []
+    assert english_left(page, data | labels | {"coffee.jpg"}) == []
     # a message built here (a file of the wrong type)
     page.set_input_files("#file-input", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"x"})
     expect(page.locator("#message")).to_be_visible()
-    assert _english_left(page, data | labels | {"notes.txt"}) == []
+    assert english_left(page, data | labels | {"notes.txt"}) == []
 
     page.goto(live_server + "/history")
     expect(page.locator("#history-table tbody tr").first).to_be_visible()
@@ -911,4 +756,4 @@ def test_every_string_on_the_pages_comes_from_their_dictionary(page, live_server
     data |= {i["error"]["message"] for i in items if i["error"]}  # the server's own sentences
     times = page.locator("#history-table tbody time")
     data |= set(times.all_inner_texts()) | set(times.evaluate_all("ts => ts.map(t => t.title)"))
-    assert _english_left(page, data) == []
+    assert english_left(page, data) == []

@@ -9,8 +9,8 @@ import json
 
 import httpx
 import pytest
-from conftest import GOLDEN, LiveServer, users_with_keys
-from test_auth import sign_in
+from corpus import GOLDEN
+from servers import LiveServer, sign_in, users_with_keys
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 

@@ -10,13 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("playwright.sync_api")
-from conftest import LiveServer, users_with_keys  # noqa: E402
-from playwright.sync_api import expect  # noqa: E402
-from test_browser import CHROMIUM, SLOW, check_clean, launched, page_opener, watched_page  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
+from chromium import SLOW, check_clean, latin_left, launched, model_data, page_opener, watched_page
+from playwright.sync_api import expect
+from servers import LiveServer, users_with_keys
 
 FPS = 10
 
@@ -121,7 +117,6 @@ def test_pause_stops_sending_and_resume_goes_on(open_page, live_server):
 
 
 def test_the_live_page_in_chinese(open_page, live_server, lite0):
-    from test_i18n import _latin_left, _model_data
 
     page = open_page("zh-CN")
     page.goto(live_server + "/live")
@@ -133,7 +128,7 @@ def test_the_live_page_in_chinese(open_page, live_server, lite0):
     expect(page.locator("#live-status")).to_have_text("实时识别中")
     expect(page.locator("nav a[aria-current=page]")).to_have_text("实时摄像头")
     assert page.title() == "localvision：实时摄像头"
-    assert _latin_left(page, _model_data(live_server)) == []
+    assert latin_left(page, model_data(live_server)) == []
     page.locator("#live-pause").click()
     expect(page.locator("#live-pause")).to_have_text("继续")
     expect(page.locator("#live-status")).to_have_text("已暂停")

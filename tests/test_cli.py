@@ -21,8 +21,9 @@ import typing
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, free_port
+from corpus import GOLDEN
 from rich.console import Console
+from servers import free_port
 from typer.testing import CliRunner
 
 from localvision import cli, cli_render

@@ -244,8 +244,8 @@ def sandbox(tmp_path_factory, photos, lite0_package, lite0):
     """A folder like a checkout a reader works in: the photos and video the examples name,
     `localvision` in .venv/bin (and on PATH), an offline model store with the bundled model,
     a private history database, and the real service on loopback. Yields (folder, env, url)."""
-    from conftest import LiveServer
     from PIL import Image
+    from servers import LiveServer
     from videos import make_video
 
     from localvision.server.app import create_app

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from PIL import Image
-from typer.testing import CliRunner
-
-from conftest import LiveServer, wait_ready
 from corpus import photo, real_photo_bytes
+from PIL import Image
+from servers import LiveServer, wait_ready
+from typer.testing import CliRunner
 
 SETTINGS = {"model": "efficientnet_lite0", "offline": True, "precision": "fp32"}
 

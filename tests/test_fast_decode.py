@@ -11,10 +11,10 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
-
-from conftest import LiveServer
 from corpus import _encode, photo, photo_variants
+from PIL import Image
+from servers import LiveServer
+
 from localvision import load_classifier
 from localvision.config import Settings
 

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from conftest import free_port
 from corpus import photo_variants, real_photo_bytes
+from servers import free_port
 
 # Seconds after the clients start at which the server is killed: early (batches being read and
 # decoded), then later (batches being classified and written, some already answered).

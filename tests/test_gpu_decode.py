@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from corpus import GOLDEN, exif_rotated_pair, real_photo_bytes
 
-from conftest import GOLDEN
-from corpus import exif_rotated_pair, real_photo_bytes
 from localvision import load_classifier
-from localvision.prepare.device import DevicePreparer
 from localvision.errors import BackendUnavailable
-from localvision.prepare import Preparer
 from localvision.models import get_spec
+from localvision.prepare import Preparer
+from localvision.prepare.device import DevicePreparer
 
 LEVEL = 1 / 255 / 0.5  # one 8-bit level in lite0's normalized units
 

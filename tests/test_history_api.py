@@ -18,8 +18,8 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from servers import LiveServer, users_with_keys
 
-from conftest import LiveServer, users_with_keys
 from localvision.config import Settings
 from localvision.history import HistoryStore, recognitions, writer
 from localvision.server.app import create_app

@@ -17,8 +17,6 @@ import zipfile
 
 import httpx
 import pytest
-
-from conftest import LiveServer
 from hostile import (
     CLASSIFY,
     PREDICT,
@@ -32,6 +30,8 @@ from hostile import (
     send,
     upload,
 )
+from servers import LiveServer
+
 from localvision.errors import LocalVisionError
 
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/', "site-packages", '.py", line')

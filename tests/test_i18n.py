@@ -17,35 +17,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("playwright.sync_api")
+from chromium import SLOW, latin_left, model_data, page_opener
 from playwright.sync_api import expect
-from test_browser import CHROMIUM, SLOW, TEXTS, launched, page_opener
 
 STATIC = Path(__file__).parents[1] / "src" / "localvision" / "server" / "static"
 SRC = Path(__file__).parents[1] / "src" / "localvision"
 # The faces of style.css's stack that draw Chinese (one per system).
 CJK_FACES = {"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC",
              "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei"}  # fmt: skip
-# Latin words a Chinese page may show: formats, units, names of things (ImageNet, the data set
-# a model's accuracy is measured on), the switch's "English".
-LATIN_OK = {"ZIP", "CSV", "API", "JPEG", "PNG", "WebP", "BMP", "GIF", "TIFF", "Ctrl", "HTTP",
-            "MB", "KB", "English", "localvision", "ImageNet"}  # fmt: skip
-
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"
-)
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with launched() as b:
-        yield b
-
-
 @pytest.fixture
 def open_page(browser):
     """open_page(locale, **context_options) -> a watched page; every one is checked at the end:
@@ -58,7 +40,7 @@ def open_page(browser):
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory, lite0):
     """A live server with auth on: ada (admin), bob (user)."""
-    from conftest import LiveServer
+    from servers import LiveServer
 
     from localvision.auth import AuthStore
     from localvision.config import Settings
@@ -81,27 +63,6 @@ def _classify(url: str, names: list[str], photo: bytes) -> None:
     assert httpx.post(url + "/api/v1/classify", files=files, timeout=120).status_code == 200
 
 
-def _latin_left(page, data: set[str]) -> list[str]:
-    """Visible texts (and labels, titles, alts, the title) that still hold a Latin word once data
-    and LATIN_OK are taken out: English the Chinese page did not translate."""
-    left = []
-    for text in page.evaluate(TEXTS):
-        rest = text
-        for item in sorted(data, key=len, reverse=True):
-            rest = rest.replace(item, " ")
-        words = set(re.findall(r"[A-Za-z]{2,}", rest)) - LATIN_OK
-        if words:
-            left.append(text)
-    return left
-
-
-def _model_data(url: str) -> set[str]:
-    import httpx
-
-    model = httpx.get(url + "/api/v1/models").json()["model"]
-    return {v for v in model.values() if isinstance(v, str)}
-
-
 def _screenshot(page, name: str) -> None:
     folder = os.environ.get("LOCALVISION_SCREENSHOTS")
     if folder:
@@ -120,7 +81,6 @@ def test_scripts_put_into_the_sign_in_page_are_safe_inline(name):
 
 
 # --- the Recognize page -------------------------------------------------------------------------
-@needs_chromium
 def test_recognize_page_in_chinese(open_page, live_server):
     page = open_page("zh-CN")
     page.goto(live_server + "/")
@@ -140,8 +100,8 @@ def test_recognize_page_in_chinese(open_page, live_server):
     expect(line).to_contain_text("1,000 个类别")
     expect(line).to_contain_text(re.compile(r"\u2248 [\d.]+ 毫秒/张"))
     expect(line).to_contain_text("ImageNet 准确率 75.1%")
-    data = _model_data(live_server)
-    assert _latin_left(page, data) == []
+    data = model_data(live_server)
+    assert latin_left(page, data) == []
 
     page.get_by_role("button", name="识别示例照片：咖啡").click()
     rows = page.locator("#results .prediction")
@@ -156,13 +116,12 @@ def test_recognize_page_in_chinese(open_page, live_server):
     expect(rows.locator(".label-en")).to_have_count(3)
     labels = set(page.locator("#results .label").all_inner_texts())
     labels |= set(page.locator("#results .label-en").all_inner_texts())  # data, in English
-    assert _latin_left(page, data | labels | {"coffee.jpg"}) == []
+    assert latin_left(page, data | labels | {"coffee.jpg"}) == []
     # the labels are asked for in the page's language, whatever the browser's header says
     assert [u for u in page.watch.api_calls("/api/v1/classify") if "lang=zh" in u]
     _screenshot(page, "index-zh-CN.png")
 
 
-@needs_chromium
 def test_recognize_page_in_english(open_page, live_server):
     page = open_page("en-US")
     page.goto(live_server + "/")
@@ -183,7 +142,6 @@ def test_recognize_page_in_english(open_page, live_server):
     _screenshot(page, "index-en-US.png")
 
 
-@needs_chromium
 @pytest.mark.parametrize(
     ("languages", "expected"),
     [(["zh-CN"], "zh-CN"), (["zh-TW", "en"], "zh-CN"), (["fr-FR", "zh"], "zh-CN"),
@@ -200,7 +158,6 @@ def test_the_language_comes_from_the_browser(open_page, live_server, languages, 
 
 
 # --- the switch ---------------------------------------------------------------------------------
-@needs_chromium
 def test_the_switch_changes_the_language_and_the_choice_is_kept(open_page, live_server):
     page = open_page("zh-CN")
     page.goto(live_server + "/")
@@ -229,7 +186,6 @@ def test_the_switch_changes_the_language_and_the_choice_is_kept(open_page, live_
 
 
 # --- errors -------------------------------------------------------------------------------------
-@needs_chromium
 def test_a_server_error_is_a_chinese_sentence(open_page, live_server, tmp_path, photos):
     fake = tmp_path / "holiday.jpg"
     fake.write_text("this is not a photo\n")
@@ -271,7 +227,6 @@ def _error(status, code, message, **extra):
     return {"status": status, "json": {"error": {"code": code, "message": message, **extra}}}
 
 
-@needs_chromium
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
@@ -305,7 +260,6 @@ def test_request_errors_in_chinese(open_page, live_server, tmp_path, photos, ans
     expect(page.locator("#message")).to_have_text(expected)
 
 
-@needs_chromium
 def test_every_error_code_has_a_sentence_in_both_languages(open_page, live_server):
     """Every code the service can send (each typed error's, and those the HTTP layer writes
     itself) has a sentence in i18n.js; the Chinese and English tables have the same codes (a
@@ -326,7 +280,6 @@ def test_every_error_code_has_a_sentence_in_both_languages(open_page, live_serve
 
 
 # --- History ------------------------------------------------------------------------------------
-@needs_chromium
 def test_history_page_in_chinese_and_english(open_page, live_server, photos):
     _classify(live_server, ["i18n-probe.jpg"], photos["coffee"])
     page = open_page("zh-CN")
@@ -349,11 +302,11 @@ def test_history_page_in_chinese_and_english(open_page, live_server, photos):
     import httpx
 
     items = httpx.get(live_server + "/api/v1/history", params={"limit": 25}).json()["items"]
-    data = _model_data(live_server) | {i["filename"] for i in items} | {i["model"] for i in items}
+    data = model_data(live_server) | {i["filename"] for i in items} | {i["model"] for i in items}
     data |= {i["predictions"][0]["label"] for i in items if i["predictions"]}
     times = page.locator("#history-table tbody time")
     data |= set(times.evaluate_all("ts => ts.map(t => t.title)"))  # the UTC instant
-    assert _latin_left(page, data) == []
+    assert latin_left(page, data) == []
     _screenshot(page, "history-zh-CN.png")
 
     # a search that matches nothing
@@ -368,7 +321,6 @@ def test_history_page_in_chinese_and_english(open_page, live_server, photos):
     expect(english.locator("#history-count")).to_contain_text("Showing 1\u2013")
 
 
-@needs_chromium
 def test_history_empty_state_reads_as_one_sentence(open_page, live_server):
     page = open_page("zh-CN")
     page.route("**/api/v1/history?*", lambda route: route.fulfill(json={"items": [], "total": 0}))
@@ -386,7 +338,6 @@ def test_history_empty_state_reads_as_one_sentence(open_page, live_server):
     )
 
 
-@needs_chromium
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
 def test_pages_with_the_switch_fit_a_phone(open_page, live_server, guarded, locale):
     page = open_page(locale, viewport={"width": 375, "height": 740})
@@ -399,7 +350,6 @@ def test_pages_with_the_switch_fit_a_phone(open_page, live_server, guarded, loca
 
 
 # --- the sign-in page ---------------------------------------------------------------------------
-@needs_chromium
 def test_sign_in_page_in_chinese(open_page, guarded):
     page = open_page("zh-CN")
     page.goto(guarded + "/history")  # not signed in: the sign-in page
@@ -412,7 +362,7 @@ def test_sign_in_page_in_chinese(open_page, guarded):
         "还没有账号？请服务器管理员运行 localvision users add NAME 为你创建一个。"
     )
     expect(page.get_by_role("button", name="中文")).to_have_attribute("aria-pressed", "true")
-    assert _latin_left(page, {"localvision users add NAME"}) == []  # the command is data
+    assert latin_left(page, {"localvision users add NAME"}) == []  # the command is data
 
     page.get_by_label("用户名").fill("ada")
     page.get_by_label("密码").fill("not-her-password")
@@ -438,7 +388,6 @@ def test_sign_in_page_in_chinese(open_page, guarded):
     expect(page.locator("[data-testid=sign-out]")).to_have_text("退出登录")
 
 
-@needs_chromium
 def test_sign_in_page_in_english_and_its_switch(open_page, guarded):
     page = open_page("en-US")
     page.goto(guarded + "/history")
@@ -465,7 +414,6 @@ def test_sign_in_page_in_english_and_its_switch(open_page, guarded):
     expect(page.locator("h1")).to_have_text("这张照片里有什么？")
 
 
-@needs_chromium
 def test_sign_in_works_without_javascript_in_english(open_page, guarded):
     """Without JavaScript the server's English page is the page, and signing in works."""
     page = open_page("zh-CN", java_script_enabled=False)
@@ -481,7 +429,6 @@ def test_sign_in_works_without_javascript_in_english(open_page, guarded):
 
 
 # --- fonts --------------------------------------------------------------------------------------
-@needs_chromium
 def test_chinese_is_drawn_with_a_cjk_system_font(open_page, live_server):
     """Not tofu: the heading's characters come from one of the stack's Chinese faces (as
     Chromium reports the fonts it drew them with), and Chinese characters are drawn as

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GOLDEN, free_port, real_photo_bytes
+from corpus import GOLDEN, real_photo_bytes
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 # What scripts/run-image.sh passes too (the reasons are there)

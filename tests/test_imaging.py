@@ -7,11 +7,11 @@ import io
 
 import numpy as np
 import pytest
+from corpus import bad_input_cases, exif_rotated_pair, huge_dimensions_png, photo, real_photo_bytes
 from PIL import Image
 
-from corpus import bad_input_cases, exif_rotated_pair, huge_dimensions_png, photo, real_photo_bytes
-from localvision.errors import ImageTooLarge
 from localvision.config import Settings
+from localvision.errors import ImageTooLarge
 from localvision.imaging import decode
 
 MP = Settings().max_pixels  # the service's pixel limit

@@ -13,8 +13,8 @@ import time
 
 import httpx
 import pytest
+from servers import LiveServer
 
-from conftest import LiveServer
 from localvision.config import Settings
 from localvision.server.app import create_app
 from localvision.server.guards.body import API_JSON_BYTES, MULTIPART_OVERHEAD, body_policy
@@ -412,7 +412,7 @@ def test_a_full_queue_gets_503_overloaded(tmp_path_factory, lite0, photos):
 
 
 def test_a_model_that_is_not_there_gets_503_with_retry_after(tmp_path_factory, photos):
-    from conftest import wait_ready
+    from servers import wait_ready
 
     db = tmp_path_factory.mktemp("limits-db") / "history.db"
     # resnet18, offline, with an empty weights cache: the model fails to load (degraded mode)

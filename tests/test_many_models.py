@@ -11,9 +11,9 @@ import time
 
 import httpx
 import pytest
+from servers import LiveServer, wait_models_ready
 from typer.testing import CliRunner
 
-from conftest import LiveServer, wait_models_ready
 from localvision import load_classifier
 
 

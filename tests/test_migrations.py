@@ -253,6 +253,6 @@ def test_an_unreachable_database_is_one_clear_line_without_the_password(free_pg_
 
 @pytest.fixture
 def free_pg_url():
-    from conftest import free_port
+    from servers import free_port
 
     return f"postgresql+psycopg://localvision:s3cret-pw@127.0.0.1:{free_port()}/nothing"

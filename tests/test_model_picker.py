@@ -23,19 +23,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
-pytest.importorskip("playwright.sync_api")
-from conftest import LiveServer, wait_models_ready
+from chromium import PSEUDO, SLOW, english_left, latin_left, page_opener, read_csv
 from playwright.sync_api import expect
-from test_browser import (
-    CHROMIUM, PSEUDO, SLOW, _csv, _english_left, launched, page_opener,
-)  # fmt: skip
-from test_i18n import _latin_left
+from servers import LiveServer, wait_models_ready
 
 EXAMPLES = Path(__file__).parents[1] / "src" / "localvision" / "server" / "static" / "examples"
 MODELS = ("efficientnet_lite0", "r18-random")
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -80,12 +74,6 @@ def sent(page, path: str) -> list[dict[str, list[str]]]:
 
 
 # --- the browser --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as b:
-        yield b
-
-
 @pytest.fixture
 def open_page(browser, server):
     """open_page(locale, width=1200) -> a watched page; each is checked at the end: nothing from
@@ -278,7 +266,7 @@ def test_an_unsure_answer_is_marked_and_a_sure_one_is_not(open_page, server):
     expect(coffee.locator("[data-testid=not-sure]")).to_have_count(0)
     with page.expect_download() as info:
         page.click("#download-csv")
-    _, csv_rows = _csv(info.value.path())
+    _, csv_rows = read_csv(info.value.path())
     assert [(r["filename"], r["uncertain"]) for r in csv_rows] == [
         ("astronaut.jpg", "true"), ("coffee.jpg", "false")]  # fmt: skip
 
@@ -320,7 +308,7 @@ def test_in_chinese_not_sure_groups_and_the_english_labels(open_page, server):
     ]
     texts = set(result.locator(".label, .label-en, .top-label-text").all_inner_texts())
     data = _data(server) | texts | {"astronaut.jpg"}
-    assert _latin_left(page, data) == []
+    assert latin_left(page, data) == []
 
     # groups: off at first; on, chelsea is a cat (猫 / cat) above her breeds
     groups = page.get_by_label("显示分组")
@@ -350,7 +338,7 @@ def test_in_chinese_not_sure_groups_and_the_english_labels(open_page, server):
     texts = set(
         result.locator(".label, .label-en, .top-label-text, .group-label").all_inner_texts()
     )
-    assert _latin_left(page, _data(server) | texts | {"chelsea.jpg"}) == []
+    assert latin_left(page, _data(server) | texts | {"chelsea.jpg"}) == []
 
     # the table: the top group of each row
     page.set_input_files("#file-input", [EXAMPLES / "chelsea.jpg", EXAMPLES / "coffee.jpg"])
@@ -366,7 +354,7 @@ def test_in_chinese_not_sure_groups_and_the_english_labels(open_page, server):
     expect(table.locator("tbody tr").nth(1).locator(".label")).to_have_text("意式浓缩咖啡")
     with page.expect_download() as info:
         page.click("#download-csv")
-    header, csv_rows = _csv(info.value.path())
+    header, csv_rows = read_csv(info.value.path())
     assert header[:3] == ["filename", "label_1", "label_en_1"] and "group" in header
     assert (csv_rows[1]["label_1"], csv_rows[1]["label_en_1"]) == ("意式浓缩咖啡", "espresso")
     assert csv_rows[0]["group"] == "猫"
@@ -410,7 +398,7 @@ def test_every_string_with_two_models_comes_from_the_dictionary(open_page, serve
     page.goto(server + "/")
     expect(page.locator("#model-picker")).to_be_visible()
     data = _data(server)
-    assert _english_left(page, data) == []
+    assert english_left(page, data) == []
     page.locator("#show-groups").check()
     example(page, "astronaut")
     result = card_for(page, "astronaut.jpg")
@@ -418,13 +406,13 @@ def test_every_string_with_two_models_comes_from_the_dictionary(open_page, serve
     expect(result.locator(".group-block")).to_be_visible()
     texts = set(page.locator("#results .label, #results .top-label-text, #results .group-label")
                 .all_inner_texts())  # fmt: skip
-    assert _english_left(page, data | texts | {"astronaut.jpg"}) == []
+    assert english_left(page, data | texts | {"astronaut.jpg"}) == []
     page.set_input_files("#file-input", [EXAMPLES / "astronaut.jpg", EXAMPLES / "coffee.jpg"])
     page.click("#recognize")
     expect(page.locator("#results-table tbody tr")).to_have_count(2, timeout=SLOW)
     texts = set(page.locator("#results .label, #results .group-label, #results .more-label")
                 .all_inner_texts())  # fmt: skip
-    assert _english_left(page, data | texts | {"astronaut.jpg", "coffee.jpg"}) == []
+    assert english_left(page, data | texts | {"astronaut.jpg", "coffee.jpg"}) == []
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])

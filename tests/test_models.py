@@ -9,9 +9,9 @@ import io
 import numpy as np
 import pytest
 import torch
+from corpus import GOLDEN
 from PIL import Image
 
-from conftest import GOLDEN
 from localvision import load_classifier
 from localvision.errors import UnknownModel, WeightsInvalid
 from localvision.models import get_spec, model_names

@@ -10,7 +10,7 @@ import shutil
 
 import httpx
 import pytest
-from conftest import LiveServer
+from servers import LiveServer
 
 from localvision.errors import InvalidClassName, InvalidModelName
 from localvision.models.store import ModelStore

@@ -17,8 +17,8 @@ import time
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from servers import LiveServer, free_port, wait_ready
 
-from conftest import LiveServer, free_port, wait_ready
 from localvision.config import Settings
 from localvision.server.app import create_app
 from localvision.server.observe.logs import JsonFormatter, TextFormatter, logging_config

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from servers import LiveServer
 
-from conftest import LiveServer
 from localvision.config import Settings
 from localvision.server.app import create_app
 from localvision.server.guards.origin import host_name

@@ -28,8 +28,9 @@ import time
 
 import httpx
 import pytest
+from chromium import SLOW, check_clean, launched, watched_page
+from servers import LiveServer, free_port, users_with_keys
 
-from conftest import LiveServer, free_port, users_with_keys
 from localvision import dbwait
 from localvision.config import Settings
 from localvision.server.app import create_app
@@ -378,13 +379,7 @@ def test_with_auth_a_key_that_cannot_be_checked_is_503_not_401(pg, lite0, photos
 def test_the_page_says_it_in_the_readers_language(live, pg, photos, tmp_path):
     """The Recognize page in real Chromium, the database stopped: the 503 is the sentence for
     history_unavailable (Chinese from i18n.js; English: the server's own message)."""
-    from pathlib import Path
-
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, SLOW, check_clean, watched_page
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     coffee = tmp_path / "coffee.jpg"
     coffee.write_bytes(photos["coffee"])
@@ -395,8 +390,7 @@ def test_the_page_says_it_in_the_readers_language(live, pg, photos, tmp_path):
     }
     pg.stop()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with launched() as browser:
             for locale, sentence in expected.items():
                 context, page = watched_page(browser, locale=locale)
                 page.goto(live.url + "/")
@@ -406,7 +400,6 @@ def test_the_page_says_it_in_the_readers_language(live, pg, photos, tmp_path):
                 expect(page.locator("#message")).to_have_text(sentence, timeout=SLOW)
                 context.close()
                 check_clean(page)
-            browser.close()
     finally:
         pg.start()
     wait_until(lambda: httpx.get(live.url + "/readyz").status_code == 200)

@@ -15,25 +15,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("playwright.sync_api")
-from test_browser import CHROMIUM, launched  # noqa: E402
-
 STATIC = Path(__file__).parents[1] / "src" / "localvision" / "server" / "static"
 ORIGIN = "http://page.test"
 # The script tables in i18n.js: one per page script, and its own.
 TABLES = {"i18n", "app", "history", "live", "teach", "auth", "login"}
-
-pytestmark = [
-    pytest.mark.unit,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as b:
-        yield b
-
 
 def _serve(route, api: dict):
     """Static files from the package; the API as `api` says: path -> (status, body, type), a

@@ -17,9 +17,10 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as triton
+from corpus import GOLDEN
+from servers import LiveServer, users_with_keys
 from tritonclient.utils import InferenceServerException
 
-from conftest import GOLDEN, LiveServer, users_with_keys
 from localvision.config import Settings
 from localvision.server.app import create_app
 

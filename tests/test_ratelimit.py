@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from servers import LiveServer, wait_ready
 
-from conftest import LiveServer, wait_ready
 from localvision.auth import AuthStore
 from localvision.config import Settings
 from localvision.server.app import create_app

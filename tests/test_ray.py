@@ -23,8 +23,8 @@ from collections import Counter
 
 import httpx
 import pytest
-
-from conftest import GOLDEN, LiveServer, free_port, wait_ready
+from corpus import GOLDEN
+from servers import LiveServer, free_port, wait_ready
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 

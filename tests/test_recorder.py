@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-
 from localvision.history import HistoryStore, Record
 from localvision.server.service.recorder import Recorder
 

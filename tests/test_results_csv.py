@@ -10,7 +10,7 @@ import json
 
 import httpx
 import pytest
-from conftest import LiveServer
+from servers import LiveServer
 
 PATH = "/api/v1/results.csv"
 FORMULA = "=HYPERLINK(A1)&.jpg"  # a file name a spreadsheet would run

@@ -8,7 +8,7 @@ import logging
 
 import httpx
 import pytest
-from conftest import LiveServer
+from servers import LiveServer
 
 from localvision.auth import AuthStore
 from localvision.config import Settings

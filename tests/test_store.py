@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 from localvision import load_classifier
 from localvision.cli import app
 from localvision.config import Settings
-from localvision.errors import UnknownModel
-from localvision.errors import LabelsInvalid
+from localvision.errors import LabelsInvalid, UnknownModel
 from localvision.models.labels import imagenet_labels, read_label_file
 from localvision.models.store import ModelStore
 

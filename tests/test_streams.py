@@ -18,9 +18,9 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from conftest import LiveServer, free_port, users_with_keys
 from httpx_sse import connect_sse
 from rtspserver import RtspServer, available
+from servers import LiveServer, free_port, users_with_keys
 
 from localvision.webhooks import verify
 

@@ -23,9 +23,9 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from conftest import LiveServer, free_port, users_with_keys
 from httpx_sse import connect_sse
 from PIL import Image
+from servers import LiveServer, free_port, users_with_keys
 from trainset import make_trainset
 
 T = "/api/v1/teach"

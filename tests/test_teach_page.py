@@ -25,22 +25,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-pytest.importorskip("playwright.sync_api")
-from conftest import LiveServer, users_with_keys, wait_models_ready
+from chromium import PSEUDO, english_left, latin_left, no_raw_error, page_opener
 from playwright.sync_api import expect
-from test_browser import (
-    CHROMIUM,
-    PSEUDO,
-    _english_left,
-    _no_raw_error,
-    launched,
-    page_opener,
-)
-from test_i18n import _latin_left
+from servers import LiveServer, users_with_keys, wait_models_ready
 from trainset import make_trainset
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
 
 NAME = "shop"  # the model the page teaches
 TRAINING = 240_000  # a real training run on a busy 2-core machine: start, features, epochs, package
@@ -83,12 +71,6 @@ def photos(tmp_path_factory) -> dict[str, list[Path]]:
 def held_out(tmp_path_factory) -> dict[str, list[Path]]:
     """New crops of the same kinds of picture (another seed): photos the model has not seen."""
     return make_trainset(tmp_path_factory.mktemp("teach_new"), classes=3, crops=1, seed=7)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as b:
-        yield b
 
 
 @pytest.fixture
@@ -361,7 +343,7 @@ def test_a_refusal_is_a_sentence(open_page, server):
         message = page.locator("#message")
         expect(message).to_be_visible()
         text = message.inner_text()
-        _no_raw_error(text)
+        no_raw_error(text)
         if locale == "en-US":
             assert text == refusal.json()["error"]["message"]
         else:
@@ -382,7 +364,7 @@ def test_the_teach_page_in_chinese(open_page, server):
     projects = httpx.get(server + "/api/v1/teach/projects").json()
     projects = projects.get("projects", projects) if isinstance(projects, dict) else projects
     data = {p["name"] for p in projects} | {p.get("title") or "" for p in projects}
-    assert _latin_left(page, data - {""}) == []
+    assert latin_left(page, data - {""}) == []
     page.get_by_label("名称").fill("parts")
     page.get_by_label("标题（可选，任何语言）").fill("零件")
     page.get_by_label("类别，用逗号分隔").fill("螺栓，螺母、垫圈")
@@ -399,7 +381,7 @@ def test_the_teach_page_in_chinese(open_page, server):
     expect(page.get_by_test_id("train-button")).to_be_disabled()
     expect(page.locator("#train-why")).to_contain_text("至少需要 2 张照片")
     expect(page.locator("#project-title")).to_have_text("零件")
-    assert _latin_left(page, data | {"parts", "efficientnet_lite0"}) == []
+    assert latin_left(page, data | {"parts", "efficientnet_lite0"}) == []
 
 
 def test_every_string_on_the_teach_page_comes_from_its_dictionary(open_page, server, photos):
@@ -422,7 +404,7 @@ def test_every_string_on_the_teach_page_comes_from_its_dictionary(open_page, ser
     projects = projects.get("projects", projects) if isinstance(projects, dict) else projects
     data = models | {p["name"] for p in projects} | {p.get("title") or p["name"] for p in projects}
     data |= {"a", "b", "Ctrl+V"}
-    assert _english_left(page, data) == []
+    assert english_left(page, data) == []
 
 
 # --- with auth on: only admins teach ------------------------------------------------------------

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GOLDEN, free_port
+from corpus import GOLDEN
+from servers import free_port
 
 from localvision.errors import InvalidArgument
 from localvision.models.store import ModelStore

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
-
-from conftest import LiveServer, wait_models_ready
+from servers import LiveServer, wait_models_ready
 from trainset import make_trainset
+from typer.testing import CliRunner
 
 NAME = "shop"
 THREADS = "2"

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import LiveServer, free_port
+from servers import LiveServer, free_port
 
 from localvision.urls import is_secret_key, redact, scrub, secrets
 

@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import free_port
 from rtspserver import RtspServer
+from servers import free_port
 from videos import frame_of, make_video
 
 from localvision.errors import (

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import http.server
+import json
 import os
 import pickle
 import shutil
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from servers import free_port
 from typer.testing import CliRunner
 
-from conftest import free_port
 from localvision import weights as w
 from localvision.cli import app
 from localvision.errors import ModelError, WeightsDownloadFailed, WeightsInvalid, WeightsMissing

@@ -12,8 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN
-from corpus import real_photo_bytes
+from corpus import GOLDEN, real_photo_bytes
 from typer.testing import CliRunner
 
 from localvision.cli import app

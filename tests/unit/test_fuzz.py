@@ -20,12 +20,12 @@ import zipfile
 
 import numpy as np
 import pytest
+from corpus import _encode, photo, rgb48_png
+from hostile import _bmp_header, _gif_header, _tiff, huge_dimensions_png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from corpus import _encode, photo, rgb48_png
-from hostile import _bmp_header, _gif_header, _tiff, huge_dimensions_png
 from localvision.archive import read_zip
 from localvision.errors import LocalVisionError
 from localvision.imaging import decode, decode_picture

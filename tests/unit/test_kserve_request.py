@@ -11,8 +11,16 @@ import pytest
 
 from localvision.errors import InvalidRequest
 from localvision.server.routes.kserve_request import (
-    MAX_DEPTH, SLICE, Wanted, check_structure, element_count, header_length_of, json_elements,
-    max_values, parse_request, wanted_of,
+    MAX_DEPTH,
+    SLICE,
+    Wanted,
+    check_structure,
+    element_count,
+    header_length_of,
+    json_elements,
+    max_values,
+    parse_request,
+    wanted_of,
 )  # fmt: skip
 
 

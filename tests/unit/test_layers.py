@@ -1,6 +1,7 @@
 """The package's floors: modules import downward only, and no two modules import each other
-(directly or round a longer circle). Read from the source (every import, at the top of a file or
-inside a function), so a lazy import cannot hide an arrow that runs back up."""
+(directly or round a longer circle). Read from the source (every import made at run time, at the top
+of a file or inside a function), so a lazy import cannot hide an arrow that runs back up; names
+imported for annotations only (`if TYPE_CHECKING:`) are not arrows."""
 
 from __future__ import annotations
 
@@ -58,11 +59,22 @@ def _modules() -> dict[str, Path]:
     return out
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node but those under `if TYPE_CHECKING:` (names for annotations only: no arrow at
+    run time, and the usual way for two modules to name each other's types)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in [child, *_runtime_nodes(child)])
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
 def _imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     """The package's modules `name` imports (a package's __init__ counts as its own module)."""
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
