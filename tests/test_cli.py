@@ -25,8 +25,9 @@ from conftest import GOLDEN, free_port
 from rich.console import Console
 from typer.testing import CliRunner
 
-from localvision import cli, cli_render
+from localvision import inputs
 from localvision.cli import app
+from localvision.cli import render as cli_render
 from localvision.config import Settings
 from localvision.models import get_spec, registry
 
@@ -221,7 +222,7 @@ def test_a_directory_means_its_images(tree, recursive, expected):
     ],
 )
 def test_globs_expand_to_files(tree, pattern, recursive, expected):
-    found = cli.expand_paths([str(tree / pattern)], recursive)
+    found = inputs.expand_paths([str(tree / pattern)], recursive)
     assert [Path(p).relative_to(tree).as_posix() for p in found.paths] == expected
     assert not found.skipped  # a glob's matches, like files named directly, are never skipped
 
