@@ -27,9 +27,9 @@ from . import artifacts
 from .engine.precision import MIN_AGREEMENT, SUPPORTED, native_bf16
 from .errors import ExportRefused, InputError, ModelError, PrecisionUnavailable
 from .files import replace_dir
+from .inputs import images_in
 from .models.spec import ModelSpec
 from .models.store import Package
-from .imaging import IMAGE_SUFFIXES
 from .prepare import Preparer
 
 # At least this many images, so that a quarter held out still says something.
@@ -243,7 +243,7 @@ def calibration_arrays(
         raise ModelError(f"This export needs --calibration DIR with real images; got {directory}.")
     preparer = Preparer(spec.preprocess, max_pixels=max_pixels, exact_decode=False)
     names, arrays = [], []
-    for path in sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+    for path in images_in(directory):
         try:
             arrays.append(preparer.prepare(path).array)
         except InputError:

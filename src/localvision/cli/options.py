@@ -148,7 +148,9 @@ def settings_options(*names: str) -> Callable:
         raise ValueError(f"a setting is named twice: {names}")
 
     def decorate(command: Callable) -> Callable:
-        signature = inspect.signature(command, eval_str=True)
+        # annotations as written (strings, under `from __future__ import annotations`): typer
+        # resolves them in the command's module; the receiver's own is never needed
+        signature = inspect.signature(command)
         params = list(signature.parameters.values())
         (receiver,) = [p.name for p in params if p.name in RECEIVERS]
         at = [p.name for p in params].index(receiver)
@@ -163,7 +165,7 @@ def settings_options(*names: str) -> Callable:
             kwargs[receiver] = given if receiver == "given" else given.settings()
             return command(**kwargs)
 
-        # typer reads the parameters from the signature and their types from __annotations__
+        # typer reads the parameters from the signature and their types from the annotations
         run.__signature__ = signature.replace(parameters=params)
         run.__annotations__ = {p.name: p.annotation for p in params}
         run.settings_names = names
