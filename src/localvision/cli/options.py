@@ -132,7 +132,7 @@ class Given:
 
     def settings(self, **more) -> Settings:
         """Settings from these values and `more` (e.g. a command's argument that is a setting)."""
-        return settings_from(**self.values, **more)
+        return settings_from(**{**self.values, **more})
 
 
 # --- the decorator ------------------------------------------------------------------------------
@@ -152,7 +152,10 @@ def settings_options(*names: str) -> Callable:
         # resolves them in the command's module; the receiver's own is never needed
         signature = inspect.signature(command)
         params = list(signature.parameters.values())
-        (receiver,) = [p.name for p in params if p.name in RECEIVERS]
+        receivers = [p.name for p in params if p.name in RECEIVERS]
+        if len(receivers) != 1:
+            raise TypeError(f"{command.__name__} must take one of {RECEIVERS}, not {receivers}")
+        (receiver,) = receivers
         at = [p.name for p in params].index(receiver)
         kind = params[at].kind  # keyword-only where the command wrote `*, settings: Settings`
         params[at : at + 1] = [
