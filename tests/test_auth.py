@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from localvision.auth import AuthStore, auth_enabled, is_loopback
 from localvision.cli import app as cli
-from localvision.cli_admin import serve_auth
+from localvision.cli.admin import serve_auth
 from localvision.config import Settings
 from localvision.server.app import create_app
 

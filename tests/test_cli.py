@@ -26,8 +26,9 @@ from rich.console import Console
 from servers import free_port
 from typer.testing import CliRunner
 
-from localvision import cli, cli_render
+from localvision import inputs
 from localvision.cli import app
+from localvision.cli import render as cli_render
 from localvision.config import Settings
 from localvision.models import get_spec, registry
 
@@ -222,7 +223,7 @@ def test_a_directory_means_its_images(tree, recursive, expected):
     ],
 )
 def test_globs_expand_to_files(tree, pattern, recursive, expected):
-    found = cli.expand_paths([str(tree / pattern)], recursive)
+    found = inputs.expand_paths([str(tree / pattern)], recursive)
     assert [Path(p).relative_to(tree).as_posix() for p in found.paths] == expected
     assert not found.skipped  # a glob's matches, like files named directly, are never skipped
 
@@ -546,20 +547,73 @@ def test_usage_lines_follow_click_conventions():
         "keys", "revoke", "--help").stdout  # fmt: skip
 
 
-COMMANDS = _all_commands()
+def _setting_options(cmd) -> list:
+    """A command's options that stand for a setting (named as its Settings field)."""
+    return [p for p in cmd.params
+            if p.name in Settings.model_fields and p.param_type_name == "option"]  # fmt: skip
 
 
-@pytest.mark.parametrize("path, cmd", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def _commands_and_groups():
+    """Every command path with its click command, groups too (`models` has options of its
+    own), the top level left out (it has none)."""
+    import typer.main
+
+    def walk(prefix, cmd):
+        if prefix:
+            yield prefix, cmd
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            yield from walk((*prefix, name), sub)
+
+    return list(walk((), typer.main.get_command(app)))
+
+
+# Only commands that have options with settings: a case with none would check nothing.
+WITH_SETTINGS = [(p, c) for p, c in _commands_and_groups() if _setting_options(c)]
+
+
+@pytest.mark.parametrize("path, cmd", WITH_SETTINGS, ids=[" ".join(p) for p, _ in WITH_SETTINGS])
 def test_every_option_with_a_setting_shares_its_help_and_choices(path, cmd):
     """tests/test_docs.py checks help against `click.Option`, which typer 0.29's own (vendored)
     click classes are not; this checks the options typer really builds."""
-    for param in cmd.params:
-        field = Settings.model_fields.get(param.name)
-        if field is None or param.param_type_name != "option":
-            continue
+    options = _setting_options(cmd)
+    assert options, path  # listed in WITH_SETTINGS for them
+    for param in options:
+        field = Settings.model_fields[param.name]
         assert param.help == field.description, (path, param.name)
         if typing.get_origin(field.annotation) is typing.Literal:
             assert param.type_descriptor.choices == typing.get_args(field.annotation)
+
+
+@pytest.mark.unit
+def test_no_parametrized_case_checks_nothing():
+    """Each case of the test above has options to check, and every command whose options are
+    made from the settings is one of its cases (`weights fetch` and `weights import` have none,
+    so they are not)."""
+    assert all(_setting_options(cmd) for _, cmd in WITH_SETTINGS)
+    listed = {" ".join(p) for p, _ in WITH_SETTINGS}
+    declared = {" ".join(p) for p, c in _commands_and_groups()
+                if getattr(c.callback, "settings_names", None)}  # fmt: skip
+    assert declared and declared <= listed, declared - listed
+    assert {"classify", "watch", "video", "serve", "bench", "export", "train", "models",
+            "keys create", "db upgrade"} <= listed  # fmt: skip
+    assert not {"weights fetch", "weights import"} & listed
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("path, cmd", WITH_SETTINGS, ids=[" ".join(p) for p, _ in WITH_SETTINGS])
+def test_a_command_has_the_options_of_the_settings_it_names(path, cmd):
+    """The settings a command names (options.settings_options) are its options, spelled as
+    options.flags says; an option with a setting's name that it does not name shares only the
+    help (`models import --labels`: that model's labels, not LOCALVISION_LABELS)."""
+    from localvision.cli.options import flags
+
+    named = getattr(cmd.callback, "settings_names", ())
+    options = {p.name: p for p in _setting_options(cmd)}
+    assert set(named) <= set(options), path
+    for name in named:
+        assert tuple(options[name].opts) == flags(name), (path, name)
+        assert options[name].default is None  # not given: the environment or the default
+    assert set(options) - set(named) <= {"labels"}, path
 
 
 # --- a bad value says which option, the value and what is allowed ---------------------------------
@@ -730,3 +784,90 @@ def test_console_script_exit_codes_and_streams(tmp_path, photo_dir, extra, code)
     assert [r["error"] is not None for r in rows] == [False] + [True] * (code == 1)
     (warning,) = [line for line in proc.stderr.splitlines() if line.strip()]
     assert warning.startswith("warning:") and FETCH_HINT in warning
+
+
+# --- options made from the settings (cli/options.py) ----------------------------------------------
+def _toy_app(receiver: str = "settings"):
+    """A one-command app whose options are made from three settings; it prints what it got."""
+    import typer
+
+    from localvision.cli.base import App
+    from localvision.cli.options import Given, settings_options
+
+    toy = App()
+
+    @toy.command()
+    @settings_options("top_k", "backend", "video_fps")
+    def show(name: str = typer.Argument(...), *, settings: Settings):
+        print(name, settings.top_k, settings.backend, settings.video_fps)
+
+    @toy.command()
+    @settings_options("top_k")
+    def later(*, given: Given):
+        print(given.values, given.settings().top_k)
+
+    @toy.command()
+    def other():  # two commands, so each is called by its name
+        pass
+
+    return toy
+
+
+@pytest.mark.unit
+def test_a_command_receives_the_settings_its_options_make(monkeypatch):
+    monkeypatch.delenv("LOCALVISION_TOP_K", raising=False)
+    toy = _toy_app()
+    result = runner.invoke(toy, ["show", "x", "-k", "5", "--fps", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["x", "5", "auto", "0.5"]  # not given: the default
+    result = runner.invoke(toy, ["show", "x"], env={"LOCALVISION_BACKEND": "torch"})
+    assert result.stdout.split() == ["x", "3", "torch", "2.0"]  # the environment, then the default
+    result = runner.invoke(toy, ["later", "--top-k", "7"])
+    assert result.stdout.strip() == "{'top_k': 7} 7"  # `given`: the values, built when asked
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "args, env, says",
+    [
+        (["show", "x", "--backend", "tpu"], {}, "Invalid value for '--backend': 'tpu'"),
+        (["show", "x", "-k", "0"], {}, "Invalid value for '--top-k' / '-k': 0 is not in the range"),
+        (["show", "x", "--fps", "0"], {}, "Invalid value for '--fps'"),  # gt=0: Settings says it
+        (["show", "x"], {"LOCALVISION_TOP_K": "0"}, "Invalid value for LOCALVISION_TOP_K"),
+    ],
+    ids=["choice", "bound", "settings_check", "env"],
+)  # fmt: skip
+def test_a_refused_value_names_its_option_or_variable(args, env, says):
+    result = runner.invoke(_toy_app(), args, env=env)
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr, result.stderr
+
+
+@pytest.mark.unit
+def test_options_are_spelled_typed_and_bounded_from_the_settings():
+    from localvision.cli import options
+
+    assert options.flags("top_k") == ("--top-k", "-k")
+    assert options.flags("model_dir") == ("--model-dir",)
+    assert options.flags("video_every") == ("--every",)  # a command's own subject: short
+    assert options.flags("stream_timeout_s") == ("--timeout-s",)
+    assert options.flags("train_label_smoothing") == ("--label-smoothing",)
+    assert options.flags("rtsp_transport") == ("--rtsp-transport",)
+    assert options.annotation("weights") == typing.Optional[Path]  # Path | None
+    assert options.annotation("batch_size") == typing.Optional[int]
+    assert typing.get_args(options.annotation("lang"))[0] == typing.Literal["en", "zh"]
+    batch = options.option("batch_size")
+    assert (batch.min, batch.max, batch.default) == (1, 1024, None)
+    assert batch.help == Settings.model_fields["batch_size"].description
+    assert options.option("weights").dir_okay is False
+    assert options.option("model_dir").file_okay is False
+
+
+@pytest.mark.unit
+def test_a_setting_that_does_not_exist_fails_when_the_command_is_made():
+    from localvision.cli.options import settings_options
+
+    with pytest.raises(ValueError, match="'top_kk' is not a setting"):
+        settings_options("top_kk")
+    with pytest.raises(ValueError, match="named twice"):
+        settings_options("top_k", "top_k")

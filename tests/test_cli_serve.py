@@ -119,7 +119,7 @@ def test_at_a_terminal_the_lines_are_readable_text(tmp_path):
 
 
 def test_log_format_auto_is_text_at_a_terminal_and_json_elsewhere(tmp_path):
-    from localvision.cli_serve import resolve_log_format
+    from localvision.cli.serving import resolve_log_format
 
     master, slave = pty.openpty()
     with open(slave, "w", closefd=True) as terminal, open(tmp_path / "log", "w") as file:
@@ -136,7 +136,7 @@ def test_log_format_auto_is_text_at_a_terminal_and_json_elsewhere(tmp_path):
 
 @pytest.mark.parametrize("order", ["model_first", "server_first"])
 def test_the_ready_line_waits_for_both_the_model_and_the_server(caplog, order):
-    from localvision.cli_serve import Announcer
+    from localvision.cli.serving import Announcer
 
     announcer = Announcer("http://127.0.0.1:8000/")
     steps = [announcer.model_ready, announcer.listening]

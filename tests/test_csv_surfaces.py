@@ -30,13 +30,13 @@ SURFACES = {
     "report.py": "classify results (CLI --format csv / --output x.csv, HTTP ?format=csv): "
                  "test_the_classify_cli_keeps_a_formula_file_name_text here, "
                  "test_api.py::test_a_file_name_that_looks_like_a_formula_stays_text_in_the_csv",
-    "cli_render.py": "the CLI's CSV rows: test_the_classify_cli_keeps_a_formula_file_name_text",
+    "cli/render.py": "the CLI's CSV rows: test_the_classify_cli_keeps_a_formula_file_name_text",
     "server/routes/results_csv.py": "HTTP ?format=csv: test_api.py::test_a_file_name_that_looks_"
                                     "like_a_formula_stays_text_in_the_csv; POST /api/v1/results.csv"
                                     ": test_results_csv.py::test_a_formula_file_name_stays_text",
     "history.py": "GET /api/v1/history.csv: test_history.py::test_csv_cells_that_look_like_"
                   "formulas_stay_text",
-    "cli_video.py": "localvision video --format csv (rows_to_csv, the guard tested here)",
+    "cli/video.py": "localvision video --format csv (rows_to_csv, the guard tested here)",
     "streams/watch.py": "watch --output x.csv (rows_to_csv, the guard tested here)",
     "scale/batch.py": "classify --ray --output x.csv (rows_to_csv, the guard tested here)",
     "training/report.py": "a trained model's report/*.csv: "

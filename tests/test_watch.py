@@ -26,7 +26,8 @@ import pytest
 from corpus import GOLDEN, real_photo_bytes
 from typer.testing import CliRunner
 
-from localvision.cli import IMAGE_SUFFIXES, app
+from localvision.cli import app
+from localvision.imaging import IMAGE_SUFFIXES
 from localvision.names import folder_name as safe_name
 from localvision.streams.sorting import place
 from localvision.streams.watch import Watcher

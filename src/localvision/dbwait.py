@@ -8,7 +8,7 @@ SQLite file is opened at once: there is nothing to wait for.
 
 `unavailable(exc, url)` is the one test of "this is the database being unreachable" (the server
 refused or dropped the connection, a name that does not resolve, a sign-in it refuses), shared by
-the start-up wait, the admin commands (cli_admin.py) and the running service (server/dbhealth.py).
+the start-up wait, the admin commands (cli/admin.py) and the running service (server/dbhealth.py).
 Any other database error (a bad statement, a constraint) is not an outage and stays what it is.
 """
 

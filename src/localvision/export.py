@@ -27,7 +27,7 @@ from . import artifacts
 from .engine.precision import MIN_AGREEMENT, SUPPORTED, native_bf16
 from .errors import ExportRefused, InputError, ModelError, PrecisionUnavailable
 from .files import replace_dir
-from .imaging import IMAGE_SUFFIXES
+from .inputs import images_in
 from .models.spec import ModelSpec
 from .models.store import Package
 from .prepare import Preparer
@@ -246,7 +246,7 @@ def calibration_arrays(
         raise ModelError(f"This export needs --calibration DIR with real images; got {directory}.")
     preparer = Preparer(spec.preprocess, max_pixels=max_pixels, exact_decode=False)
     names, arrays = [], []
-    for path in sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+    for path in images_in(directory):
         try:
             arrays.append(preparer.prepare(path).array)
         except InputError:

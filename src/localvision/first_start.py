@@ -1,6 +1,6 @@
 """Who can get in when `localvision serve` starts with auth on: the first admin and key.
 
-A service reachable from other machines is never open by accident (cli_admin.serve_auth), so
+A service reachable from other machines is never open by accident (cli/admin.py: serve_auth), so
 a fresh one has nobody to let in. At start, with no users yet:
 - `admin_password_file` (LOCALVISION_ADMIN_PASSWORD_FILE, e.g. a Docker/Podman secret): the
   user `admin` is created with that password, for the web sign-in;

@@ -19,7 +19,7 @@ string: a URL that urllib refuses (an unclosed [ in the host, a port that is not
 still shown, with its secrets masked and the rest as written. Masking more than needed is the
 safe side: a key that merely looks like a credential loses its value in the display only.
 
-(Database URLs are shown by dbwait.where / cli_admin, which parse them as SQLAlchemy does.)
+(Database URLs are shown by dbwait.where / cli/admin.py, which parse them as SQLAlchemy does.)
 """
 
 from __future__ import annotations

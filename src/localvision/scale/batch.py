@@ -5,7 +5,7 @@ Data job, written as Parquet or CSV with the columns of `localvision classify --
     (files, any node)      each actor: the model loaded once,        ──► results.parquet | .csv
                            then the road (Classifier.predict)            (written here, streamed)
 
-The files the job reads are the ones `classify` would read (cli.expand_paths: a directory's
+The files the job reads are the ones `classify` would read (inputs.expand_paths: a directory's
 image files; with --strict the others get their "skipped" rows, in place). Each actor runs the
 one road on its batch; rows come back in the order of the input (Ray Data's preserve_order) and
 are written as they arrive, so the driver holds a few batches, never the whole job. A URL glob

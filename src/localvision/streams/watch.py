@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..inputs import files_in
 from ..report import CLI_LEAD, rows_to_csv
 
 # How often pending files are looked at when no event comes (and the longest an event waits
@@ -97,8 +98,8 @@ class Watcher:
     def existing(self, under: Path | None = None) -> list[str]:
         """The images in the folder (or in one of its subfolders, `under`)."""
         top = under or self.root
-        walker = top.rglob("*") if self.recursive else top.glob("*")
-        return sorted(n for f in walker if f.is_file() and (n := self.name(str(f))))
+        files = files_in(top, self.recursive, hidden=False)  # name() refuses hidden ones anyway
+        return sorted(n for f in files if (n := self.name(str(f))))
 
     # --- what happened ---
     def seen(self, name: str, now: float, settled: bool = False) -> None:

@@ -55,7 +55,8 @@ from ..errors import (
     InvalidArgument,
     LocalVisionError,
 )
-from ..imaging import IMAGE_SUFFIXES, MB, decode_picture, open_image, read_source
+from ..imaging import MB, decode_picture, open_image, read_source
+from ..inputs import files_in, images_in
 
 # The folder names of a given split (compared case-insensitively). Roboflow exports say "valid".
 TRAIN_DIRS = ("train",)
@@ -138,11 +139,7 @@ def _hidden(name: str) -> bool:
 
 def _files(folder: Path) -> list[Path]:
     """The files under a class folder, hidden ones and those in hidden folders left out."""
-    out = []
-    for top, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not _hidden(d))
-        out.extend(Path(top) / f for f in sorted(files) if not _hidden(f))
-    return out
+    return files_in(folder, hidden=False)
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -150,10 +147,7 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _image_folder(scan: _Scan, root: Path, part: str | None, shown_root: str, base: Path) -> None:
-    scan.loose += sum(
-        1 for p in root.iterdir()
-        if p.is_file() and not _hidden(p.name) and p.suffix.casefold() in IMAGE_SUFFIXES
-    )  # fmt: skip
+    scan.loose += len(images_in(root, recursive=False, hidden=False))
     for cls_dir in _subdirs(root):
         scan.names[part].append(cls_dir.name)
         for path in _files(cls_dir):

@@ -26,17 +26,10 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from . import cli_render as render
-from .cli import ModelDirOpt, OfflineOpt, _choices, _option, settings_from
-from .errors import LocalVisionError, TrainingOptionInvalid
-from .training import EXIT_INTERRUPTED, EXIT_TERMINATED
-
-
-
-# the settings' choices, so --help lists them and click refuses any other value (exit 2)
-Mode = _choices("train_mode")
-Optimizer = _choices("train_optimizer")
-Progress = _choices("train_progress")
+from ..errors import LocalVisionError, TrainingOptionInvalid
+from ..training import EXIT_INTERRUPTED, EXIT_TERMINATED
+from . import render
+from .options import Given, settings_options
 
 
 class Terminated(BaseException):
@@ -47,6 +40,11 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+@settings_options(
+    "train_mode", "train_epochs", "train_seed", "train_val_fraction", "train_lr",
+    "train_optimizer", "train_label_smoothing", "train_patience", "train_progress",
+    "train_threads", "model_dir", "offline",
+)  # fmt: skip
 def train(
     data: Optional[list[Path]] = typer.Argument(
         None,
@@ -58,16 +56,6 @@ def train(
         None, "--base",
         help="The model to start from: a registry or store model (default: --model's, auto).",
     ),  # fmt: skip
-    train_mode: Optional[Mode] = _option("train_mode", "--mode"),
-    train_epochs: Optional[int] = _option("train_epochs", "--epochs"),
-    train_seed: Optional[int] = _option("train_seed", "--seed"),
-    train_val_fraction: Optional[float] = _option("train_val_fraction", "--val-fraction"),
-    train_lr: Optional[float] = _option("train_lr", "--lr"),
-    train_optimizer: Optional[Optimizer] = _option("train_optimizer", "--optimizer"),
-    train_label_smoothing: Optional[float] = _option(
-        "train_label_smoothing", "--label-smoothing"
-    ),
-    train_patience: Optional[int] = _option("train_patience", "--patience"),
     from_feedback: Optional[str] = typer.Option(
         None, "--from-feedback",
         help="Also train on a Teach project's photos (<model_dir>/.teach/PROJECT: the Teach "
@@ -80,28 +68,20 @@ def train(
         "(DATA is <model_dir>/.teach/PROJECT, or --from-feedback PROJECT); any other is "
         "refused (model_not_from_project). The Teach page's training runs with it.",
     ),
-    train_progress: Optional[Progress] = _option("train_progress", "--progress"),
-    train_threads: Optional[int] = _option("train_threads", "--threads"),
-    model_dir: Optional[Path] = ModelDirOpt,
-    offline: Optional[bool] = OfflineOpt,
+    *,
+    given: Given,
 ):
     """Teach a model your own classes: a new last layer (--mode head, seconds), the last stages
     too (finetune, minutes) or every layer (full), from a base model; the result is a model in
     the store, with its report (per-epoch CSV, confusion matrices, per-class figures)."""
-    from .training.run import Request
+    from ..training.run import Request
 
-    jsonl = _wants_jsonl(train_progress)
+    jsonl = _wants_jsonl(given.get("train_progress"))
     emit = _jsonl if jsonl else (lambda event: None)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         try:
-            settings = settings_from(
-                train_mode=train_mode, train_epochs=train_epochs, train_seed=train_seed,
-                train_val_fraction=train_val_fraction, train_lr=train_lr,
-                train_optimizer=train_optimizer, train_label_smoothing=train_label_smoothing,
-                train_patience=train_patience, train_progress=train_progress,
-                train_threads=train_threads, model_dir=model_dir, offline=offline,
-            )  # fmt: skip
+            settings = given.settings()  # here: a refused value is an event with --progress jsonl
         except typer.BadParameter as exc:  # a value of an option: typed, so a client can branch
             raise TrainingOptionInvalid(f"{exc.param_hint}: {exc.message}") from None
         request = Request(name=name, data=tuple(data or ()), base=base,
@@ -114,7 +94,7 @@ def train(
     except LocalVisionError as exc:
         if jsonl:
             _jsonl({"event": "error", **exc.to_dict(), "hint": exc.hint})
-        raise  # rendered once, on stderr, exit 2 (cli_app.py)
+        raise  # rendered once, on stderr, exit 2 (base.py)
     except KeyboardInterrupt:
         render.note("stopped before any epoch finished; nothing was written")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -137,10 +117,10 @@ def _wants_jsonl(given: str | None) -> bool:
     if given is not None:
         return given == "jsonl"
     try:
-        from .config import Settings
+        from ..config import Settings
 
         return Settings().train_progress == "jsonl"
-    except Exception:  # a bad LOCALVISION_* value: said by settings_from, in its words
+    except Exception:  # a bad LOCALVISION_* value: said by Given.settings, in its words
         return False
 
 
@@ -160,7 +140,7 @@ def _rounded(value):
 
 
 def _run(settings, request, emit):
-    from .training.run import train as run_training
+    from ..training.run import train as run_training
 
     return run_training(settings, request, emit)
 
@@ -169,7 +149,11 @@ def _with_bar(settings, request):
     """The run with a rich progress bar on stderr: the features pass, then the epochs with
     their loss, accuracy and ETA."""
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
     )  # fmt: skip
 
     columns = (

@@ -17,7 +17,7 @@ from typing import TextIO
 
 import uvicorn
 
-from .config import Settings
+from ..config import Settings
 
 log = logging.getLogger("localvision.serve")
 
@@ -89,8 +89,8 @@ class _Server(uvicorn.Server):
 def open_history(settings: Settings, log_format: str):
     """The history store, once its database answers: a server that cannot be reached yet is
     waited for (db_wait_s), each try logged in the server's own log format (dbwait.py)."""
-    from .dbwait import open_history as wait_and_open
-    from .server.observe.logs import logging_config
+    from ..dbwait import open_history as wait_and_open
+    from ..server.observe.logs import logging_config
 
     logging.config.dictConfig(logging_config(log_format))
     return wait_and_open(settings.db, settings.db_wait_s)
@@ -99,9 +99,9 @@ def open_history(settings: Settings, log_format: str):
 def run(settings: Settings, log_format: str, history=None) -> None:
     """Serve until interrupted (uvicorn.run's behaviour, plus the ready line). history: the
     store already opened (open_history); the app closes it when it stops."""
-    from .server.app import create_app
-    from .server.guards.protocol import uvicorn_options
-    from .server.observe.logs import logging_config
+    from ..server.app import create_app
+    from ..server.guards.protocol import uvicorn_options
+    from ..server.observe.logs import logging_config
 
     announcer = Announcer(browser_url(settings))
     # cli_admin.serve_auth has refused auth off on a public address unless --insecure-no-auth

@@ -1,52 +1,46 @@
-"""The CLI's side of watched folders and photo libraries: `watch` (streams/watch.py) and what
-`classify` and `watch` do besides writing rows, --sort-into and --write-xmp (streams/library.py).
-What it prints goes through cli_render, like every command's."""
+"""`localvision watch FOLDER`: classify each image as it arrives in a folder (streams/watch.py),
+one row per image, the same rows as classify's, with --sort-into and --write-xmp
+(streams/library.py) as classify has them. What it prints goes through render.py."""
 
 from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from . import cli_render as render
-from .config import Settings
-from .errors import FolderNotFound, InvalidArgument, SortLoop
-from .report import cli_rows
+from ..config import Settings
+from ..errors import FolderNotFound, InvalidArgument, SortLoop
+from ..report import cli_rows
+from . import render
+from .options import settings_options
+from .shared import LIBRARY, LOADING, MoveOpt, check_library, describe, file_results, load
 
 
-def check_library(settings: Settings, move: bool) -> Settings:
-    """--move is --sort-mode move, and needs --sort-into; OUT must be a folder (or not yet
-    exist)."""
-    if move:
-        if settings.sort_into is None:
-            raise InvalidArgument("--move needs --sort-into OUT: the folder to move images into.")
-        settings = settings.model_copy(update={"sort_mode": "move"})
-    out = settings.sort_into
-    if out is not None and out.exists() and not out.is_dir():
-        raise InvalidArgument(f"--sort-into {out}: that is a file, not a folder.")
-    return settings
+@settings_options("watch_existing", "watch_settle_s", "watch_polling", *LIBRARY, *LOADING)
+def watch(
+    folder: Path = typer.Argument(..., help="The folder to watch."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", dir_okay=False,
+        help="Append one row per image here: JSON Lines, or CSV for a .csv file (default: JSON "
+        "Lines on stdout).",
+    ),  # fmt: skip
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Watch subfolders too."),
+    *,
+    settings: Settings,
+    move: bool = MoveOpt,
+):
+    """Classify each image as it arrives in FOLDER (once it has finished arriving), one row per
+    image, the same rows as classify's, until Ctrl+C."""
+    run(check_library(settings, move), folder, output, recursive)
 
 
-def file_results(library, results) -> bool:
-    """--sort-into and --write-xmp for each answered image; a failure is a warning with its code
-    and the next image goes on. Returns whether all went well."""
-    if library is None:
-        return True
-    ok = True
-    for result in results:
-        for exc in library.file(result):
-            render.warning(f"{exc.code}: {exc.message}")
-            ok = False
-    return ok
-
-
-def watch(settings: Settings, folder: Path, output: Path | None, recursive: bool) -> None:
+def run(settings: Settings, folder: Path, output: Path | None, recursive: bool) -> None:
     """Watch `folder` until Ctrl+C (or SIGTERM), writing one row per image; ends the command."""
-    from .cli import describe, load
-    from .imaging import IMAGE_SUFFIXES
-    from .streams.library import Library
-    from .streams.watch import RowWriter, Watcher
+    from ..imaging import IMAGE_SUFFIXES
+    from ..streams.library import Library
+    from ..streams.watch import RowWriter, Watcher
 
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"

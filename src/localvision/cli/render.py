@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import LocalVisionError
-from .report import CLI_LEAD, rows_to_csv
-from .results import NOT_SURE
+from ..errors import LocalVisionError
+from ..report import CLI_LEAD, rows_to_csv
+from ..results import NOT_SURE
 
 if TYPE_CHECKING:  # pragma: no cover
     from typer._click.exceptions import ClickException

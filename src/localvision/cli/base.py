@@ -1,5 +1,5 @@
 """The Typer classes the `localvision` command is built on: help and usage lines that follow
-click's conventions, and every error that ends a command rendered once, by cli_render.
+click's conventions, and every error that ends a command rendered once, by render.py.
 
 typer 0.29 (which vendors click as `typer._click`) shows each option's Python type
 (`--help <bool>`, `--backend <str>`) and a required argument as `{paths}...`. Here instead:
@@ -10,7 +10,7 @@ typer 0.29 (which vendors click as `typer._click`) shows each option's Python ty
   optional one bracketed (`[MODEL]`);
 - a usage error (a bad value names the option, the value and what is allowed), a
   LocalVisionError and any other exception that escapes a command are each rendered by
-  cli_render and exit 2 (a usage error: click's own code), never with a traceback.
+  render.py and exit 2 (a usage error: click's own code), never with a traceback.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typer import Abort, BadParameter
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from . import cli_render as render
-from .errors import LocalVisionError
+from ..errors import LocalVisionError
+from . import render
 
 _TYPE_NAMES = {str: "TEXT", int: "INTEGER", float: "FLOAT", bool: "BOOLEAN"}
 _PATH_NAMES = {"file": "FILE", "dir": "DIR", "path": "PATH"}
@@ -107,7 +107,7 @@ class Group(_Styled, TyperGroup):
         except LocalVisionError as exc:
             code = render.render_error(exc)
         except Exception as exc:  # a bug or a library's own failure: one line, not a traceback
-            from .dbwait import unavailable  # or a database server that cannot be reached
+            from ..dbwait import unavailable  # or a database server that cannot be reached
 
             typed = unavailable(exc)
             code = render.render_error(typed) if typed else render.render_unexpected(exc)

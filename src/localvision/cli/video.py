@@ -1,25 +1,68 @@
-"""`localvision video SOURCE`: what the command does once its options are read (cli.py holds
-the options). A thin shell over streams/: open the source, walk its sampled frames down the
-road in batches, smooth them into segments, print them as JSON, JSON Lines or CSV, and
-optionally draw them onto a copy of the video. Ctrl+C ends it cleanly, with the segments so far.
+"""`localvision video SOURCE`: a thin shell over streams/: open the source, walk its sampled
+frames down the road in batches, smooth them into segments, print them as JSON, JSON Lines or
+CSV, and optionally draw them onto a copy of the video. Ctrl+C ends it cleanly, with the segments
+so far.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
+from typing import Optional
 
-from . import cli_render as render
-from .config import Settings
-from .errors import InvalidArgument
-from .report import rows_to_csv
-from .streams.annotate import Annotator
-from .streams.frames import classify_frames, frame_row
-from .streams.smoothing import Smoother
-from .streams.sources import VideoSource
+import typer
+
+from ..config import Settings
+from ..errors import InvalidArgument
+from ..report import rows_to_csv
+from ..streams.annotate import Annotator
+from ..streams.frames import classify_frames, frame_row
+from ..streams.smoothing import Smoother
+from ..streams.sources import VideoSource
+from . import render
+from .options import settings_options
+from .shared import check_output, load
 
 CSV_LEAD = ("kind", "frame", "time", "end")  # a segment's row: time is its start
+
+
+class VideoFormat(str, Enum):
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@settings_options(
+    "video_every", "video_fps", "video_smoothing", "video_window", "video_agree",
+    "stream_timeout_s", "stream_reconnects", "rtsp_transport", "model", "weights", "top_k",
+    "offline", "backend", "device", "precision", "batch_size", "labels", "lang", "min_confidence",
+    "model_dir",
+)  # fmt: skip
+def video(
+    source: str = typer.Argument(
+        ..., help="A video file, an rtsp://, rtsps://, http(s):// stream, or webcam:N (V4L2)."
+    ),
+    fmt: VideoFormat = typer.Option(
+        VideoFormat.json, "--format", "-f",
+        help="json (one document at the end), jsonl (one line per frame and segment, as they "
+        "come) or csv.",
+    ),  # fmt: skip
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results here."),
+    annotate: Optional[Path] = typer.Option(
+        None, "--annotate", dir_okay=False,
+        help="Also write the video with the labels and confidence bars drawn on each frame "
+        "(.mp4).",
+    ),  # fmt: skip
+    *,
+    settings: Settings,
+):
+    """Classify a video, stream or camera frame by frame (sampled), smoothed into segments
+    where the label is stable. Ctrl+C ends a live source, with the segments so far."""
+    check_output(output)
+    opened = VideoSource.from_settings(source, settings).open()  # a bad source: before the model
+    run(load(settings), settings, opened, fmt.value, output, annotate)
 
 
 def run(
@@ -34,7 +77,9 @@ def run(
     annotator = None
     if annotate is not None:
         if src.target.kind == "file" and Path(src.target.location).resolve() == annotate.resolve():
-            raise InvalidArgument("--annotate would overwrite the video being read; name another file.")
+            raise InvalidArgument(
+                "--annotate would overwrite the video being read; name another file."
+            )
         annotator = Annotator(annotate, width=src.width, height=src.height, rate=src.rate)
         if settings.lang == "zh" and annotator.font_path is None:
             render.warning("no CJK font found: Chinese labels in the video will show as boxes")

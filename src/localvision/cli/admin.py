@@ -15,30 +15,26 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_app import App
-from .cli_render import err, out
-from .config import Settings
-from .errors import InvalidArgument, LocalVisionError
+from ..config import Settings
+from ..errors import InvalidArgument, LocalVisionError
+from .base import App
+from .options import settings_options
+from .render import err, out
 
 keys_app = App(help="API keys for programs: `Authorization: Bearer <key>`.")
 users_app = App(help="Users who sign in to the web UI.")
 db_app = App(help="The database's schema: history, users, keys and sessions (Alembic migrations).")
 
-# The option maps to the `db` setting, so it shares its help (checked by tests/test_docs.py).
-DbOpt = typer.Option(None, "--db", help=Settings.model_fields["db"].description)
-
-
-def _store(db: str | None):
+def _store(url: str):
     """The auth store on the database; one that cannot be reached is one line naming its host
     and port (never the password): no waiting here, a person at a terminal wants the answer."""
-    from .auth import AuthStore
-    from .dbwait import connect_url, describe, is_server, reason, unavailable
+    from ..auth import AuthStore
+    from ..dbwait import connect_url, describe, is_server, reason, unavailable
 
-    url = db or Settings().db
     try:
         return AuthStore.open(connect_url(url) if is_server(url) else url)
     except LocalVisionError:
-        raise  # rendered once, by the CLI's renderer (cli_render.py)
+        raise  # rendered once, by the CLI's renderer (render.py)
     except Exception as exc:  # a bad URL, an unreadable file, a server that cannot be reached
         typed = unavailable(exc, url)
         if typed is not None:
@@ -58,14 +54,14 @@ def _where(url: str) -> str:
         return "(not a database URL)"
 
 
-def _run(db: str | None, action):
-    from .dbwait import unavailable
+def _run(db: str, action):
+    from ..dbwait import unavailable
 
     store = _store(db)
     try:
         return action(store)
     except Exception as exc:  # the database went away between opening and using it
-        typed = unavailable(exc, db or Settings().db)
+        typed = unavailable(exc, db)
         if typed is None:
             raise
         raise typed from None
@@ -79,12 +75,14 @@ def _when(value: str | None) -> str:
 
 # --- keys ---------------------------------------------------------------------------------------
 @keys_app.command("create")
+@settings_options("db")
 def keys_create(
     name: Optional[str] = typer.Option(None, "--name", help="What the key is for (e.g. 'ci')."),
     user: str = typer.Option(
         "admin", "--user", help="The user the key acts as (its history, its role)."
     ),
-    db: Optional[str] = DbOpt,
+    *,
+    settings: Settings,
 ):
     """Make an API key and print it once (only its hash is kept).
 
@@ -101,7 +99,7 @@ def keys_create(
             )  # fmt: skip
         return store.create_key(user, name)
 
-    key_id, key = _run(db, create)
+    key_id, key = _run(settings.db, create)
     sys.stdout.write(key + "\n")  # alone on stdout, so KEY=$(localvision keys create) works
     label = f" ({name})" if name else ""
     err.print(
@@ -112,12 +110,14 @@ def keys_create(
 
 
 @keys_app.command("list")
+@settings_options("db")
 def keys_list(
     user: Optional[str] = typer.Option(None, "--user", help="Only this user's keys."),
-    db: Optional[str] = DbOpt,
+    *,
+    settings: Settings,
 ):
     """Every API key: id, name, owner, created, last used, revoked (never the key itself)."""
-    keys = _run(db, lambda store: store.list_keys(user))
+    keys = _run(settings.db, lambda store: store.list_keys(user))
     table = Table(title="localvision API keys", title_justify="left")
     for col in ("id", "name", "owner", "key", "created", "last used", "revoked"):
         table.add_column(col, overflow="fold")
@@ -131,12 +131,14 @@ def keys_list(
 
 
 @keys_app.command("revoke")
+@settings_options("db")
 def keys_revoke(
     key_id: int = typer.Argument(..., help="The key's id (see `localvision keys list`)."),
-    db: Optional[str] = DbOpt,
+    *,
+    settings: Settings,
 ):
     """Revoke an API key: requests with it are refused from now on."""
-    key = _run(db, lambda store: store.revoke_key(key_id))
+    key = _run(settings.db, lambda store: store.revoke_key(key_id))
     label = f" ({key['name']})" if key["name"] else ""
     out.print(escape(f"Revoked API key {key_id}{label} of {key['owner']}."), highlight=False)
 
@@ -155,55 +157,62 @@ PasswordStdin = typer.Option(
 
 
 @users_app.command("add")
+@settings_options("db")
 def users_add(
     username: str = typer.Argument(..., help="The user name to sign in with."),
     admin: bool = typer.Option(False, "--admin", help="An admin sees all history, users and keys."),
     password_stdin: bool = PasswordStdin,
-    db: Optional[str] = DbOpt,
+    *,
+    settings: Settings,
 ):
     """Add a user who can sign in to the web UI (asks for the password)."""
-    from .auth import check_password, check_username
+    from ..auth import check_password, check_username
 
     check_username(username)
     password = check_password(_read_password(password_stdin))
     role = "admin" if admin else "user"
-    _run(db, lambda store: store.add_user(username, password, role=role))
+    _run(settings.db, lambda store: store.add_user(username, password, role=role))
     out.print(escape(f"Added {role} {username}."), highlight=False)
 
 
 @users_app.command("passwd")
+@settings_options("db")
 def users_passwd(
     username: str = typer.Argument(..., help="Whose password to set."),
     password_stdin: bool = PasswordStdin,
-    db: Optional[str] = DbOpt,
+    *,
+    settings: Settings,
 ):
     """Set a user's password; their open sessions end."""
 
     def change(store):
-        from .auth import check_password
+        from ..auth import check_password
 
         store.require_user(username)
         store.set_password(username, check_password(_read_password(password_stdin)))
 
-    _run(db, change)
+    _run(settings.db, change)
     message = f"Password changed for {username}; their sessions have ended."
     out.print(escape(message), highlight=False)
 
 
 @users_app.command("remove")
+@settings_options("db")
 def users_remove(
     username: str = typer.Argument(..., help="The user to remove."),
-    db: Optional[str] = DbOpt,
+    *,
+    settings: Settings,
 ):
     """Remove a user: their sessions end and their API keys are revoked (history is kept)."""
-    revoked = _run(db, lambda store: store.remove_user(username))
+    revoked = _run(settings.db, lambda store: store.remove_user(username))
     out.print(escape(f"Removed {username}; revoked {revoked} API key(s)."), highlight=False)
 
 
 @users_app.command("list")
-def users_list(db: Optional[str] = DbOpt):
+@settings_options("db")
+def users_list(*, settings: Settings):
     """Every user: role, created, whether they can sign in, how many active API keys."""
-    users = _run(db, lambda store: store.list_users())
+    users = _run(settings.db, lambda store: store.list_users())
     table = Table(title="localvision users", title_justify="left")
     for col in ("user", "role", "created", "web sign-in", "active keys"):
         table.add_column(col, overflow="fold")
@@ -221,7 +230,7 @@ def serve_auth(settings: Settings, insecure_no_auth: bool, before_db=None) -> Se
     non-loopback address only with --insecure-no-auth, never by a quiet setting alone.
     before_db: called once the decision is made, before the database is first opened (serve
     waits for a database server there: dbwait.py)."""
-    from .auth import auth_enabled, is_loopback
+    from ..auth import auth_enabled, is_loopback
 
     public = not is_loopback(settings.host)
     if insecure_no_auth:
@@ -243,36 +252,18 @@ def serve_auth(settings: Settings, insecure_no_auth: bool, before_db=None) -> Se
             hint="leave auth on (create a key: localvision keys create), or pass "
             "--insecure-no-auth if you really mean it",
         )  # fmt: skip
-    if auth_enabled(settings.auth, settings.host):
-        if before_db is not None:
-            before_db(settings)
-        from . import first_start
-
-        store = _store(settings.db)
-        try:
-            said = first_start.provision(store, settings)  # the first admin / key, if asked for
-            empty = store.count_users() == 0 and store.count_keys() == 0
-        finally:
-            store.close()
-        err.print("localvision: auth is on: requests need an API key or a web sign-in.",
-                  highlight=False)  # fmt: skip
-        for line in said:
-            err.print(escape(line), highlight=False, soft_wrap=True)
-        if empty:
-            err.print(
-                "[yellow]warning:[/] there are no users or API keys yet, so nobody can get in. "
-                f"Create some with {escape(first_start.how_to_get_in())}.",
-                highlight=False, soft_wrap=True,
-            )  # fmt: skip
+    if auth_enabled(settings.auth, settings.host) and before_db is not None:
+        # the first admin and key, and who can get in, are the service's start-up policy
+        # (server/service/startup.py), said in its log however it is started
+        before_db(settings)
     return settings
 
 
 # --- db -----------------------------------------------------------------------------------------
-def _schema(db: str | None, action):
+def _schema(url: str, action):
     """Run `action(engine)` on the database, with the errors rendered as _store renders them."""
-    from .history import open_engine
+    from ..history import open_engine
 
-    url = db or Settings().db
     try:
         engine = open_engine(url)
     except Exception as exc:
@@ -282,7 +273,7 @@ def _schema(db: str | None, action):
     except LocalVisionError:
         raise
     except Exception as exc:  # unreachable, refused, not a database
-        from .dbwait import unavailable
+        from ..dbwait import unavailable
 
         typed = unavailable(exc, url)  # a server that cannot be reached: named as _store names it
         if typed is not None:
@@ -313,16 +304,17 @@ def _missing_file(url: str) -> str | None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(db: Optional[str] = DbOpt):
+@settings_options("db")
+def db_upgrade(*, settings: Settings):
     """Bring the database's schema to this version's newest revision, keeping every row.
 
     The service and the keys/users commands do it themselves when they open the database; this
     does it ahead of time (e.g. before starting several servers on one database)."""
-    from .migrate import upgrade
+    from ..migrate import upgrade
 
-    where = _where(db or Settings().db)
-    new = _missing_file(db or Settings().db)
-    before = _schema(db, upgrade)
+    where = _where(settings.db)
+    new = _missing_file(settings.db)
+    before = _schema(settings.db, upgrade)
     if new:
         made = f"Created the database {where} (a new file) and brought it to {before.head}."
         out.print(escape(made), highlight=False, soft_wrap=True)
@@ -338,20 +330,21 @@ def db_upgrade(db: Optional[str] = DbOpt):
 
 
 @db_app.command("current")
-def db_current(db: Optional[str] = DbOpt):
+@settings_options("db")
+def db_current(*, settings: Settings):
     """The database's schema revision, and whether `localvision db upgrade` has work to do
     (changes nothing)."""
-    from .migrate import status
+    from ..migrate import status
 
-    where = _where(db or Settings().db)
-    if _missing_file(db or Settings().db):  # looked at, not made
-        from .migrate import head
+    where = _where(settings.db)
+    if _missing_file(settings.db):  # looked at, not made
+        from ..migrate import head
 
         out.print(escape(f"{where}: no such file yet (revision none); newest {head()}: needs "
                          "`localvision db upgrade` (or serve), which creates it."),
                   highlight=False, soft_wrap=True)  # fmt: skip
         return
-    now = _schema(db, status)
+    now = _schema(settings.db, status)
     state = "up to date" if now.up_to_date else "needs `localvision db upgrade`"
     out.print(
         escape(f"{where}: revision {_revision(now.current)}; newest {now.head}: {state}."),
