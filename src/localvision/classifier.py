@@ -1,7 +1,7 @@
 """A model loaded once and reused: the Python API's Classifier, and how one is loaded.
 
 `Classifier.predict` walks the road (road.py) with the backend called directly, in this thread;
-the server walks the same road through its micro-batcher (server/state.py). Nothing here knows
+the server walks the same road through its micro-batcher (server/service/state.py). Nothing here knows
 whether it was called from HTTP, the CLI or a notebook.
 """
 

@@ -231,6 +231,7 @@ def serve_auth(settings: Settings, insecure_no_auth: bool, before_db=None) -> Se
     before_db: called once the decision is made, before the database is first opened (serve
     waits for a database server there: dbwait.py)."""
     from ..auth import auth_enabled, is_loopback
+    from ..server.service.startup import check_auth
 
     public = not is_loopback(settings.host)
     if insecure_no_auth:
@@ -245,13 +246,7 @@ def serve_auth(settings: Settings, insecure_no_auth: bool, before_db=None) -> Se
                 highlight=False, soft_wrap=True,
             )  # fmt: skip
         return settings
-    if settings.auth == "off" and public:
-        raise InvalidArgument(
-            f"Refusing to serve {settings.host} without auth: it can be reached from other "
-            "machines.",
-            hint="leave auth on (create a key: localvision keys create), or pass "
-            "--insecure-no-auth if you really mean it",
-        )  # fmt: skip
+    check_auth(settings)  # the service's own policy: auth off on a public address is refused
     if auth_enabled(settings.auth, settings.host) and before_db is not None:
         # the first admin and key, and who can get in, are the service's start-up policy
         # (server/service/startup.py), said in its log however it is started
