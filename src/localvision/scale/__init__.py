@@ -81,3 +81,15 @@ def sized(settings: Settings, room: float) -> Settings:
         return settings
     n = fitting(settings.replicas, settings.ray_cpus_per_replica, room)
     return settings if n == settings.replicas else settings.model_copy(update={"replicas": n})
+
+
+def builder_settings(args: dict | None, environ=os.environ) -> tuple[Settings, bool]:
+    """Settings for an app built from Serve's config (KubeRay), and whether auth off on a public
+    address was asked for (`insecure_no_auth: true` in args, never a quiet `auth: off`). Serve's
+    proxy, not this app, listens, and on a cluster it listens for other machines: without a host
+    in args or LOCALVISION_HOST, the app counts as public (0.0.0.0), so `auth: auto` is on."""
+    given = dict(args or {})
+    insecure = bool(given.pop("insecure_no_auth", False))
+    if "host" not in given and "LOCALVISION_HOST" not in environ:
+        given["host"] = "0.0.0.0"
+    return Settings(**given), insecure

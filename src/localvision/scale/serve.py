@@ -44,7 +44,7 @@ from ..classifier import Classifier
 from ..config import Settings
 from ..server.service.inference import BatchMethod
 from ..server.service.state import rss_mb
-from . import connect, pool_size, sized, worker_env
+from . import builder_settings, connect, pool_size, sized, worker_env
 
 log = logging.getLogger("localvision.scale")
 
@@ -101,8 +101,9 @@ class _ReplicaHeader:
 class Recognizer:
     """One replica: the localvision app around its own models, batching with @serve.batch."""
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: dict, insecure_no_auth: bool = False):
         self.settings = Settings(**settings)
+        self.insecure_no_auth = insecure_no_auth
         self.replica = serve.get_replica_context().replica_id.unique_id
         self.batches: Counter = Counter()  # batch size -> how many batches of that size ran
         self.infer_batch.set_max_batch_size(self.settings.max_batch)
@@ -116,6 +117,7 @@ class Recognizer:
             self.settings,
             on_ready=lambda svc: loaded.set(),
             inference=BatchMethod(self.infer_batch),
+            insecure_no_auth=self.insecure_no_auth,
         )
         inner = app.router.lifespan_context
 
@@ -166,16 +168,20 @@ class Recognizer:
         return out
 
 
-def build(settings: Settings):
-    """The Serve application for these settings (what `serve.run` deploys)."""
+def build(settings: Settings, insecure_no_auth: bool = False):
+    """The Serve application for these settings (what `serve.run` deploys); `insecure_no_auth`:
+    auth off on an address other machines reach was asked for in so many words."""
     options = deployment_options(settings)
-    return Recognizer.options(**options).bind(settings.model_dump(mode="json"))
+    return Recognizer.options(**options).bind(settings.model_dump(mode="json"), insecure_no_auth)
 
 
 def app_builder(args: dict):
     """For Serve's config file and KubeRay (import_path: localvision.scale.serve:app_builder):
-    args are Settings fields; the rest comes from LOCALVISION_* variables, as everywhere."""
-    return build(Settings(**(args or {})))
+    args are Settings fields (plus `insecure_no_auth`); the rest comes from LOCALVISION_*
+    variables, as everywhere. The app counts as reachable from the cluster unless told
+    otherwise (scale.builder_settings)."""
+    settings, insecure = builder_settings(args)
+    return build(settings, insecure)
 
 
 def deploy(settings: Settings) -> str:
@@ -183,7 +189,10 @@ def deploy(settings: Settings) -> str:
     its model loaded. Returns the address."""
     connect(settings)
     serve.start(http_options={"host": settings.host, "port": settings.port})
-    serve.run(build(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    # `serve --ray` has applied the policy already (cli/admin.serve_auth): auth is off on a
+    # public address only when --insecure-no-auth said so
+    app = build(settings, insecure_no_auth=settings.auth == "off")
+    serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     return f"http://{host}:{settings.port}/"
 
