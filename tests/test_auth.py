@@ -111,9 +111,16 @@ def test_serve_refuses_a_public_address_without_auth_unless_told_insecure(tmp_pa
     assert serve_auth(public, insecure_no_auth=True).auth == "off"
     assert "WARNING: authentication is OFF" in capsys.readouterr().err
 
-    # auth on (auto) with nobody able to get in: said at start-up, with the commands that fix it
+    # auth on (auto) with nobody able to get in: said by the service as it starts (its start-up
+    # policy, whichever way it is started), with the commands that fix it
     assert auth_enabled(serve_auth(public, insecure_no_auth=False).auth, public.host)
-    assert "localvision users add NAME --admin" in capsys.readouterr().err
+    from localvision.database import open_engine
+    from localvision.history import HistoryStore
+    from localvision.server.service.startup import welcome
+
+    HistoryStore(public.db).engine.dispose()  # the schema, as the service makes it
+    said = welcome(public, open_engine(public.db))
+    assert "nobody can get in" in said[-1] and "localvision users add NAME --admin" in said[-1]
 
 
 # --- API keys -----------------------------------------------------------------------------------
