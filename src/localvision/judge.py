@@ -69,7 +69,9 @@ def parse_terms(value, what: str) -> tuple[str, ...]:
         raise InvalidRule(f"`{what}` may name at most {MAX_TERMS} labels or groups.")
     long = [t for t in terms if len(t) > TERM_CHARS]
     if long:
-        raise InvalidRule(f"{long[0][:40]!r}... is longer than any label ({TERM_CHARS} characters).")
+        raise InvalidRule(
+            f"{long[0][:40]!r}... is longer than any label ({TERM_CHARS} characters)."
+        )
     return terms
 
 
@@ -79,7 +81,9 @@ def parse_floor(value) -> float | None:
     try:
         floor = float(value)
     except (TypeError, ValueError):
-        raise InvalidRule(f"`min_confidence` must be a number from 0 to 1, not {value!r}.") from None
+        raise InvalidRule(
+            f"`min_confidence` must be a number from 0 to 1, not {value!r}."
+        ) from None
     if not 0 <= floor <= 1:
         raise InvalidRule(f"`min_confidence` must be from 0 to 1, not {floor:g}.")
     return floor
@@ -104,7 +108,9 @@ class Rule:
             raise refuse_text()
         unknown = [k for k in data if k not in FIELDS]
         if unknown:
-            raise InvalidRule(f"A rule has no field {unknown[0]!r}; its fields: {', '.join(FIELDS)}.")
+            raise InvalidRule(
+                f"A rule has no field {unknown[0]!r}; its fields: {', '.join(FIELDS)}."
+            )
         rule = cls(
             parse_terms(data.get("accept"), "accept"),
             parse_terms(data.get("reject"), "reject"),
@@ -206,7 +212,8 @@ def reason(outcome: str, lang: str, label: str, p: float, floor: float, wanted: 
             "accepted": f"通过：照片中是{label}（{pct}）"
             + ("，不在规则拒绝之列。" if only_rejects else "。"),
             "rejected": f"未通过：照片中是{label}（{pct}），规则拒绝这一类。",
-            "not_sure": f"未通过：不确定照片中是什么；最可能的是{label}，但只有{pct}（规则要求至少{need}）。",
+            "not_sure": f"未通过：不确定照片中是什么；最可能的是{label}，"
+            f"但只有{pct}（规则要求至少{need}）。",
             "not_accepted": f"未通过：照片中是{label}（{pct}），不是{wanted}。",
         }[outcome]
     return {
@@ -251,5 +258,6 @@ def judge(rule: Rule, probs: np.ndarray, vocab: Vocabulary, lang: str, floor: fl
     if top_p < floor:
         return verdict("not_sure", top_label, top_p)
     if accept:
-        return verdict("not_accepted", top_label, top_p, wanted=_either((t.name(lang) for t in accept), lang))
+        wanted = _either((t.name(lang) for t in accept), lang)
+        return verdict("not_accepted", top_label, top_p, wanted=wanted)
     return verdict("accepted", top_label, top_p, only_rejects=True)

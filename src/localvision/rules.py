@@ -33,8 +33,9 @@ def _row(row) -> dict:
     at = row["updated_at"]
     if at.tzinfo is None:  # SQLite hands back naive datetimes; they were written as UTC
         at = at.replace(tzinfo=timezone.utc)
-    return {"name": row["name"], **json.loads(row["rule"]),
-            "updated_at": at.isoformat(timespec="seconds"), "updated_by": row["updated_by"]}  # fmt: skip
+    when = at.isoformat(timespec="seconds")
+    return {"name": row["name"], **json.loads(row["rule"]), "updated_at": when,
+            "updated_by": row["updated_by"]}  # fmt: skip
 
 
 class RuleStore:
@@ -77,6 +78,8 @@ class RuleStore:
 
     def delete(self, name: str) -> None:
         check_rule_name(name)
-        work = lambda conn: conn.execute(delete(rules).where(rules.c.name == name)).rowcount  # noqa: E731
+        def work(conn) -> int:
+            return conn.execute(delete(rules).where(rules.c.name == name)).rowcount
+
         if not write_transaction(self.engine, work):
             raise RuleNotFound(f"No rule named {name!r} has been saved.")
