@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from corpus import GOLDEN, real_photo_bytes
-from servers import LiveServer
+from servers import LiveServer, users_with_keys
 
 # --- tiers ---------------------------------------------------------------------------------------
 # Every test gets one tier (pyproject.toml names them): unit (tests/unit/), system (needs one of
@@ -184,6 +184,22 @@ def live_server(tmp_path_factory, lite0):
     settings = Settings(model="efficientnet_lite0", offline=True, db=f"sqlite:///{db}")
     with LiveServer(create_app(settings, classifier=lite0)) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def judge_server(tmp_path_factory, lite0):
+    """The real service with auth on (an admin `ada` and a user `bob`, one API key each), for the
+    judge route and the automation integrations (Robot Framework, Node-RED) that call it.
+    Yields (url, keys by user)."""
+    from localvision.config import Settings
+    from localvision.server.app import create_app
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('judge') / 'history.db'}"
+    people = {"ada": ("ada-password-1", "admin"), "bob": ("bob-password-1", "user")}
+    keys = users_with_keys(db, people)
+    settings = Settings(model="efficientnet_lite0", offline=True, db=db, auth="on")
+    with LiveServer(create_app(settings, classifier=lite0)) as server:
+        yield server.url, keys
 
 
 # --- databases: SQLite and a real PostgreSQL server (tests/pgserver.py) --------------------------
