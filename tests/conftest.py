@@ -18,12 +18,13 @@ from servers import LiveServer, users_with_keys
 # Every test gets one tier (pyproject.toml names them): unit (tests/unit/), system (needs one of
 # the parts below, named by its own marker as well), or service (the rest: the real model, the
 # service on loopback, the CLI). `pytest -m unit` is the quick check; `-m "not system"` skips
-# what needs a browser, PostgreSQL, an RTSP stream, a container or Ray.
+# what needs a browser, PostgreSQL, an RTSP stream, a container, Ray or Node.js.
 SYSTEM_FILES = {
     "test_browser.py": "browser", "test_teach_page.py": "browser", "test_i18n.py": "browser",
     "test_camera_page.py": "browser", "test_model_picker.py": "browser",
     "test_page_scripts.py": "browser", "test_postgres.py": "postgres", "test_image.py": "container",
     "test_compose.py": "container", "test_ray.py": "ray", "test_streams.py": "rtsp",
+    "test_node_red.py": "node",
 }  # fmt: skip
 SYSTEM_FIXTURES = {"pg_server": "postgres", "free_pg_url": "postgres", "rtsp": "rtsp",
                    "browser": "browser"}  # fmt: skip
