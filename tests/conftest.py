@@ -12,18 +12,19 @@ from pathlib import Path
 
 import pytest
 from corpus import GOLDEN, real_photo_bytes
-from servers import LiveServer
+from servers import LiveServer, users_with_keys
 
 # --- tiers ---------------------------------------------------------------------------------------
 # Every test gets one tier (pyproject.toml names them): unit (tests/unit/), system (needs one of
 # the parts below, named by its own marker as well), or service (the rest: the real model, the
 # service on loopback, the CLI). `pytest -m unit` is the quick check; `-m "not system"` skips
-# what needs a browser, PostgreSQL, an RTSP stream, a container or Ray.
+# what needs a browser, PostgreSQL, an RTSP stream, a container, Ray or Node.js.
 SYSTEM_FILES = {
     "test_browser.py": "browser", "test_teach_page.py": "browser", "test_i18n.py": "browser",
     "test_camera_page.py": "browser", "test_model_picker.py": "browser",
     "test_page_scripts.py": "browser", "test_postgres.py": "postgres", "test_image.py": "container",
     "test_compose.py": "container", "test_ray.py": "ray", "test_streams.py": "rtsp",
+    "test_node_red.py": "node",
 }  # fmt: skip
 SYSTEM_FIXTURES = {"pg_server": "postgres", "free_pg_url": "postgres", "rtsp": "rtsp",
                    "browser": "browser"}  # fmt: skip
@@ -184,6 +185,22 @@ def live_server(tmp_path_factory, lite0):
     settings = Settings(model="efficientnet_lite0", offline=True, db=f"sqlite:///{db}")
     with LiveServer(create_app(settings, classifier=lite0)) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def judge_server(tmp_path_factory, lite0):
+    """The real service with auth on (an admin `ada` and a user `bob`, one API key each), for the
+    judge route and the automation integrations (Robot Framework, Node-RED) that call it.
+    Yields (url, keys by user)."""
+    from localvision.config import Settings
+    from localvision.server.app import create_app
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('judge') / 'history.db'}"
+    people = {"ada": ("ada-password-1", "admin"), "bob": ("bob-password-1", "user")}
+    keys = users_with_keys(db, people)
+    settings = Settings(model="efficientnet_lite0", offline=True, db=db, auth="on")
+    with LiveServer(create_app(settings, classifier=lite0)) as server:
+        yield server.url, keys
 
 
 # --- databases: SQLite and a real PostgreSQL server (tests/pgserver.py) --------------------------

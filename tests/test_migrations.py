@@ -141,6 +141,7 @@ def test_the_migrated_schema_is_what_the_code_describes(db_url):
     from alembic.runtime.migration import MigrationContext
 
     import localvision.auth  # noqa: F401  (its tables are in the same metadata)
+    import localvision.rules  # noqa: F401
 
     HistoryStore(db_url).close()
     engine = open_engine(db_url)
@@ -150,6 +151,7 @@ def test_the_migrated_schema_is_what_the_code_describes(db_url):
         assert diff == []
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version", "recognitions", "users", "api_keys", "sessions", "auth_secrets",
+            "rules",
         }  # fmt: skip
     finally:
         engine.dispose()

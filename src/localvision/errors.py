@@ -714,3 +714,40 @@ class TrainingOptionInvalid(InvalidArgument):
 
     code = "training_option_invalid"
     status = 422
+
+
+# --- judgements (`POST /api/v1/judge`, judge.py, rules.py) ------------------------------------------
+class InvalidRule(InvalidArgument):
+    """A judgement rule that cannot be used: no label or group to accept or reject, an unknown
+    field, a term that is not text, or a confidence outside 0 to 1."""
+
+    code = "invalid_rule"
+    status = 422
+
+
+class InvalidRuleName(InvalidArgument):
+    """Not a rule name: lower-case letters, digits, "_", "-" and "." only."""
+
+    code = "invalid_rule_name"
+    status = 422
+
+
+class UnknownTerm(InvalidRule):
+    """A rule names a label or group the model answering it does not have (a typo, or another
+    model's class)."""
+
+    code = "unknown_term"
+    status = 422
+
+
+class RuleNotFound(NotFound):
+    """No rule of that name has been saved."""
+
+    code = "rule_not_found"
+
+
+class TextReadingUnavailable(LocalVisionError):
+    """A rule asks about text in the photo, and this service cannot read text yet."""
+
+    code = "text_reading_unavailable"
+    status = 501

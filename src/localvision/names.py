@@ -2,6 +2,7 @@
 way a label becomes a folder name.
 
     check_model_name(name)     a model's (and a Teach project's) name: a-z 0-9 _ - . only
+    check_rule_name(name)      a saved judgement rule's name: the same characters
     check_folder_name(name)    any-script name that becomes a folder: not a path, not hidden,
                                no control characters, at most NAME_BYTES of UTF-8
     folder_name(label)         a label made safe as a folder on every common filesystem
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .errors import InvalidClassName, InvalidModelName
+from .errors import InvalidClassName, InvalidModelName, InvalidRuleName
 
 # The longest file name ext4, APFS, NTFS and exFAT all accept, in bytes of UTF-8 (NFC, as macOS
 # stores names): about 85 Chinese characters, 63 emoji.
@@ -34,14 +35,25 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
 
 def check_model_name(name: str) -> str:
     """A model or Teach project name, as given; InvalidModelName (422) otherwise."""
+    return _check_slug(name, "model", InvalidModelName)
+
+
+def check_rule_name(name: str) -> str:
+    """A saved judgement rule's name (a URL segment: /api/v1/rules/NAME, ?rule=NAME), as given;
+    InvalidRuleName (422) otherwise."""
+    return _check_slug(name, "rule", InvalidRuleName)
+
+
+def _check_slug(name: str, what: str, error) -> str:
+    """a-z 0-9 _ - . only, not starting with '.' or '-', at most MODEL_NAME_BYTES."""
     if not isinstance(name, str) or not name:
-        raise InvalidModelName("A model needs a name.")
+        raise error(f"A {what} needs a name.")
     if len(name) > MODEL_NAME_BYTES:
-        raise InvalidModelName(f"A model name may have at most {MODEL_NAME_BYTES} characters.")
+        raise error(f"A {what} name may have at most {MODEL_NAME_BYTES} characters.")
     if not set(name) <= MODEL_NAME_CHARS or name[0] in ".-":
         shown = name if len(name) <= 60 else name[:57] + "..."
-        raise InvalidModelName(
-            f"{shown!r} is not a model name: use lower-case letters, digits, '_', '-' and '.', "
+        raise error(
+            f"{shown!r} is not a {what} name: use lower-case letters, digits, '_', '-' and '.', "
             "not starting with '.' or '-'."
         )
     return name

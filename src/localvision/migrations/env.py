@@ -11,6 +11,7 @@ from sqlalchemy import create_engine
 
 from localvision.history import metadata  # every table (auth's register there too)
 import localvision.auth  # noqa: F401  (users, api_keys, sessions, auth_secrets)
+import localvision.rules  # noqa: F401  (rules)
 
 config = context.config
 

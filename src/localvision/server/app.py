@@ -29,6 +29,7 @@ from .routes import (
     api,
     camera,
     history_routes,
+    judge,
     kserve,
     login,
     model_routes,
@@ -128,6 +129,7 @@ def create_app(
     app.include_router(results_csv.router)  # the page's results as a CSV download
     app.include_router(model_routes.router)
     app.include_router(history_routes.router)
+    app.include_router(judge.router)  # yes or no by a rule, and the saved rules
     app.include_router(kserve.router)
     app.include_router(torchserve.router)
     app.include_router(camera.router)  # the live camera page and its WebSocket

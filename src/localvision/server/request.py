@@ -13,7 +13,8 @@ route's own shape. The kit holds what the routes used to copy:
 - an upload read within its limit (`read_upload`, `check_size`, `upload_item`): never more than
   limit + 1 bytes are read, so a file over the limit costs no more than one at it;
 - one image where one is expected: a ZIP or several files refused with a sentence that says
-  where to send them (`one_image`, `one_file`).
+  where to send them (`one_image`, `one_file`); `the_image` reads it from a raw body or from a
+  multipart body's one file part (TorchServe's routes, the judge).
 
 It works on any Starlette connection (an HTTP request or a WebSocket): the live camera's socket
 reads its language and caller the same way.
@@ -25,10 +26,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from starlette.datastructures import UploadFile
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from ..archive import is_zip
-from ..errors import FileTooLarge, InvalidArgument, TooManyFiles, UnsupportedFormat
+from ..errors import EmptyFile, FileTooLarge, InvalidArgument, TooManyFiles, UnsupportedFormat
 from ..imaging import MB
 from ..models.labels import LANGUAGES
 from ..results import Answer, Result
@@ -186,3 +187,25 @@ def one_image(data: bytes | None, route: str) -> None:
         raise UnsupportedFormat(
             f"This is a ZIP archive; {route} classifies one image. Send ZIPs to {ZIP_ROUTES}."
         )
+
+
+async def the_image(request: Request, limit: int, route: str, part: str = "file") -> Item:
+    """The one image of a request: the raw body (`curl -T photo.jpg`, `--data-binary @...`), or
+    the multipart body's one file part (whatever its name; `part` is the name the messages
+    suggest). No image, several, or a ZIP: refused, naming what to send instead."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not files:
+            raise EmptyFile(
+                f'No file was sent: send the image as the body, or as a part named "{part}".'
+            )
+        one_file(len(files), route)
+        upload = files[0][1]
+        name, data = upload.filename or files[0][0], await read_upload(upload, limit)
+    else:  # a raw body has no file name; guards/body.py held it to the limit as it came
+        name, data = "upload", check_size(await request.body(), limit)
+    if not data:
+        raise EmptyFile("The request has no image: send it as the body (curl -T photo.jpg).")
+    one_image(data, route)
+    return Item(name, data)

@@ -55,7 +55,7 @@ MB = 1024 * 1024
 MULTIPART_OVERHEAD = 64 * KB
 
 ZIP_PATHS = frozenset({"/api/v1/classify/zip"})  # one ZIP file: max_zip_mb
-SINGLE_IMAGE_PATHS = frozenset({"/predict"})  # one image: max_upload_mb
+SINGLE_IMAGE_PATHS = frozenset({"/predict", "/api/v1/judge"})  # one image: max_upload_mb
 SINGLE_IMAGE_PREFIXES = ("/predictions/",)  # TorchServe's: one image, raw or multipart
 # JSON bodies that carry a page's results (thousands of rows): the upload limit, max_request_mb,
 # not the 1 MB of the API's own JSON; the route bounds their structure before parsing them.

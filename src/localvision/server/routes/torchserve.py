@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.datastructures import UploadFile
 
-from ...errors import EmptyFile, NotFound
+from ...errors import NotFound
 from ...imaging import MB
-from ...road import Item
 from .. import request as kit
 from ..service.state import ModelState
 
@@ -44,25 +42,6 @@ async def ping(request: Request):
     return JSONResponse({"status": "Unhealthy"}, status_code=500)
 
 
-async def _image(request: Request, limit: int) -> Item:
-    """The one image of the request: the raw body, or the multipart body's one file part."""
-    kind = request.headers.get("content-type", "")
-    if kind.startswith("multipart/form-data"):
-        form = await request.form()
-        files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
-        if not files:
-            raise EmptyFile('No file was sent: send the image as the body, or as a part named "data".')
-        kit.one_file(len(files), "/predictions")
-        upload = files[0][1]
-        name, data = upload.filename or files[0][0], await kit.read_upload(upload, limit)
-    else:  # a raw body has no file name; guards/body.py held it to the limit as it came
-        name, data = "upload", kit.check_size(await request.body(), limit)
-    if not data:
-        raise EmptyFile('The request has no image: send it as the body (curl -T photo.jpg).')
-    kit.one_image(data, "/predictions")
-    return Item(name, data)
-
-
 def _by_label(predictions) -> dict[str, float]:
     out: dict[str, float] = {}
     for p in predictions:
@@ -78,7 +57,8 @@ def _by_label(predictions) -> dict[str, float]:
 async def predictions(request: Request, name: str, version: str | None = None):
     _served(request, name, version)
     ask = kit.ask(request, name, top_k=TOP_K, lang=request.query_params.get("lang"))
-    item = await _image(request, ask.service.settings.max_upload_bytes)
+    limit = ask.service.settings.max_upload_bytes
+    item = await kit.the_image(request, limit, "/predictions", "data")
     (result,) = await ask.recognize([item])
     if result.error is not None:
         raise result.error

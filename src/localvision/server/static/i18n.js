@@ -170,6 +170,11 @@
     corrections_full: "This model already has as many corrections as the server keeps. An administrator can train it and delete some on the Teach page.",
     invalid_model_name: "That is not a model name: use lower-case letters, digits, '_', '-' and '.'.",
     training_option_invalid: "A training option is not valid.",
+    invalid_rule: "That rule cannot be used: give at least one label or group to accept or reject, and a confidence from 0 to 1.",
+    invalid_rule_name: "That is not a rule name: use lower-case letters, digits, '_', '-' and '.'.",
+    unknown_term: "The rule names a label or group this model does not have.",
+    rule_not_found: "No rule by that name has been saved.",
+    text_reading_unavailable: "This service cannot read text in photos yet: judge by labels and groups.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -274,6 +279,11 @@
     corrections_full: "这个模型的纠正照片已达到服务器保存的上限。管理员可以在训练页训练它并删除一些。",
     invalid_model_name: "这不是有效的模型名：请使用小写字母、数字、“_”、“-”和“.”。",
     training_option_invalid: "训练选项无效。",
+    invalid_rule: "这条规则无法使用：请至少给出一个要接受或拒绝的类别或大类，置信度须在 0 到 1 之间。",
+    invalid_rule_name: "这不是有效的规则名：请使用小写字母、数字、“_”、“-”和“.”。",
+    unknown_term: "规则中的类别或大类不在这个模型中。",
+    rule_not_found: "没有保存这个名称的规则。",
+    text_reading_unavailable: "本服务还不能识别照片中的文字：请按类别和大类来判断。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 
