@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from corpus import GOLDEN
 
 from localvision.errors import ConverterMissing
 
@@ -111,6 +113,38 @@ def test_coreml_takes_an_image_and_names_its_classes(coreml):
     assert spec.description.predictedFeatureName == "classLabel"
     assert spec.description.predictedProbabilitiesName == "classLabel_probs"
     assert _class_labels(spec) == LABELS["en"]
+
+
+def test_coreml_scales_pixels_to_0_1_in_front_of_the_network(coreml):
+    """An image input is 0-255; the program's first step multiplies by 1/255, the scale the
+    network below (test_the_converted_network_is_the_reference_pipeline...) expects."""
+    fn = _spec(coreml).mlProgram.functions["main"]
+    ops = fn.block_specializations[fn.opset].operations
+    consts = {op.outputs[0].name: op for op in ops if op.type == "const"}
+    (scale,) = [op for op in ops
+                if op.type == "mul" and op.inputs["x"].arguments[0].name == "image"]  # fmt: skip
+    y = consts[scale.inputs["y"].arguments[0].name].attributes["val"].immediateValue.tensor
+    assert y.floats.values[0] == pytest.approx(1 / 255)
+
+
+def test_the_converted_network_is_the_reference_pipeline_on_real_photos(lite0, photos):
+    """The torch network handed to coremltools (normalisation and softmax inside, 0-1 pixels
+    in) gives the road's torch probabilities on real photos: same top-5, within 1e-5. (Core ML
+    itself runs only on macOS.)"""
+    import torch
+
+    from localvision.mobile import image_network
+
+    arrays = np.stack([lite0.prepare(photos[name]) for name in GOLDEN])
+    reference = lite0.probabilities(arrays)
+    pp = lite0.spec.preprocess
+    pixels = arrays * np.array(pp.std)[:, None, None] + np.array(pp.mean)[:, None, None]
+    with torch.inference_mode():
+        net = image_network(lite0.package, lite0.spec)
+        got = net(torch.from_numpy(pixels.astype(np.float32))).numpy()
+    top5 = np.argsort(-reference, axis=1)[:, :5]
+    assert (np.argsort(-got, axis=1)[:, :5] == top5).all()
+    assert np.abs(got - reference).max() < 1e-5
 
 
 def test_coreml_metadata_has_every_language_and_the_preprocessing(coreml, store, monkeypatch):

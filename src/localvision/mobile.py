@@ -109,8 +109,9 @@ def require_converter(fmt: str):
     raise ConverterMissing(f"No exporter for {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
-def _normalised(package: Package, spec: ModelSpec):
-    """The network with the normalisation and softmax inside: 0-1 RGB in, probabilities out."""
+def image_network(package: Package, spec: ModelSpec):
+    """The network with the normalisation and softmax inside: 0-1 RGB in, probabilities out.
+    (What Core ML converts; its image input scales 0-255 pixels to 0-1 in front of it.)"""
     import torch
 
     from .models.network import build_model
@@ -135,7 +136,7 @@ def _to_coreml(package: Package, spec: ModelSpec, path: Path) -> None:
     crop = spec.preprocess.crop
     example = torch.rand(1, 3, crop, crop)
     # torch.export, not jit.trace: coremltools 9's TorchScript frontend fails on numpy 2.
-    program = torch.export.export(_normalised(package, spec), (example,)).run_decompositions({})
+    program = torch.export.export(image_network(package, spec), (example,)).run_decompositions({})
     with contextlib.redirect_stderr(io.StringIO()):  # its progress bars
         try:
             model = _convert_coreml(ct, program, spec, example)
