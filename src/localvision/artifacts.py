@@ -6,6 +6,8 @@ each with a manifest.
                         backend, precision, the precision's check against fp32, format version
         model.xml + model.bin   (openvino; bf16 shares the fp32 IR, int8 has its own)
         model.onnx              (onnxruntime)
+        model.mlpackage/        (coreml; labels and preprocessing inside, mobile.py)
+        model.tflite            (tflite)
         nothing else            (torch: the manifest records the check; the model is built
                                  from the package's weights)
 
@@ -30,6 +32,9 @@ FILES = {
     "openvino": ("model.xml", "model.bin"),
     "onnxruntime": ("model.onnx",),
     "torch": (),
+    # Formats for other runtimes (mobile.py); nothing here serves them.
+    "coreml": ("model.mlpackage",),  # a directory: Core ML's package format
+    "tflite": ("model.tflite",),
 }
 
 
@@ -73,7 +78,7 @@ def find(package: Package, spec: ModelSpec, backend: str, precision: str) -> Art
         and manifest.get("source_weights", {}).get("sha256") == package.weights_sha256
         and manifest.get("num_classes") == spec.num_classes
         and manifest.get("preprocess") == spec.preprocess.to_dict()
-        and all((path / f).is_file() for f in FILES[backend])
+        and all((path / f).exists() for f in FILES[backend])
     )
     return Artifact(path, manifest) if fresh else None
 

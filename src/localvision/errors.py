@@ -196,6 +196,13 @@ class ExportRefused(ModelError):
     code = "export_refused"
 
 
+class ConverterMissing(ModelError):
+    """An export format whose converter is not installed here (the hint names the extra)."""
+
+    code = "converter_missing"
+    status = 501
+
+
 class InferenceFailed(LocalVisionError):
     """The backend failed on a batch in a way of its own (not the inputs' fault)."""
 

@@ -105,7 +105,7 @@ def export(
 
 def _check_target(target: Target) -> None:
     backend, precision, device = target.backend, target.precision, target.device
-    if backend not in artifacts.FILES:
+    if backend not in ("openvino", "onnxruntime", "torch"):  # (coreml, tflite: mobile.py)
         raise ModelError(f"Cannot export to {backend!r}; choose openvino, onnxruntime or torch.")
     supported = SUPPORTED.get((backend, device), ())
     if precision not in supported:

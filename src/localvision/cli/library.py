@@ -5,7 +5,7 @@ export.py)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 from rich.markup import escape
@@ -24,6 +24,10 @@ weights_app = App(help="Show, download or import model weights.")
 
 Backend = choices("backend")
 Precision = choices("precision")
+# What `export --format` writes: a serving backend's file (onnx = the onnxruntime backend's) or a
+# file for another runtime (mobile.py). Not a setting: it names this one export's target.
+ExportFormat = Literal["openvino", "onnx", "coreml", "tflite"]
+FORMAT_BACKENDS = {"openvino": "openvino", "onnx": "onnxruntime"}
 
 
 @models_app.callback(invoke_without_command=True)
@@ -135,6 +139,10 @@ def weights_import(
 @settings_options("device", "weights", "offline", "model_dir")
 def export(
     model: str = typer.Argument(..., help="Model to export: a registry or store model."),
+    to_format: Optional[ExportFormat] = typer.Option(
+        None, "--format", help="The file to write: openvino or onnx (what serve and classify "
+        "reuse), coreml (.mlpackage) or tflite (LiteRT), with labels and preprocessing inside.",
+    ),  # fmt: skip
     to_backend: Optional[Backend] = typer.Option(
         None, "--backend", help="openvino (auto), onnxruntime, or torch (a precision check only)."
     ),
@@ -158,7 +166,8 @@ def export(
     *,
     given: Given,
 ):
-    """Export a model to a cached artifact that serve and classify reuse.
+    """Export a model to a cached artifact that serve and classify reuse, or (--format coreml,
+    tflite) to a file for a phone app.
 
     Every precision but fp32 is checked against fp32 on real images."""
     from ..export import Target
@@ -166,12 +175,39 @@ def export(
     from ..models.resolve import resolve
 
     settings = given.settings(model=model)  # MODEL is the `model` setting, as an argument
-    target = Target.from_settings(settings, to_backend, "int8" if int8 else to_precision)
+    precision = "int8" if int8 else to_precision
+    if to_format in FORMAT_BACKENDS:
+        to_backend = _format_backend(to_format, to_backend)
+    elif to_format is not None:  # another runtime's file (mobile.py)
+        from ..mobile import export_mobile, require_converter
+
+        require_converter(to_format)  # before packaging: a missing converter fails at once
+        package = resolve(settings).package
+        precision = "fp32" if precision in (None, "auto") else precision
+        _report(model, export_mobile(package, to_format, precision, rebuild=rebuild))
+        return
+    target = Target.from_settings(settings, to_backend, precision)
     package = resolve(settings).package  # packaged into the store on first use
     result = do_export(
         package, target, calibration_dir=calibration,
         min_agreement=min_agreement, force=force, rebuild=rebuild,
     )  # fmt: skip
+    _report(model, result)
+
+
+def _format_backend(to_format: str, to_backend: str | None) -> str:
+    """The serving backend a --format names; a --backend that says otherwise is refused."""
+    from ..errors import InvalidArgument
+
+    backend = FORMAT_BACKENDS[to_format]
+    if to_backend not in (None, "auto", backend):
+        raise InvalidArgument(f"--format {to_format} is the {backend} backend's file, not "
+                              f"{to_backend}'s; give one of them.")  # fmt: skip
+    return backend
+
+
+def _report(model: str, result) -> None:
+    """What an export wrote (or found), and its precision check."""
     m = result.artifact.manifest
     verb = "exported" if result.created else "already exported"
     render.out.print(

@@ -1,0 +1,166 @@
+"""Export a model for other runtimes (phones): Core ML (`.mlpackage`) and LiteRT (`.tflite`).
+
+Each file carries what an app needs besides the network, in the format's own metadata: the
+labels in every language the package has and the preprocessing (resize, crop, interpolation,
+mean, std). The Core ML model takes an RGB image (0-255) and does the normalisation itself, so an
+app hands it a camera frame resized and center-cropped to the crop size (Vision's
+`.centerCrop`); it is a classifier whose class labels are the English ones, and it outputs
+probabilities. The package manifest records the format, precision and the weights' SHA-256.
+
+Converters are optional extras (`pip install 'localvision[mobile]'`); a missing one is a typed
+error naming the extra. LiteRT is a typed error for now: its converter cannot be installed
+beside this project (see `require_converter`). Written into `<package>/artifacts/<format>-fp32/`
+like the serving exports, and reused while the weights and preprocessing are the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import artifacts
+from .errors import ConverterMissing, ExportRefused, PrecisionUnavailable
+from .files import replace_dir
+from .models.spec import ModelSpec
+from .models.store import Package
+
+FORMATS = ("coreml", "tflite")
+# iOS 15 / macOS 12: the first with ML programs (fp32 compute, not the old fp16-only layers).
+COREML_TARGET = "iOS15"
+METADATA_KEY = "localvision"
+
+
+def export_mobile(package: Package, fmt: str, precision: str = "fp32", *, rebuild: bool = False):
+    """The Core ML or LiteRT export of a package (made now, or the up-to-date one found)."""
+    from .export import ExportResult
+
+    if precision != "fp32":
+        # Reduced precisions need an agreement check run by the target runtime, which (Core ML)
+        # does not run here; fp32 only until it can be checked.
+        raise PrecisionUnavailable(f"{fmt} exports are fp32 only, not {precision}.")
+    convert = require_converter(fmt)  # a missing converter fails before any work
+    spec = package.spec()
+    if not rebuild:
+        found = artifacts.find(package, spec, fmt, precision)
+        if found is not None:
+            return ExportResult(found, created=False)
+    dest = artifacts.artifact_dir(package, fmt, precision)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{fmt}-{precision}-"))
+    try:
+        convert(package, spec, tmp / artifacts.FILES[fmt][0])
+        manifest = artifacts.manifest_for(package, spec, fmt, precision)
+        manifest["input"] = _input(spec, fmt)
+        manifest["labels"] = list(spec.languages)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+        replace_dir(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(artifacts.Artifact(dest, manifest), created=True)
+
+
+def metadata(package: Package, spec: ModelSpec) -> dict:
+    """What travels inside the file: labels per language, preprocessing, provenance."""
+    return {
+        "model": package.name,
+        "architecture": spec.architecture,
+        "num_classes": spec.num_classes,
+        "labels": {lang: list(spec.labels_in(lang)) for lang in spec.languages},
+        "preprocess": spec.preprocess.to_dict(),
+        "weights_sha256": package.weights_sha256,
+    }
+
+
+def _input(spec: ModelSpec, fmt: str) -> dict:
+    crop = spec.preprocess.crop
+    if fmt == "coreml":
+        return {"image": "RGB", "width": crop, "height": crop, "range": [0, 255]}
+    return {"shape": [1, 3, crop, crop], "dtype": "float32"}
+
+
+def require_converter(fmt: str):
+    """The function converting to `fmt`, or a typed error naming what to install."""
+    if fmt == "coreml":
+        # Its import warns about every macOS-only runtime piece and untested torch / sklearn
+        # versions: noise for a person converting on Linux (the docs say what runs where).
+        logging.getLogger("coremltools").setLevel(logging.ERROR)
+        try:
+            import coremltools  # noqa: F401
+        except ImportError:
+            raise ConverterMissing(
+                "Core ML export needs coremltools, which is not installed.",
+                hint="pip install 'localvision[mobile]'",
+            ) from None
+        return _to_coreml
+    if fmt == "tflite":
+        # litert-torch (the torch -> LiteRT converter) pins xdsl==0.28.0, which needs
+        # typing-extensions<4.13: it cannot share an environment with this project's pydantic,
+        # so no extra can carry it and nothing here converts to LiteRT yet.
+        raise ConverterMissing(
+            "LiteRT (.tflite) export needs litert-torch, which cannot be installed beside "
+            "localvision (its xdsl pin needs typing-extensions<4.13, older than pydantic's).",
+            hint="export ONNX (--format onnx) and convert it to .tflite in a separate environment",
+        )
+    raise ConverterMissing(f"No exporter for {fmt!r}; choose one of {', '.join(FORMATS)}.")
+
+
+def image_network(package: Package, spec: ModelSpec):
+    """The network with the normalisation and softmax inside: 0-1 RGB in, probabilities out.
+    (What Core ML converts; its image input scales 0-255 pixels to 0-1 in front of it.)"""
+    import torch
+
+    from .models.network import build_model
+
+    class Normalised(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+            self.register_buffer("mean", torch.tensor(spec.preprocess.mean).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(spec.preprocess.std).view(1, 3, 1, 1))
+
+        def forward(self, x):
+            return torch.softmax(self.net((x - self.mean) / self.std), dim=1)
+
+    return Normalised(build_model(spec, package.weights_file)).eval()
+
+
+def _to_coreml(package: Package, spec: ModelSpec, path: Path) -> None:
+    import coremltools as ct
+    import torch
+
+    crop = spec.preprocess.crop
+    example = torch.rand(1, 3, crop, crop)
+    # torch.export, not jit.trace: coremltools 9's TorchScript frontend fails on numpy 2.
+    program = torch.export.export(image_network(package, spec), (example,)).run_decompositions({})
+    with contextlib.redirect_stderr(io.StringIO()):  # its progress bars
+        try:
+            model = _convert_coreml(ct, program, spec, example)
+        except Exception as exc:  # a converter bug or an op it lacks, for the person to report
+            raise ExportRefused(
+                f"coremltools could not convert {package.name}: {exc}",
+                hint="report it with the model's architecture; --format onnx still works",
+            ) from None
+    meta = metadata(package, spec)
+    model.short_description = spec.title
+    model.user_defined_metadata[METADATA_KEY] = json.dumps(meta, ensure_ascii=False)
+    for lang, labels in meta["labels"].items():  # readable one by one in Xcode's panel
+        model.user_defined_metadata[f"labels.{lang}"] = json.dumps(labels, ensure_ascii=False)
+    model.user_defined_metadata["preprocess"] = json.dumps(meta["preprocess"])
+    model.save(str(path))
+
+
+def _convert_coreml(ct, program, spec: ModelSpec, example):
+    return ct.convert(
+        program,
+        inputs=[ct.ImageType(name="image", shape=example.shape, scale=1 / 255.0,
+                             color_layout=ct.colorlayout.RGB)],
+        classifier_config=ct.ClassifierConfig(list(spec.labels)),
+        convert_to="mlprogram",
+        compute_precision=ct.precision.FLOAT32,
+        minimum_deployment_target=getattr(ct.target, COREML_TARGET),
+    )  # fmt: skip
