@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -81,23 +82,38 @@ def export(
     backend, precision = target.backend, target.precision
     _check_target(target)
     spec = package.spec()
-    if not rebuild:
-        found = artifacts.find(package, spec, backend, precision)
-        if found is not None:
-            return ExportResult(found, created=False)
-    dest = artifacts.artifact_dir(package, backend, precision)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{backend}-{precision}-"))
-    try:
+
+    def make(tmp: Path) -> dict:
         check = None
         if precision == "fp32":
             _export_fp32(spec, package.weights_file, backend, tmp)
         else:
             bar = MIN_AGREEMENT[precision] if min_agreement is None else min_agreement
             check = _export_checked(package, spec, target, tmp, calibration_dir, bar, force)
-        manifest = artifacts.manifest_for(package, spec, backend, precision, check)
+        return artifacts.manifest_for(package, spec, backend, precision, check)
+
+    return build_artifact(package, spec, backend, precision, make, rebuild=rebuild)
+
+
+def build_artifact(
+    package: Package, spec: ModelSpec, kind: str, precision: str,
+    make: Callable[[Path], dict], *, rebuild: bool = False,
+) -> ExportResult:  # fmt: skip
+    """The package's artifact of this kind (a backend or a format) and precision: the one there
+    when it is current, else made by `make(folder) -> manifest` in a temporary folder beside
+    its place and swapped in whole (a half-written artifact is never found). Every export, the
+    backends' and the other runtimes' (mobile.py), is made this way."""
+    if not rebuild:
+        found = artifacts.find(package, spec, kind, precision)
+        if found is not None:
+            return ExportResult(found, created=False)
+    dest = artifacts.artifact_dir(package, kind, precision)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{kind}-{precision}-"))
+    try:
+        manifest = make(tmp)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-        replace_dir(tmp, dest)  # whole or not at all: a half-written artifact is never found
+        replace_dir(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(artifacts.Artifact(dest, manifest), created=True)

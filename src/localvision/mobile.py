@@ -19,13 +19,10 @@ import contextlib
 import io
 import json
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 from . import artifacts
 from .errors import ConverterMissing, ExportRefused, PrecisionUnavailable
-from .files import replace_dir
 from .models.spec import ModelSpec
 from .models.store import Package
 
@@ -37,7 +34,7 @@ METADATA_KEY = "localvision"
 
 def export_mobile(package: Package, fmt: str, precision: str = "fp32", *, rebuild: bool = False):
     """The Core ML or LiteRT export of a package (made now, or the up-to-date one found)."""
-    from .export import ExportResult
+    from .export import build_artifact
 
     if precision != "fp32":
         # Reduced precisions need an agreement check run by the target runtime, which (Core ML)
@@ -45,23 +42,15 @@ def export_mobile(package: Package, fmt: str, precision: str = "fp32", *, rebuil
         raise PrecisionUnavailable(f"{fmt} exports are fp32 only, not {precision}.")
     convert = require_converter(fmt)  # a missing converter fails before any work
     spec = package.spec()
-    if not rebuild:
-        found = artifacts.find(package, spec, fmt, precision)
-        if found is not None:
-            return ExportResult(found, created=False)
-    dest = artifacts.artifact_dir(package, fmt, precision)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{fmt}-{precision}-"))
-    try:
+
+    def make(tmp: Path) -> dict:
         convert(package, spec, tmp / artifacts.FILES[fmt][0])
         manifest = artifacts.manifest_for(package, spec, fmt, precision)
         manifest["input"] = _input(spec, fmt)
         manifest["labels"] = list(spec.languages)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-        replace_dir(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(artifacts.Artifact(dest, manifest), created=True)
+        return manifest
+
+    return build_artifact(package, spec, fmt, precision, make, rebuild=rebuild)
 
 
 def metadata(package: Package, spec: ModelSpec) -> dict:
