@@ -21,6 +21,7 @@ from .models.resolve import Resolved, resolve
 from .prepare import Preparer
 from .results import Answer, Result, source_name
 from .road import Item, Road, probabilities
+from .text.reader import TextReader
 
 
 class Classifier:
@@ -46,8 +47,9 @@ class Classifier:
             spec.preprocess, max_pixels=settings.max_pixels, exact_decode=settings.exact_decode
         )
         self.road = Road(
-            self.preparer, spec, chunk=settings.batch_size, recheck_margin=settings.recheck_margin
-        )
+            self.preparer, spec, chunk=settings.batch_size, recheck_margin=settings.recheck_margin,
+            reader=TextReader.of(settings),
+        )  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -82,12 +84,14 @@ class Classifier:
         lang: str | None = None,
         min_confidence: float | None = None,
         groups: bool | None = None,
+        text: bool | None = None,
         names: Sequence[str] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[Result]:
         """One Result per input, in order. One bad input fails only its own Result. lang: the
         labels' language (en, zh); min_confidence: below it an answer is marked uncertain;
-        groups: add the common groups (dog, bird, ...) with their summed probability."""
+        groups: add the common groups (dog, bird, ...) with their summed probability; text: read
+        the text in each photo too (Result.text)."""
         if isinstance(inputs, (str, Path, bytes, bytearray)) or hasattr(inputs, "read") or hasattr(
             inputs, "getpixel"
         ):
@@ -95,7 +99,9 @@ class Classifier:
         items = (
             Item(names[i] if names else source_name(src, i), src) for i, src in enumerate(inputs)
         )
-        answer = self.answer(top_k=top_k, lang=lang, min_confidence=min_confidence, groups=groups)
+        answer = self.answer(
+            top_k=top_k, lang=lang, min_confidence=min_confidence, groups=groups, text=text
+        )
         return self.road.run(
             items,
             answer,

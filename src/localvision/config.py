@@ -111,6 +111,21 @@ class Settings(BaseSettings):
         "decoded again in full. 0: never.",
     )
 
+    # --- reading text in photos (text/: `classify --text`, `?text=true`) ---
+    # PP-OCR's Chinese + English models, copied from the rapidocr wheel into the store at first
+    # use (nothing is downloaded); another name is a package put there by hand.
+    text_model: str = Field(
+        "ppocr-v6-small", description="The text reader's package in the store (text/package.py)."
+    )
+    # 0.5 is rapidocr's own cut-off: below it, lines are mostly noise read in textures.
+    text_min_confidence: float = Field(
+        0.5, ge=0, le=1, description="Text lines read with less confidence than this are dropped."
+    )
+    # 0: ONNX Runtime's default, one thread per core; the reader runs one photo at a time.
+    text_threads: int = Field(
+        0, ge=0, le=256, description="Threads the text reader uses per photo (0: every core)."
+    )
+
     # --- video and cameras (streams/) ---
     # 2 per second: a label that lasts half a second is still seen, and a 2-core machine keeps
     # up with a live camera with room to spare (every frame is 25-30 per second).

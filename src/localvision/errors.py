@@ -754,7 +754,25 @@ class RuleNotFound(NotFound):
 
 
 class TextReadingUnavailable(LocalVisionError):
-    """A rule asks about text in the photo, and this service cannot read text yet."""
+    """Text in a photo was asked for, and this installation cannot read text: the optional
+    reader (rapidocr, the `text` extra) is not installed."""
 
     code = "text_reading_unavailable"
     status = 501
+    hint = "Install the text reader: pip install 'localvision[text]'."
+
+
+class TextReadingFailed(LocalVisionError):
+    """The text reader failed on this photo in a way of its own (not a decoding error, which
+    has its own code): this photo's row only."""
+
+    code = "text_reading_failed"
+    status = 422
+
+
+class TextModelDamaged(ModelError):
+    """The text reader's package in the store does not match its manifest (a part missing, or
+    its SHA-256 changed): it is not used."""
+
+    code = "text_model_damaged"
+    status = 503

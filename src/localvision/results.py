@@ -50,16 +50,38 @@ class GroupPrediction:
 
 
 @dataclass(frozen=True)
+class TextLine:
+    """A line of text read in a photo: its string, the reader's confidence, and its box as four
+    (x, y) points in the upright photo's pixels (clockwise from the line's top-left, as the photo
+    is shown: EXIF orientation applied), so a page can draw it over the preview as it is."""
+
+    text: str
+    confidence: float
+    box: tuple[tuple[float, float], ...]
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "confidence": self.confidence,
+                "box": [[x, y] for x, y in self.box]}  # fmt: skip
+
+
+def text_of(lines: Sequence[TextLine] | None, sep: str = "\n") -> str:
+    """The lines read in a photo as one string, in reading order (a CSV cell, an XMP field)."""
+    return sep.join(line.text for line in lines or ())
+
+
+@dataclass(frozen=True)
 class Answer:
     """What a caller wants back for each input: how many labels, in which language, the
     confidence floor below which an answer is marked uncertain, whether to add groups, and
-    whether to keep the whole distribution (the KServe v2 routes answer it as a tensor)."""
+    whether to keep the whole distribution (the KServe v2 routes answer it as a tensor), and
+    whether to read the text in the photo as well (text.py)."""
 
     top_k: int
     lang: str
     min_confidence: float
     groups: bool
     probabilities: bool = False
+    text: bool = False
 
     @classmethod
     def from_settings(cls, settings, **given) -> "Answer":
@@ -90,6 +112,7 @@ class Result:
     uncertain: bool = False
     groups: list[GroupPrediction] | None = None  # asked for with Answer.groups
     probabilities: np.ndarray | None = None  # (classes,) float32, asked for with Answer.probabilities
+    text: list[TextLine] | None = None  # asked for with Answer.text; in reading order
 
     @property
     def ok(self) -> bool:
@@ -103,6 +126,8 @@ class Result:
         }
         if self.groups is not None:
             out["groups"] = [g.to_dict() for g in self.groups]
+        if self.text is not None:
+            out["text"] = [line.to_dict() for line in self.text]
         return out
 
 

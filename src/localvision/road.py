@@ -1,7 +1,7 @@
 """The road every input walks, written once: sources -> decode -> preprocess -> infer -> top-k.
 
     items ──► Decode (a preparer, in the caller's pool) ──► Infer (passed in) ──► near-tie
-    re-check ──► softmax, top-k, labels ──► Results, chunk by chunk
+    re-check ──► softmax, top-k, labels ──► [Read: the text in it] ──► Results, chunk by chunk
 
 What differs between entry points is only *how* the two slow steps run: the CLI and the Python
 API decode in a thread pool and call the backend directly; the server decodes in its thread pool
@@ -10,6 +10,11 @@ training evaluation pass their own. So the road is written as a generator of ste
 `Infer`, `Chunk`) and two small drivers run it, `run` (blocking) and `run_async` (asyncio):
 the logic (chunking, per-row errors, the re-check, top-k) exists once, whichever way it is
 driven, and a driver cannot change what the answer is.
+
+Reading the text in a photo (Answer.text) is one more step on the same road, for the rows that
+decoded: `Read` hands the inputs' bytes to the text reader (text/reader.py) in the driver's pool,
+which decodes them again in full with the same safe decoder and limits (the classifier's decode
+may be a reduced one) and answers the lines, or a typed error for that row only.
 
 Memory is bounded by the chunk: inputs are pulled from the iterable `chunk` at a time, and a
 chunk's arrays are dropped before the next chunk is decoded.
@@ -27,11 +32,11 @@ from typing import Any, Awaitable, Callable, Generator, Iterable, Iterator, Sequ
 
 import numpy as np
 
-from .errors import InferenceFailed, InputError, LocalVisionError
-from .imaging import ImageSource
+from .errors import InferenceFailed, InputError, LocalVisionError, TextReadingUnavailable
+from .imaging import ImageSource, read_source
 from .models.groups import group_map, top_groups
 from .prepare import Prepared
-from .results import Answer, GroupPrediction, Result, softmax, top_predictions
+from .results import Answer, GroupPrediction, Result, TextLine, softmax, top_predictions
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Decode:
     sources: list
     exact: bool | None = None
     digest: bool = False
+    keep: bool = False  # keep each input's bytes in its Prepared (for a Read step after)
 
 
 @dataclass(frozen=True)
@@ -63,14 +69,22 @@ class Infer:
 
 
 @dataclass(frozen=True)
+class Read:
+    """Read the text in these inputs (bytes or images, as read by Decode). The driver runs the
+    jobs (`Road.jobs`) and sends back one list[TextLine] | LocalVisionError per input."""
+
+    sources: list
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A chunk's results are final (for progress bars, streaming output)."""
 
     results: list[Result]
 
 
-Walk = Generator["Decode | Infer | Chunk", Any, list[Result]]
-Job = Callable[[], "tuple[Prepared | InputError, str | None]"]
+Walk = Generator["Decode | Infer | Read | Chunk", Any, list[Result]]
+Job = Callable[[], Any]  # a Decode job answers (Prepared | InputError, sha256 | None)
 
 
 @contextmanager
@@ -122,13 +136,15 @@ GROUPS_SHOWN = 3
 
 class Road:
     """The road for one model: its preparer, its spec (labels in every language, groups), the
-    chunk size and the re-check margin."""
+    chunk size and the re-check margin; `reader`: what reads text (text/reader.py), for the
+    answers that ask for it (None: this road cannot, and says so with a typed error)."""
 
-    def __init__(self, preparer, spec, *, chunk: int, recheck_margin: float):
+    def __init__(self, preparer, spec, *, chunk: int, recheck_margin: float, reader=None):
         self.preparer = preparer
         self.spec = spec
         self.chunk = chunk
         self.recheck_margin = recheck_margin
+        self.reader = reader
 
     def answer(self, result: Result, probs: np.ndarray, answer: Answer) -> None:
         """The last step: top-k in the language asked for (with the English labels), "not
@@ -155,7 +171,8 @@ class Road:
         while chunk := list(itertools.islice(it, self.chunk)):
             rows = [Result(item.name, error=item.error) for item in chunk]
             todo = [i for i, item in enumerate(chunk) if item.error is None]
-            outcomes = yield Decode([chunk[i].source for i in todo], digest=digest)
+            sources = [chunk[i].source for i in todo]
+            outcomes = yield Decode(sources, digest=digest, keep=answer.text)
             kept: list[tuple[int, Prepared]] = []
             for i, (value, sha) in zip(todo, outcomes):
                 rows[i].sha256 = sha
@@ -168,6 +185,10 @@ class Road:
                 yield from self._recheck(probs, [p for _, p in kept])
                 for (i, _), p in zip(kept, probs):
                     self.answer(rows[i], p, answer)
+                if answer.text:
+                    read = yield Read([p.data for _, p in kept])
+                    for (i, _), lines in zip(kept, read):
+                        _add_text(rows[i], lines)
             yield Chunk(rows)
             results += rows
         return results
@@ -183,8 +204,10 @@ class Road:
         if fixed:
             probs[[j for j, _ in fixed]] = yield Infer([a for _, a in fixed])
 
-    def jobs(self, step: Decode) -> list[Job]:
-        """One callable per source of a Decode step, for the driver's pool."""
+    def jobs(self, step: Decode | Read) -> list[Job]:
+        """One callable per source of a Decode or Read step, for the driver's pool."""
+        if isinstance(step, Read):
+            return [lambda s=s: self._read(s) for s in step.sources]
         prepare = self.preparer.prepare
 
         def job(source) -> tuple[Prepared | InputError, str | None]:
@@ -192,14 +215,26 @@ class Road:
             if step.digest and isinstance(source, (bytes, bytearray, memoryview)):
                 sha = hashlib.sha256(source).hexdigest()  # here: off the event loop, in the pool
             try:
-                return prepare(source, step.exact), sha
+                if not step.keep:
+                    return prepare(source, step.exact), sha
+                data = read_source(source)  # read once: a file object cannot be read again
+                return prepare(data, step.exact)._replace(data=data), sha
             except InputError as exc:
                 return exc, sha
 
         batch = getattr(self.preparer, "prepare_batch", None)
-        if batch is not None:  # a device decoder: one call decodes the whole step (nvJPEG)
+        if batch is not None and not step.keep:  # a device decoder: one call for the step
             return [lambda: batch(step.sources, step.exact, step.digest)]
         return [lambda s=s: job(s) for s in step.sources]
+
+    def _read(self, data) -> list[TextLine] | LocalVisionError:
+        """One input's text lines, or the typed error that is its row's answer."""
+        if self.reader is None:
+            return TextReadingUnavailable("This model's road has no text reader.")
+        try:
+            return self.reader.read(data)
+        except LocalVisionError as exc:
+            return exc
 
     # --- the drivers ---
     def run(
@@ -221,7 +256,7 @@ class Road:
                     step = walk.send(reply)
                 except StopIteration as done:
                     return done.value
-                if isinstance(step, Decode):
+                if isinstance(step, (Decode, Read)):
                     reply = self._outcomes(step, list(pool.map(_call, self.jobs(step))))
                 elif isinstance(step, Infer):
                     reply = infer(step.arrays)
@@ -237,9 +272,11 @@ class Road:
         *,
         on_chunk: Callable[[list[Result]], None] | None = None,
         digest: bool = False,
+        run_reads: Callable[[list[Job]], Awaitable[list]] | None = None,
     ) -> list[Result]:
         """Drive the road on an event loop: `run_jobs` runs decode jobs off the loop (the server
-        counts them, so its batcher knows more images are due), `infer` awaits the model."""
+        counts them, so its batcher knows more images are due), `infer` awaits the model;
+        `run_reads` runs text-reading jobs off the loop (default: as run_jobs)."""
         walk = self.walk(items, answer, digest=digest)
         reply = None
         while True:
@@ -249,17 +286,29 @@ class Road:
                 return done.value
             if isinstance(step, Decode):
                 reply = self._outcomes(step, await run_jobs(self.jobs(step)))
+            elif isinstance(step, Read):
+                reply = await (run_reads or run_jobs)(self.jobs(step))
             elif isinstance(step, Infer):
                 reply = await infer(step.arrays)
             else:
                 reply = on_chunk(step.results) if on_chunk else None
 
-    def _outcomes(self, step: Decode, done: list) -> list:
+    def _outcomes(self, step: Decode | Read, done: list) -> list:
         """The jobs' answers, one per source (a device decoder answers the step in one job)."""
-        if getattr(self.preparer, "prepare_batch", None) is not None:
+        batch = getattr(self.preparer, "prepare_batch", None)
+        if isinstance(step, Decode) and batch is not None and not step.keep:
             return done[0] if done else []
         return done
 
 
 def _call(job: Job):
     return job()
+
+
+def _add_text(row: Result, lines: list[TextLine] | LocalVisionError) -> None:
+    """A row's text, or the reader's typed error as the row's answer (never both)."""
+    if isinstance(lines, LocalVisionError):
+        row.error, row.predictions, row.groups, row.uncertain = lines, [], None, False
+        row.probabilities = None
+    else:
+        row.text = lines

@@ -29,6 +29,9 @@ class Prepared(NamedTuple):
 
     array: object  # np.ndarray here; a device tensor from a device preparer (prepare/device.py)
     recheck: bytes | None = None
+    # the input as read (bytes, or a PIL image), kept when the road reads its text too, so a
+    # file object read once can be decoded again for the reader
+    data: object = None
 
 
 class Preparer:
