@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="Add the common groups (dog, bird, car, ...) with the summed probability of "
         "their classes.",
     )
+    text: bool = Field(
+        False,
+        description="Also read the text in each photo (Chinese and English): its lines, each "
+        "with its confidence and box.",
+    )
     # 16 fills both cores' SIMD lanes without adding much latency on a 2-core machine.
     batch_size: int = Field(16, ge=1, le=1024, description="Images per model call.")
 

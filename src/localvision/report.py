@@ -58,16 +58,20 @@ def table(
     writer of rows (CSV here, Parquet in scale/batch.py) has the same columns.
 
     rows: dicts with the `lead` and `tail` keys, "predictions" and "error" (and "uncertain",
-    which gets a column when the rows have it). lang other than en: English labels beside."""
+    which gets a column when the rows have it; and "text", the lines read in the photo, which
+    gets a `text` column when any row has it: the lines in reading order, one per line of the
+    cell). lang other than en: English labels beside."""
     k = k or widest(rows)
     english = bool(lang) and lang != "en"
     flag = bool(rows) and "uncertain" in rows[0]
-    header = [*lead, *prediction_columns(k, english), *(["uncertain"] if flag else []), *tail,
-              "error_code", "error_message"]  # fmt: skip
+    text = any("text" in row for row in rows)
+    header = [*lead, *prediction_columns(k, english), *(["uncertain"] if flag else []),
+              *(["text"] if text else []), *tail, "error_code", "error_message"]  # fmt: skip
     cells = [
         [row[c] for c in lead]
         + prediction_cells(row["predictions"], k, english)
         + ([str(bool(row["uncertain"])).lower()] if flag else [])
+        + (["\n".join(line["text"] for line in row.get("text") or ())] if text else [])
         + [row[c] for c in tail]
         + error_cells(row["error"])
         for row in rows

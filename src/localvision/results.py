@@ -91,6 +91,7 @@ class Answer:
             "lang": settings.lang,
             "min_confidence": settings.min_confidence,
             "groups": settings.groups,
+            "text": settings.text,
         }
         values.update({k: v for k, v in given.items() if v is not None})
         return cls(**values)

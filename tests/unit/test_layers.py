@@ -41,6 +41,10 @@ FLOORS = {
                            "localvision.scale", "localvision.export"],
     "localvision.road": ["localvision.engine", "localvision.classifier", "localvision.server",
                          "localvision.cli", "localvision.training", "localvision.streams"],
+    # the text reader: beside the models, below the road that is handed one
+    "localvision.text": ["localvision.engine", "localvision.models", "localvision.road",
+                         "localvision.classifier", "localvision.server", "localvision.cli",
+                         "localvision.training", "localvision.streams", "localvision.scale"],
     "localvision.training": ["localvision.server", "localvision.cli", "localvision.scale"],
     "localvision.streams": ["localvision.server", "localvision.cli", "localvision.scale"],
 }

@@ -25,6 +25,7 @@ from .shared import (
     LIBRARY,
     LOADING,
     RAY,
+    READING,
     MoveOpt,
     check_library,
     check_output,
@@ -41,7 +42,7 @@ class Format(str, Enum):
     csv = "csv"
 
 
-@settings_options(*LOADING, *RAY, *LIBRARY)
+@settings_options(*LOADING, *READING, *RAY, *LIBRARY)
 def classify(
     paths: list[str] = typer.Argument(..., help="Image files, directories or globs."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
@@ -65,8 +66,10 @@ def classify(
         raise InvalidArgument("No images found in the given paths.")
     check_output(output)
     if settings.ray:
-        if settings.sort_into is not None or settings.write_xmp:
-            raise InvalidArgument("--sort-into and --write-xmp work on this machine, not --ray.")
+        if settings.sort_into is not None or settings.write_xmp or settings.text:
+            raise InvalidArgument(
+                "--sort-into, --write-xmp and --text work on this machine, not --ray."
+            )
         _classify_on_ray(settings, found, strict, fmt, output)
     clf = load(settings)
     classified = iter(_run(clf, found.images))
@@ -136,7 +139,7 @@ def _classify_on_ray(settings: Settings, found: Found, strict: bool, fmt: Format
 
 
 def _run(clf, files: list[str]):
-    """The classifier's answers with its settings' top_k, lang, floor and groups."""
+    """The classifier's answers with its settings' top_k, lang, floor, groups and text."""
     from rich.progress import Progress
 
     if len(files) <= 4:

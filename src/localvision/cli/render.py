@@ -129,16 +129,20 @@ def results_table(rows: list[dict], running: str, lang: str) -> Table:
     table = Table(title=f"localvision · {running}", title_justify="left")
     table.add_column("file", overflow="fold")
     table.add_column("top labels")
+    text = any("text" in row for row in rows)
+    if text:
+        table.add_column("text", overflow="fold")
     for row in rows:
         if row["error"]:
-            table.add_row(escape(row["path"]), error_cell(row["error"]))
+            table.add_row(escape(row["path"]), error_cell(row["error"]), *[""] * text)
             continue
         lines = [f"{p['probability'] * 100:5.1f}%  {_label(p)}" for p in row["predictions"]]
         if row.get("uncertain"):  # never a confident-looking guess under the floor
             lines.insert(0, f"[yellow]{NOT_SURE.get(lang, NOT_SURE['en'])}[/]")
         for g in row.get("groups") or ():
             lines.append(f"[dim]{g['probability'] * 100:5.1f}%  {_label(g)} (group)[/]")
-        table.add_row(escape(row["path"]), "\n".join(lines))
+        read = ["\n".join(escape(line["text"]) for line in row.get("text") or ())] * text
+        table.add_row(escape(row["path"]), "\n".join(lines), *read)
     return table
 
 

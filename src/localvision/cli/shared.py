@@ -19,6 +19,7 @@ LOADING = (
     "recheck_margin", "batch_size", "max_pixels", "labels", "lang", "min_confidence", "groups",
     "model_dir",
 )  # fmt: skip
+READING = ("text",)  # classify --text, watch --text: the text in each photo too
 RAY = ("ray", "ray_address", "replicas", "autoscale", "ray_cpus_per_replica")
 LIBRARY = ("sort_into", "sort_mode", "write_xmp", "xmp_sidecar")  # --sort-into, --write-xmp
 
@@ -26,9 +27,14 @@ MoveOpt = typer.Option(False, "--move", help="Move the images into --sort-into (
 
 
 def load(settings: Settings):
-    """The classifier the settings describe; its typed errors end the command (exit 2)."""
+    """The classifier the settings describe; its typed errors end the command (exit 2), and so
+    does --text where the text reader is not installed (before any photo is read)."""
     from ..classifier import from_settings
 
+    if settings.text:
+        from ..text.reader import require_reader
+
+        require_reader()
     clf = from_settings(settings)
     if clf.notice:
         render.warning(clf.notice)

@@ -15,10 +15,13 @@ from ..errors import FolderNotFound, InvalidArgument, SortLoop
 from ..report import cli_rows
 from . import render
 from .options import settings_options
-from .shared import LIBRARY, LOADING, MoveOpt, check_library, describe, file_results, load
+from .shared import (
+    LIBRARY, LOADING, READING, MoveOpt, check_library, describe, file_results, load,
+)  # fmt: skip
 
 
-@settings_options("watch_existing", "watch_settle_s", "watch_polling", *LIBRARY, *LOADING)
+@settings_options("watch_existing", "watch_settle_s", "watch_polling", *LIBRARY, *LOADING,
+                  *READING)  # fmt: skip
 def watch(
     folder: Path = typer.Argument(..., help="The folder to watch."),
     output: Optional[Path] = typer.Option(

@@ -33,6 +33,7 @@ from ..errors import EmptyFile, FileTooLarge, InvalidArgument, TooManyFiles, Uns
 from ..imaging import MB
 from ..models.labels import LANGUAGES
 from ..results import Answer, Result
+from ..text.reader import require_reader
 from ..road import Item
 from .guards.gate import user_of
 from .service.state import ModelState, Service
@@ -120,12 +121,14 @@ def ask(
     min_confidence: float | None = None,
     groups: bool | None = None,
     probabilities: bool | None = None,
+    text: bool | None = None,
     ready: bool = True,
 ) -> Ask:
     """What this request asks back, with the server's settings as the defaults (None: not
     given). ready: the model must be able to answer now (else 503 model_not_ready, before any
     upload is read); the live camera's socket opens while a model loads and says so per frame.
-    An unknown model is always refused (404 unknown_model)."""
+    An unknown model is always refused (404 unknown_model); text asked of an installation
+    without the text reader, always too (501 text_reading_unavailable)."""
     svc = service(conn)
     state = svc.state(model)
     if ready:
@@ -133,8 +136,10 @@ def ask(
     s = svc.settings
     answer = Answer.from_settings(
         s, top_k=clamp_top_k(top_k or s.top_k, state), lang=language(conn, lang, s.lang),
-        min_confidence=min_confidence, groups=groups, probabilities=probabilities,
+        min_confidence=min_confidence, groups=groups, probabilities=probabilities, text=text,
     )  # fmt: skip
+    if answer.text:
+        require_reader()
     return Ask(svc, model, answer, caller(conn))
 
 

@@ -19,7 +19,7 @@ from ..errors import LocalVisionError, TextReadingFailed
 from ..imaging import decode_picture
 from ..results import TextLine
 from .order import reading_order
-from .package import TextPackage, text_package
+from .package import TextPackage, engine_version, text_package
 
 # rapidocr scales a photo so that its longer side is at most this many pixels before looking
 # for text (its Global.max_side_len). A photo whose shorter side would then be thinner than
@@ -101,6 +101,12 @@ def _lines(out) -> list[TextLine]:
         for t, s, box in zip(texts, scores, boxes.tolist())
         if str(t).strip()
     ]
+
+
+def require_reader() -> None:
+    """TextReadingUnavailable (with the extra to install) when text cannot be read here: asked
+    before anything is read, so a caller hears it once, not once per photo."""
+    engine_version()
 
 
 @lru_cache(maxsize=8)

@@ -1,6 +1,6 @@
 """HTTP API routes: classify (multipart, ZIP), the classic /predict, health. Every classify route
-takes ?model= (one of the served models), ?lang=, ?min_confidence= and ?group=, read by the
-request kit (server/request.py); results as CSV are made in routes/results_csv.py."""
+takes ?model= (one of the served models), ?lang=, ?min_confidence=, ?group= and ?text=, read by
+the request kit (server/request.py); results as CSV are made in routes/results_csv.py."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ FloorQ = Query(
 )  # fmt: skip
 GroupQ = Query(None, description="Add the common groups (dog, bird, ...) with their summed "
                "probability.")  # fmt: skip
+TextQ = Query(None, description="Also read the text in each photo (Chinese and English): "
+              "`text`, its lines in reading order, each with its confidence and box.")  # fmt: skip
 CLASSIC_TOP_K = 3  # what the classic recipe's /predict answers
 
 
@@ -88,11 +90,12 @@ async def classify(
     lang: str | None = LangQ,
     min_confidence: float | None = FloorQ,
     group: bool | None = GroupQ,
+    text: bool | None = TextQ,
 ):
     """Classify one or more images. One bad image fails only its own row."""
     started = time.perf_counter()
     ask = kit.ask(request, model, top_k=top_k, lang=lang, min_confidence=min_confidence,
-                  groups=group)  # fmt: skip
+                  groups=group, text=text)  # fmt: skip
     svc = ask.service
     items = []
     for upload in file:
@@ -110,12 +113,13 @@ async def classify_zip(
     lang: str | None = LangQ,
     min_confidence: float | None = FloorQ,
     group: bool | None = GroupQ,
+    text: bool | None = TextQ,
 ):
     """Classify every image in a ZIP, read in memory, in chunks of the batch size (up to
     max_zip_members images). Non-images become error rows."""
     started = time.perf_counter()
     ask = kit.ask(request, model, top_k=top_k, lang=lang, min_confidence=min_confidence,
-                  groups=group)  # fmt: skip
+                  groups=group, text=text)  # fmt: skip
     limit = int(ask.service.settings.max_zip_mb * MB)
     data = await kit.read_upload(file, limit, "The ZIP")
     members = await _zip_members(data, ask.service, limit)
@@ -129,21 +133,26 @@ async def predict(
     request: Request,
     file: UploadFile = File(..., description="One image."),
     lang: str | None = LangQ,
+    text: bool | None = TextQ,
 ):
     """The classic recipe's endpoint, on the default model: the top 3 as a JSON array,
     `confidence` in percent. One image per request: several are refused (400
     `too_many_files`) rather than answered for the last one only; /api/v1/classify takes
-    several."""
-    ask = kit.ask(request, top_k=CLASSIC_TOP_K, lang=lang)
+    several. With ?text=true the answer is an object: that array as `predictions`, and
+    `text`."""
+    ask = kit.ask(request, top_k=CLASSIC_TOP_K, lang=lang, text=text)
     kit.one_file(len((await request.form()).getlist("file")), "/predict")
     upload = await kit.upload_item(file, ask.service.settings.max_upload_bytes)
     kit.one_image(upload.source, "/predict")
     (result,) = await ask.recognize([upload])
     if result.error:
         raise result.error
-    return [
+    predictions = [
         {**p.to_dict(), "confidence": round(p.probability * 100, 2)} for p in result.predictions
     ]
+    if result.text is None:
+        return predictions
+    return {"predictions": predictions, "text": [line.to_dict() for line in result.text]}
 
 
 @router.get("/healthz", tags=["health"])

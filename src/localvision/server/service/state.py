@@ -232,7 +232,9 @@ class Service:
             self.database.require()
         started = time.perf_counter()
         infer = self.inference.step(state, self.settings.request_timeout_s)
-        results = await clf.road.run_async(items, answer, infer, self._run_jobs(state), digest=True)
+        results = await clf.road.run_async(
+            items, answer, infer, self._run_jobs(state), digest=True, run_reads=_in_pool
+        )
         self.classified.update("error" if r.error else "ok" for r in results)
         if not record:
             return results
@@ -264,6 +266,12 @@ class Service:
                 state.decoding -= len(jobs)
 
         return run
+
+
+async def _in_pool(jobs: list[Job]) -> list:
+    """Text-reading jobs in the thread pool, not counted as decodes: the batcher would wait for
+    images that are not coming."""
+    return await asyncio.gather(*(run_in_threadpool(job) for job in jobs))
 
 
 def _time_one(clf: Classifier) -> float:
