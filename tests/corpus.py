@@ -95,6 +95,36 @@ def exif_rotated_pair(name: str = "coffee") -> tuple[bytes, bytes]:
     return _encode(upright, "JPEG", quality=90), _encode(stored, "JPEG", quality=90, exif=exif)
 
 
+# --- a real photo with a sign on it (the text reader's tests) ------------------------------------
+SIGN = ("禁止吸烟", "No Smoking")  # the lines sign_photo_bytes() draws, in reading order
+
+
+def cjk_font(size: int):
+    """The system CJK font (WenQuanYi Micro Hei; scripts/test.sh installs it) at `size` px."""
+    import subprocess
+
+    from PIL import ImageFont
+
+    path = subprocess.run(["fc-match", "-f", "%{file}", "WenQuanYi Micro Hei"],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return ImageFont.truetype(path, size)
+
+
+def sign_photo_bytes(lines=SIGN, name: str = "coffee", fmt: str = "JPEG") -> bytes:
+    """A real photo with a white sign in its top-left corner holding `lines`, one under the
+    other, in black 36 px CJK type (what the text reader must read back)."""
+    from PIL import ImageDraw
+
+    im = photo(name).convert("RGB")
+    font = cjk_font(36)
+    draw = ImageDraw.Draw(im)
+    width = max(draw.textlength(line, font=font) for line in lines)
+    draw.rectangle((10, 10, 40 + width, 30 + 50 * len(lines)), fill="white")
+    for n, line in enumerate(lines):
+        draw.text((25, 20 + 50 * n), line, font=font, fill="black")
+    return _encode(im, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+
+
 # --- hand-made PNGs -----------------------------------------------------------------------------
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     crc = zlib.crc32(kind + payload)
