@@ -7,10 +7,17 @@ yes or no with its reason; this module is that judgement, once, for every surfac
     verdict = judge(rule, probabilities, Vocabulary.of(spec), lang="en", floor=0.6)
     verdict.passed, verdict.label, verdict.confidence, verdict.reason
 
+A rule may also name text that the photo must show (`text`: every one of them) or must not show
+(`reject_text`: none of them), read by the text reader (text/): matched without regard to case
+or spaces, anywhere in the photo's lines. The verdict, in this order:
+
+0. (text) a rejected text is in the photo: fail ("text_rejected"); a required one is not: fail
+   ("text_missing"); a rule of text alone then passes ("accepted");
+
 A rule's terms are labels (in any language the model has: "espresso", "浓缩咖啡") or groups
 ("dog", "狗": the summed probability of all its breeds, models/groups.py), matched without regard
 to case. A term's confidence is its probability over the whole distribution (not only the top-k
-shown), a group's summed over its classes. The verdict, in this order:
+shown), a group's summed over its classes. Then, for the labels:
 
 1. a reject term reaches the floor: fail ("rejected");
 2. an accept term reaches the floor: pass, naming the most confident one ("accepted");
@@ -19,8 +26,7 @@ shown), a group's summed over its classes. The verdict, in this order:
 4. accept terms were given: fail, naming what was seen ("not_accepted"); else (a rule that only
    rejects) pass, naming what was seen ("accepted").
 
-Text conditions (text that must or must not appear) are refused with a typed error until the
-service can read text in photos. Nothing here knows about HTTP or the database.
+Nothing here knows about HTTP or the database.
 """
 
 from __future__ import annotations
@@ -30,32 +36,20 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InvalidRule, TextReadingUnavailable, UnknownTerm
+from .errors import InvalidRule, UnknownTerm
 from .models.groups import Group, group_map
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models.spec import ModelSpec
 
-FIELDS = ("accept", "reject", "min_confidence")
+FIELDS = ("accept", "reject", "text", "reject_text", "min_confidence")
+TEXT_CHARS = 200  # a text condition is a word or a phrase on a label or a sign
 MAX_TERMS = 100  # a rule is a short list a person wrote, not a vocabulary
 TERM_CHARS = 128  # the longest label of the shipped label sets is well under this
 
 
 # --- the rule -----------------------------------------------------------------------------------
-def is_text_field(key: str) -> bool:
-    """A rule field about text in the photo ("text", "text_absent", "require_text", ...)."""
-    return "text" in key.lower()
-
-
-def refuse_text() -> TextReadingUnavailable:
-    return TextReadingUnavailable(
-        "This rule asks about text in the photo, and this service cannot read text yet: "
-        "use labels and groups (accept, reject, min_confidence).",
-        hint="remove the text condition",
-    )
-
-
-def parse_terms(value, what: str) -> tuple[str, ...]:
+def parse_terms(value, what: str, longest: int = TERM_CHARS) -> tuple[str, ...]:
     """Terms as a list of text, or text with commas between them ("cup, mug"; no label of the
     shipped label sets has a comma)."""
     if value is None:
@@ -67,12 +61,17 @@ def parse_terms(value, what: str) -> tuple[str, ...]:
     terms = tuple(dict.fromkeys(t for t in split if t))  # order kept, no repeats
     if len(terms) > MAX_TERMS:
         raise InvalidRule(f"`{what}` may name at most {MAX_TERMS} labels or groups.")
-    long = [t for t in terms if len(t) > TERM_CHARS]
+    long = [t for t in terms if len(t) > longest]
     if long:
-        raise InvalidRule(
-            f"{long[0][:40]!r}... is longer than any label ({TERM_CHARS} characters)."
-        )
+        raise InvalidRule(f"{long[0][:40]!r}... is longer than a rule's term may be "
+                          f"({longest} characters).")  # fmt: skip
     return terms
+
+
+def squeeze(text: str) -> str:
+    """Text as a text condition compares it: case and spaces ignored (a reader may read
+    "No  Smoking" or "NoSmoking" for the same sign)."""
+    return "".join(text.split()).casefold()
 
 
 def parse_floor(value) -> float | None:
@@ -91,21 +90,26 @@ def parse_floor(value) -> float | None:
 
 @dataclass(frozen=True)
 class Rule:
-    """What a photo must (accept) or must not (reject) show, and how sure the model must be
-    (min_confidence; None: the service's own floor)."""
+    """What a photo must (accept) or must not (reject) show, the text it must show (text) or
+    must not (reject_text), and how sure the model must be (min_confidence; None: the
+    service's own floor)."""
 
     accept: tuple[str, ...] = ()
     reject: tuple[str, ...] = ()
     min_confidence: float | None = None
+    text: tuple[str, ...] = ()
+    reject_text: tuple[str, ...] = ()
+
+    @property
+    def reads_text(self) -> bool:
+        """The rule needs the text in the photo read."""
+        return bool(self.text or self.reject_text)
 
     @classmethod
     def parse(cls, data: Mapping) -> "Rule":
-        """A rule from JSON or a query string's fields; InvalidRule (or TextReadingUnavailable)
-        for anything else."""
+        """A rule from JSON or a query string's fields; InvalidRule for anything else."""
         if not isinstance(data, Mapping):
             raise InvalidRule('A rule is a JSON object: {"accept": [...], "reject": [...]}.')
-        if any(is_text_field(k) for k in data):
-            raise refuse_text()
         unknown = [k for k in data if k not in FIELDS]
         if unknown:
             raise InvalidRule(
@@ -115,9 +119,14 @@ class Rule:
             parse_terms(data.get("accept"), "accept"),
             parse_terms(data.get("reject"), "reject"),
             parse_floor(data.get("min_confidence")),
+            parse_terms(data.get("text"), "text", TEXT_CHARS),
+            parse_terms(data.get("reject_text"), "reject_text", TEXT_CHARS),
         )
-        if not rule.accept and not rule.reject:
-            raise InvalidRule("A rule needs at least one label or group to accept or to reject.")
+        if not (rule.accept or rule.reject or rule.reads_text):
+            raise InvalidRule("A rule needs at least one label or group to accept or to reject, "
+                              "or a text to require or reject.")  # fmt: skip
+        if any(not squeeze(t) for t in rule.text + rule.reject_text):
+            raise InvalidRule("A text condition needs a letter or a character, not only spaces.")
         return rule
 
     def with_floor(self, floor: float | None) -> "Rule":
@@ -126,6 +135,7 @@ class Rule:
 
     def to_dict(self) -> dict:
         return {"accept": list(self.accept), "reject": list(self.reject),
+                "text": list(self.text), "reject_text": list(self.reject_text),
                 "min_confidence": self.min_confidence}  # fmt: skip
 
 
@@ -226,17 +236,54 @@ def reason(outcome: str, lang: str, label: str, p: float, floor: float, wanted: 
     }[outcome]
 
 
+def text_reason(outcome: str, lang: str, text: str) -> str:
+    """The sentence of a verdict decided by text, in Chinese or English."""
+    if lang == "zh":
+        return {"text_rejected": f"未通过：照片中有文字“{text}”，规则拒绝这段文字。",
+                "text_missing": f"未通过：照片中没有文字“{text}”。",
+                "accepted_text": f"通过：照片中有文字“{text}”。",
+                "accepted_no_text": f"通过：照片中没有文字“{text}”。"}[outcome]  # fmt: skip
+    return {"text_rejected": f'Failed: the photo shows the text "{text}", which the rule rejects.',
+            "text_missing": f'Failed: the photo does not show the text "{text}".',
+            "accepted_text": f'Passed: the photo shows the text "{text}".',
+            "accepted_no_text": f'Passed: the photo does not show the text "{text}".',
+            }[outcome]  # fmt: skip
+
+
+def text_verdict(rule: Rule, read: str, lang: str) -> "Verdict | None":
+    """The verdict the rule's text conditions give on the text read in the photo (its lines
+    joined), or None when they let the labels decide."""
+    seen = squeeze(read)
+    found = [t for t in rule.reject_text if squeeze(t) in seen]
+    if found:
+        return Verdict(False, found[0], 1.0, text_reason("text_rejected", lang, found[0]),
+                       "text_rejected")  # fmt: skip
+    missing = [t for t in rule.text if squeeze(t) not in seen]
+    if missing:
+        return Verdict(False, missing[0], 0.0, text_reason("text_missing", lang, missing[0]),
+                       "text_missing")  # fmt: skip
+    if rule.accept or rule.reject:
+        return None
+    why, named = ("accepted_text", rule.text[0]) if rule.text else ("accepted_no_text",
+                                                                     rule.reject_text[0])
+    return Verdict(True, named, 1.0, text_reason(why, lang, named), "accepted")
+
+
 def resolve(rule: Rule, vocab: Vocabulary) -> tuple[list[Term], list[Term]]:
     """The rule's accept and reject terms on this model; UnknownTerm for the first it lacks
     (every term is checked, even when one would decide)."""
     return [vocab.find(t) for t in rule.accept], [vocab.find(t) for t in rule.reject]
 
 
-def judge(rule: Rule, probs: np.ndarray, vocab: Vocabulary, lang: str, floor: float) -> Verdict:
+def judge(rule: Rule, probs: np.ndarray, vocab: Vocabulary, lang: str, floor: float,
+          text: str = "") -> Verdict:  # fmt: skip
     """The verdict on one photo's probabilities (the whole distribution, one row) under the rule,
-    with `floor` the confidence a term needs (the rule's own min_confidence when it has one)."""
+    with `floor` the confidence a term needs (the rule's own min_confidence when it has one);
+    `text`: the text read in the photo (its lines joined), for a rule's text conditions."""
     floor = rule.min_confidence if rule.min_confidence is not None else floor
     accept, reject = resolve(rule, vocab)
+    if rule.reads_text and (decided := text_verdict(rule, text, lang)) is not None:
+        return decided
 
     def best(terms: list[Term]) -> tuple[Term | None, float]:
         scored = [(t, float(probs[t.members].sum())) for t in terms]

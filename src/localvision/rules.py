@@ -16,14 +16,14 @@ from sqlalchemy.engine import Engine
 from .database import write_transaction
 from .errors import RuleNotFound
 from .history import metadata
-from .judge import Rule
+from .judge import FIELDS, Rule
 from .names import check_rule_name
 
 rules = Table(
     "rules",
     metadata,
     Column("name", String(200), primary_key=True),  # names.MODEL_NAME_BYTES
-    Column("rule", Text, nullable=False),  # JSON: {"accept", "reject", "min_confidence"}
+    Column("rule", Text, nullable=False),  # JSON: Rule.to_dict (judge.FIELDS)
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(64), nullable=True),  # NULL when auth is off
 )
@@ -69,7 +69,7 @@ class RuleStore:
 
     def get(self, name: str) -> Rule:
         row = self.get_row(name)
-        return Rule.parse({k: row[k] for k in ("accept", "reject", "min_confidence")})
+        return Rule.parse({k: row[k] for k in FIELDS if k in row})
 
     def list(self) -> list[dict]:
         with self.engine.connect() as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from localvision.errors import InvalidRule, InvalidRuleName, TextReadingUnavailable, UnknownTerm
+from localvision.errors import InvalidRule, InvalidRuleName, UnknownTerm
 from localvision.judge import Rule, Vocabulary, judge
 from localvision.models.groups import Group, group_map
 from localvision.names import check_rule_name
@@ -49,11 +49,44 @@ def test_a_rule_that_cannot_be_used_is_refused(data):
         Rule.parse(data)
 
 
-@pytest.mark.parametrize("key", ["text", "require_text", "text_absent", "forbid_Text"])
-def test_text_conditions_are_refused_until_text_reading_exists(key):
-    with pytest.raises(TextReadingUnavailable) as info:
-        Rule.parse({"accept": "dog", key: "RECEIPT"})
-    assert info.value.status == 501 and "cannot read text" in info.value.message
+@pytest.mark.parametrize(
+    "data", [{"text": "   "}, {"reject_text": [""]}, {"text": "x" * 201}, {"text_absent": "X"}],
+    ids=["blank", "empty", "too-long", "unknown-text-field"],
+)  # fmt: skip
+def test_a_text_condition_that_cannot_be_used_is_refused(data):
+    with pytest.raises(InvalidRule):
+        Rule.parse(data)
+
+
+SIGN = "禁止吸烟 No Smoking"
+
+
+@pytest.mark.parametrize(
+    "rule,passed,outcome,label",
+    [({"text": "no smoking"}, True, "accepted", "no smoking"),
+     ({"text": "NOSMOKING, 禁止"}, True, "accepted", "NOSMOKING"),
+     ({"text": ["禁止吸烟", "EXIT"]}, False, "text_missing", "EXIT"),
+     ({"reject_text": "smoking"}, False, "text_rejected", "smoking"),
+     ({"reject_text": "VOID"}, True, "accepted", "VOID"),
+     ({"text": "禁止", "accept": "beagle"}, True, "accepted", "beagle"),
+     ({"text": "EXIT", "accept": "beagle"}, False, "text_missing", "EXIT")],
+    ids=["required", "spaces-and-case", "one-missing", "rejected", "reject-absent",
+         "text-then-labels", "labels-never-reached"],
+)  # fmt: skip
+def test_text_conditions_judge_the_text_read_in_the_photo(rule, passed, outcome, label):
+    verdict = judge(Rule.parse(rule), probs(0.9, 0.05, 0.03, 0.02), VOCAB, "en", 0.5, text=SIGN)
+    assert (verdict.passed, verdict.outcome, verdict.label) == (passed, outcome, label)
+    assert label in verdict.reason
+
+
+def test_a_text_verdict_speaks_chinese():
+    verdict = judge(Rule.parse({"text": "出口"}), probs(0.9, 0.1), VOCAB, "zh", 0.5, text=SIGN)
+    assert verdict.reason == "未通过：照片中没有文字“出口”。"
+
+
+def test_a_saved_rule_keeps_its_text_conditions():
+    rule = Rule.parse({"accept": "dog", "text": ["TOTAL"], "reject_text": "VOID"})
+    assert Rule.parse(rule.to_dict()) == rule and rule.reads_text
 
 
 def test_rule_names_are_checked_by_the_one_name_validator():

@@ -1,12 +1,13 @@
 """The judgement route and saved rules: one photo, a rule, a yes or no with its reason.
 
 - `POST /api/v1/judge`: one image (multipart part `file`, or the raw body) and a rule, given
-  inline (`?accept=dog&accept=cat&reject=...&min_confidence=0.6`, or commas: `accept=dog,cat`)
+  inline (`?accept=dog&accept=cat&reject=...&min_confidence=0.6`, or commas: `accept=dog,cat`;
+  text the photo must or must not show: `text=TOTAL&reject_text=VOID`)
   or by name (`?rule=NAME`, `min_confidence` may still override its floor) ->
   `{"pass", "label", "confidence", "reason", "outcome", "rule", "model", "lang", "answer"}`,
   `answer` being the classify route's row for the photo. `?shape=uipath` wraps it as
   `{"response": {...}}` (UiPath's HTTP Request activity reads `response.label`).
-- `PUT /api/v1/rules/{name}` (admins) saves a rule (JSON: accept, reject, min_confidence);
+- `PUT /api/v1/rules/{name}` (admins) saves a rule (JSON: accept, reject, text, reject_text, min_confidence);
   `GET /api/v1/rules`, `GET /api/v1/rules/{name}`; `DELETE /api/v1/rules/{name}` (admins).
 
 The rule logic is judge.py's, the store rules.py's; this file only reads the request (the kit),
@@ -23,7 +24,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import InvalidRule
-from ...judge import Rule, Vocabulary, is_text_field, judge, refuse_text, resolve
+from ...judge import Rule, Vocabulary, judge, resolve
+from ...results import text_of
 from ...rules import RuleStore
 from .. import request as kit
 from ..guards.gate import require_admin, user_of
@@ -37,6 +39,9 @@ AcceptQ = Query(None, description="Labels or groups the photo must show (repeat,
 RejectQ = Query(None, description="Labels or groups the photo must not show (repeat, or commas).")
 FloorQ = Query(None, ge=0, le=1, description="The confidence a label or group needs (default: "
                "the rule's, else the server's min_confidence).")  # fmt: skip
+TextQ = Query(None, description="Text the photo must show (repeat, or commas); read in Chinese "
+              "or English, case and spaces ignored.")  # fmt: skip
+RejectTextQ = Query(None, description="Text the photo must not show (repeat, or commas).")
 ShapeQ = Query("default", description="uipath: the answer inside `response` ({\"response\": "
                "{\"label\", \"confidence\", ...}}).")  # fmt: skip
 
@@ -45,18 +50,15 @@ def _store(request: Request) -> RuleStore:
     return RuleStore(kit.service(request).history.engine)
 
 
-async def _rule(
-    request: Request, name: str | None, accept, reject, floor: float | None
-) -> Rule:
+async def _rule(request: Request, name: str | None, floor: float | None, **terms) -> Rule:
     """The rule this request judges by: a saved one (its floor overridden when given), or the
-    one its query spells out. Text conditions are refused: there is no text reading yet."""
-    if any(is_text_field(k) for k in request.query_params):
-        raise refuse_text()
+    one its query spells out (`terms`: accept, reject, text, reject_text)."""
     if name is None:
-        given = {"accept": accept, "reject": reject, "min_confidence": floor}
+        given = {**terms, "min_confidence": floor}
         return Rule.parse({k: v for k, v in given.items() if v is not None})
-    if accept or reject:
-        raise InvalidRule("Give either rule=NAME or accept/reject, not both.")
+    if any(terms.values()):
+        raise InvalidRule("Give either rule=NAME or the rule's terms (accept, reject, text, "
+                          "reject_text), not both.")  # fmt: skip
     return (await run_in_threadpool(_store(request).get, name)).with_floor(floor)
 
 
@@ -66,6 +68,8 @@ async def judge_photo(
     rule: str | None = RuleQ,
     accept: list[str] | None = AcceptQ,
     reject: list[str] | None = RejectQ,
+    text: list[str] | None = TextQ,
+    reject_text: list[str] | None = RejectTextQ,
     min_confidence: float | None = FloorQ,
     model: str | None = ModelQ,
     lang: str | None = LangQ,
@@ -73,9 +77,10 @@ async def judge_photo(
     shape: Literal["default", "uipath"] = ShapeQ,
 ):
     """Does the photo pass the rule? A photo the model is not sure about fails, saying so."""
-    the_rule = await _rule(request, rule, accept, reject, min_confidence)
+    the_rule = await _rule(request, rule, min_confidence, accept=accept, reject=reject,
+                           text=text, reject_text=reject_text)  # fmt: skip
     ask = kit.ask(request, model, top_k=top_k, lang=lang, groups=True, probabilities=True,
-                  min_confidence=the_rule.min_confidence)  # fmt: skip
+                  min_confidence=the_rule.min_confidence, text=the_rule.reads_text)  # fmt: skip
     clf = ask.state.require()
     vocab = Vocabulary.of(clf.spec)
     resolve(the_rule, vocab)  # a term the model lacks is refused before any work is done
@@ -84,7 +89,8 @@ async def judge_photo(
     if result.error is not None:
         raise result.error
     answer = ask.answer
-    verdict = judge(the_rule, result.probabilities, vocab, answer.lang, answer.min_confidence)
+    verdict = judge(the_rule, result.probabilities, vocab, answer.lang, answer.min_confidence,
+                    text_of(result.text, " "))  # fmt: skip
     body = {
         "pass": verdict.passed,
         "label": verdict.label,
