@@ -101,20 +101,20 @@ def test_a_judged_photo_is_in_the_history(bob, photos):
 
 @pytest.mark.parametrize(
     "params,status,code",
-    [({"accept": "cat", "text": "   "}, 422, "invalid_rule"),
+    [({"accept": "cat", "text": "x" * 201}, 422, "invalid_rule"),
      ({"accept": "dgo"}, 422, "unknown_term"),
      ({"min_confidence": 0.5}, 422, "invalid_rule"),
      ({"rule": "Bad Name"}, 422, "invalid_rule_name"),
      ({"rule": "x", "accept": "cat"}, 422, "invalid_rule"),
      ({"accept": "cat", "shape": "xml"}, 422, "invalid_argument")],
-    ids=["blank-text", "unknown-term", "no-terms", "bad-name", "rule-and-terms", "bad-shape"],
+    ids=["text-too-long", "unknown-term", "no-terms", "bad-name", "rule-and-terms", "bad-shape"],
 )  # fmt: skip
 def test_a_rule_that_cannot_be_used_is_a_typed_refusal(bob, photos, params, status, code):
     error(bob.post(JUDGE, params=params, content=photos["chelsea"]), status, code)
 
 
 def test_saving_a_rule_is_checked_like_using_one(ada):
-    error(ada.put("/api/v1/rules/with-text", json={"accept": ["cat"], "text": " "}), 422,
+    error(ada.put("/api/v1/rules/with-text", json={"accept": ["cat"], "text": "x" * 201}), 422,
           "invalid_rule")  # fmt: skip
     error(ada.put("/api/v1/rules/typo", json={"accept": ["dgo"]}), 422, "unknown_term")
     error(ada.put("/api/v1/rules/Cats", json={"accept": ["cat"]}), 422, "invalid_rule_name")

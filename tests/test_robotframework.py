@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from corpus import sign_photo_bytes
 
 pytest.importorskip("robot", reason="robotframework is in the test extra (scripts/setup.sh test)")
 
@@ -31,7 +32,9 @@ def robot_run(judge_server, photo_dir, tmp_path_factory):
     )  # fmt: skip
     assert saved.status_code in (200, 201), saved.text
     out = tmp_path_factory.mktemp("robot")
-    variables = [f"URL:{url}", f"KEY:{keys['bob']}", f"PHOTOS:{photo_dir}"]
+    sign = out / "sign.jpg"
+    sign.write_bytes(sign_photo_bytes())
+    variables = [f"URL:{url}", f"KEY:{keys['bob']}", f"PHOTOS:{photo_dir}", f"SIGN:{sign}"]
     done = subprocess.run(
         [sys.executable, "-m", "robot", "--pythonpath", str(LIBRARY / "src"),
          *(a for v in variables for a in ("--variable", v)), "--outputdir", str(out),
@@ -48,7 +51,7 @@ def robot_run(judge_server, photo_dir, tmp_path_factory):
 def test_every_keyword_passes_against_the_service(robot_run):
     passing = robot_run["Passing"]
     assert {name: t.status for name, t in passing.items()} == dict.fromkeys(passing, "PASS")
-    assert len(passing) == 4
+    assert len(passing) == 5
 
 
 def test_each_failure_says_what_was_seen(robot_run):
@@ -65,3 +68,6 @@ def test_each_failure_says_what_was_seen(robot_run):
         "unknown_term: The model has no label or group named 'dgo'."
     )
     assert messages["A Rule Nobody Saved"].startswith("rule_not_found: No rule named")
+    assert messages["The Sign Does Not Say Exit"] == (
+        'sign.jpg: Failed: the photo does not show the text "EXIT".'
+    )

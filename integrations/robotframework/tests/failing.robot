@@ -6,6 +6,7 @@ Library           LocalVision    ${URL}    api_key=${KEY}
 ${URL}            http://127.0.0.1:8000
 ${KEY}            ${EMPTY}
 ${PHOTOS}         photos
+${SIGN}           sign.jpg
 
 *** Test Cases ***
 The Cat Photo Shows Espresso
@@ -22,3 +23,6 @@ A Label The Model Does Not Have
 
 A Rule Nobody Saved
     Judge Image    ${PHOTOS}/chelsea.jpg    rule=nobody-saved-this
+
+The Sign Does Not Say Exit
+    Image Should Contain Text    ${SIGN}    EXIT

@@ -6,6 +6,7 @@ Library           LocalVision    ${URL}    api_key=${KEY}
 ${URL}            http://127.0.0.1:8000
 ${KEY}            ${EMPTY}
 ${PHOTOS}         photos
+${SIGN}           sign.jpg
 
 *** Test Cases ***
 Classify A Photo
@@ -27,3 +28,9 @@ Judge By A Saved Rule
     ${verdict}=    Judge Image    ${PHOTOS}/chelsea.jpg    rule=drinks
     Should Not Be True    ${verdict}[pass]
     Should Contain    ${verdict}[reason]    tiger cat
+
+Read The Sign
+    ${lines}=    Read Text In Image    ${SIGN}
+    Should Be Equal    ${lines}[0]    禁止吸烟
+    Should Be Equal    ${lines}[1]    No Smoking
+    Image Should Contain Text    ${SIGN}    no smoking

@@ -1,11 +1,11 @@
-"""Robot Framework keywords for a localvision service (classify and judge photos).
+"""Robot Framework keywords for a localvision service (classify, read and judge photos).
 
     *** Settings ***
     Library    LocalVision    http://127.0.0.1:8000    api_key=lv_...    lang=en
 
 The judgement itself is the service's (`POST /api/v1/judge`): these keywords only send the photo
 and the rule, and turn a failing verdict into a failing keyword whose message says what was seen.
-`Read Text In Image` comes with text reading (OCR) in the service; it is not here yet.
+`Read Text In Image` returns the lines of text the service reads in a photo (Chinese, English).
 """
 
 from __future__ import annotations
@@ -61,17 +61,29 @@ class LocalVision:
         query = {"top_k": int(top_k), "lang": self.lang, "group": "true"}
         return self._post("/api/v1/classify", path, query)["results"][0]
 
+    def read_text_in_image(self, path: str) -> list:
+        """The lines of text in the photo (Chinese and English), in reading order; an empty list
+        when it has none. The service must have its text reader (the `text` extra).
+
+        | ${lines}=    Read Text In Image    photos/sign.jpg
+        | Should Be Equal    ${lines}[0]    禁止吸烟
+        """
+        answer = self._post("/api/v1/classify", path, {"text": "true", "top_k": 1})
+        return [line["text"] for line in answer["results"][0]["text"]]
+
     def judge_image(self, path: str, rule: str | None = None, accept=None, reject=None,
-                    min_confidence=None) -> dict:  # fmt: skip
+                    min_confidence=None, text=None, reject_text=None) -> dict:  # fmt: skip
         """Judge the photo by a saved `rule` (its name) or by `accept` / `reject` (a label or
-        group, a list of them, or several with commas); returns the verdict: `pass`, `label`,
-        `confidence`, `reason`, `outcome`, and the whole `answer`. Never fails on a verdict:
-        branch on `${verdict}[pass]`.
+        group, a list of them, or several with commas) and `text` / `reject_text` (text the
+        photo must or must not show); returns the verdict: `pass`, `label`, `confidence`,
+        `reason`, `outcome`, and the whole `answer`. Never fails on a verdict: branch on
+        `${verdict}[pass]`.
 
         | ${verdict}=    Judge Image    scan.jpg    rule=receipts
         | Run Keyword If    not ${verdict}[pass]    Log    ${verdict}[reason]
         """
         query = {"rule": rule, "accept": _terms(accept), "reject": _terms(reject),
+                 "text": _terms(text), "reject_text": _terms(reject_text),
                  "min_confidence": min_confidence, "lang": self.lang}  # fmt: skip
         return self._post("/api/v1/judge", path, {k: v for k, v in query.items() if v})
 
@@ -88,6 +100,13 @@ class LocalVision:
         sure what it shows; the failure says what it showed."""
         return self._should(path, self.judge_image(path, reject=label,
                                                    min_confidence=min_confidence))  # fmt: skip
+
+    def image_should_contain_text(self, path: str, text: str) -> dict:
+        """Fails unless the photo shows `text` (case and spaces ignored), saying so.
+
+        | Image Should Contain Text    photos/door.jpg    EXIT
+        """
+        return self._should(path, self.judge_image(path, text=text))
 
     # --- the service ---
     @staticmethod
