@@ -244,6 +244,7 @@ def sandbox(tmp_path_factory, photos, lite0_package, lite0):
     """A folder like a checkout a reader works in: the photos and video the examples name,
     `localvision` in .venv/bin (and on PATH), an offline model store with the bundled model,
     a private history database, and the real service on loopback. Yields (folder, env, url)."""
+    from corpus import sign_photo_bytes
     from PIL import Image
     from servers import LiveServer
     from videos import make_video
@@ -263,6 +264,7 @@ def sandbox(tmp_path_factory, photos, lite0_package, lite0):
     for name, photo in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(photos[photo])
+    (root / "sign.jpg").write_bytes(sign_photo_bytes())  # 禁止吸烟 / No Smoking, for docs/guide/text.md
     for name in ("cat.png", "scans/page.png"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         Image.open(root / "chelsea.jpg").save(root / name)
