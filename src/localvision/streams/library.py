@@ -1,6 +1,7 @@
 """What a photo library gets from an answer, besides its row: `--write-xmp` (a sidecar with the
-labels as keywords, and with --text the text read as its description: xmp.py) and `--sort-into` (a folder per top label: sorting.py). Used by
-`classify` and `watch` alike, after the road has answered.
+labels as keywords, and with --text the text read as its description: xmp.py) and `--sort-into`
+(a folder per top label: sorting.py). Used by `classify` and `watch` alike, after the road has
+answered.
 
 The sidecar is written first, next to the image; sorting then takes it along (copied beside a
 link or a copy, moved with --move), named after the image's new name.
