@@ -23,14 +23,15 @@ import time
 from pathlib import Path
 
 import pytest
-from corpus import GOLDEN, real_photo_bytes
+from corpus import GOLDEN, SIGN, real_photo_bytes, sign_photo_bytes
 from typer.testing import CliRunner
 
 from localvision.cli import app
+from localvision.errors import InvalidArgument
 from localvision.imaging import IMAGE_SUFFIXES
 from localvision.names import folder_name as safe_name
 from localvision.streams.sorting import place
-from localvision.streams.watch import Watcher
+from localvision.streams.watch import RowWriter, Watcher
 
 LITE0 = ["--model", "efficientnet_lite0", "--precision", "fp32"]
 SETTLE = "1.0"
@@ -226,6 +227,71 @@ def test_watch_appends_csv_and_moves_into_label_folders(tmp_path, photos, lite0_
             else:
                 assert a == b, h
     assert by_name["astronaut.jpg"][header.index("uncertain")] == "true"
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_watch_text_rows_and_sidecars(tmp_path, lite0_package):
+    """watch --text --write-xmp: a broken file first (its error row alone in the first batch,
+    which must not leave the text column out of the header), then a photo with a sign: its
+    lines in the CSV's text cell and in its sidecar's description, read by exiftool."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    rows_file = tmp_path / "rows.csv"
+    run = Running(inbox, "--text", "--write-xmp", "--settle-s", "0.5", "--output", rows_file,
+                  "--top-k", "1", *LITE0)  # fmt: skip
+    run.wait_for(lambda: "watching" in run.stderr, "the watch to start")
+    (inbox / "cut.jpg").write_bytes(real_photo_bytes("rocket")[:2000])
+    run.wait_for(lambda: len(read_csv(rows_file)) == 2, "a header and the error row")
+    (tmp_path / "sign.jpg").write_bytes(sign_photo_bytes())
+    shutil.move(tmp_path / "sign.jpg", inbox / "sign.jpg")  # arrives whole
+    run.wait_for(lambda: len(read_csv(rows_file)) == 3, "the sign's row")
+    run.wait_for(lambda: (inbox / "sign.jpg.xmp").exists(), "the sign's sidecar")
+    assert run.stop() == 0 and "Traceback" not in run.stderr
+    assert "1 XMP sidecar written" in run.stderr, run.stderr
+
+    header, cut, sign = read_csv(rows_file)
+    assert header == ["path", "model", "label_1", "index_1", "probability_1", "uncertain",
+                      "text", "error_code", "error_message"]  # fmt: skip
+    assert all(len(row) == len(header) for row in (cut, sign))
+    assert cut[header.index("error_code")] == "corrupt_image" and cut[header.index("text")] == ""
+    assert sign[header.index("text")] == "\n".join(SIGN) and sign[header.index("error_code")] == ""
+    exiftool = shutil.which("exiftool")
+    assert exiftool, "exiftool is missing: apt-get install libimage-exiftool-perl"
+    proc = subprocess.run([exiftool, "-j", "-XMP-dc:Description", str(inbox / "sign.jpg.xmp")],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert json.loads(proc.stdout)[0]["Description"] == "\n".join(SIGN)
+
+
+@pytest.mark.unit
+def test_the_csv_columns_come_from_the_settings_not_the_first_rows(tmp_path):
+    """An error row first still gives the text column; a CSV with other columns is refused
+    rather than appended to out of line."""
+    path = tmp_path / "rows.csv"
+    error = {"path": "cut.jpg", "model": "m", "predictions": [], "uncertain": False,
+             "error": {"code": "corrupt_image", "message": "cut off"}}  # fmt: skip
+    read = {"path": "sign.jpg", "model": "m", "uncertain": False, "error": None,
+            "predictions": [{"label": "espresso", "label_en": "espresso", "index": 967,
+                             "probability": 0.5}],
+            "text": [{"text": t, "confidence": 0.9, "box": []} for t in SIGN]}  # fmt: skip
+    writer = RowWriter(path, 1, "en", text=True)
+    writer.write([error])
+    writer.write([read])
+    writer.close()
+    header, *rows = read_csv(path)
+    assert header == ["path", "model", "label_1", "index_1", "probability_1", "uncertain",
+                      "text", "error_code", "error_message"]  # fmt: skip
+    assert [r[header.index("text")] for r in rows] == ["", "\n".join(SIGN)]
+    assert rows[1][header.index("label_1")] == "espresso"
+    RowWriter(path, 1, "en", text=True).close()  # the same columns: appended to
+    for k, lang, text in ((1, "en", False), (3, "en", True), (1, "zh", True)):
+        with pytest.raises(InvalidArgument, match="other columns"):
+            RowWriter(path, k, lang, text=text)
 
 
 def test_watch_refuses_a_missing_folder_and_a_sorting_loop(tmp_path):

@@ -1,7 +1,8 @@
 """`--write-xmp`, read back by a real reader: exiftool (Debian's libimage-exiftool-perl, which
 scripts/test.sh installs), the library digiKam and most photo tools' metadata code agrees with.
 Sidecars made by exiftool itself, with other keywords and fields, must survive our merge; a
-rerun never doubles our keywords; Chinese keywords and hierarchical subjects come through.
+rerun never doubles our keywords; Chinese keywords and hierarchical subjects come through. With
+--text, the text read becomes dc:description, never over someone else's.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from corpus import GOLDEN, real_photo_bytes
+from corpus import GOLDEN, SIGN, real_photo_bytes, sign_photo_bytes
 from typer.testing import CliRunner
 
 from localvision.cli import app
 from localvision.models.groups import group_map
+from localvision.streams import xmp
 
 LITE0 = ["--model", "efficientnet_lite0", "--precision", "fp32"]
 EXIFTOOL = shutil.which("exiftool")
@@ -28,10 +30,10 @@ def exiftool() -> str:
     return EXIFTOOL
 
 
-def read(exiftool: str, sidecar: Path) -> dict:
-    """What exiftool reads from a sidecar; list tags always as lists."""
-    proc = subprocess.run([exiftool, "-j", "-XMP:all", str(sidecar)], capture_output=True,
-                          text=True, check=True)  # fmt: skip
+def read(exiftool: str, sidecar: Path, *tags: str) -> dict:
+    """What exiftool reads from a sidecar (all its XMP, or `tags`); list tags always as lists."""
+    proc = subprocess.run([exiftool, "-j", *(tags or ["-XMP:all"]), str(sidecar)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
     (tags,) = json.loads(proc.stdout)
     for key in ("Subject", "HierarchicalSubject"):
         if isinstance(tags.get(key), str):
@@ -151,3 +153,68 @@ def test_an_unreadable_sidecar_is_left_as_it_is(album, lite0_package):
     rows = json.loads(result.stdout)
     assert [r["predictions"][0]["label"] for r in rows] == [GOLDEN["coffee"], GOLDEN["chelsea"]]
     assert (album / "chelsea.jpg.xmp").exists()  # the next photo went on
+
+
+# --- the text read (--text): dc:description -------------------------------------------------------
+def description(exiftool: str, sidecar: Path) -> str | None:
+    """The caption photo tools show: dc:description's x-default, as exiftool reads it."""
+    return read(exiftool, sidecar, "-XMP-dc:Description").get("Description")
+
+
+def test_the_text_is_the_description_and_never_someone_elses(exiftool, tmp_path):
+    """The writer itself, with text that would break XML written as it comes, and the sidecars
+    a person's tool made: their caption stays; ours is replaced only while it is ours."""
+    photo = tmp_path / "sign.jpg"
+    photo.touch()
+    sidecar = tmp_path / "sign.jpg.xmp"
+    text = '禁止吸烟\nNo Smoking <b>&"\' & ]]> 出口'
+    xmp.write(photo, ["espresso"], ["espresso"], "m", "photo.jpg.xmp", text)
+    assert description(exiftool, sidecar) == text  # UTF-8 and escaping, exactly
+    xmp.write(photo, ["espresso"], ["espresso"], "m", "photo.jpg.xmp", "EXIT 2026")
+    assert description(exiftool, sidecar) == "EXIT 2026"  # ours, so replaced
+    for none in (None, ""):  # no text read (or not asked): the description stays
+        xmp.write(photo, ["cup"], ["cup"], "m", "photo.jpg.xmp", none)
+        tags = read(exiftool, sidecar)
+        assert (tags["Description"], tags["Subject"]) == ("EXIT 2026", ["cup"])
+    xmp.write(photo, [], [], "m", "photo.jpg.xmp", "bad \x00\x1b char\r\nnext")
+    assert description(exiftool, sidecar) == "bad  char\nnext"  # what XML can hold
+
+    # a person edits our caption: theirs now, kept, and no longer ours to replace
+    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-dc:Description=Our café",
+                    str(sidecar)], check=True)  # fmt: skip
+    xmp.write(photo, ["cup"], ["cup"], "m", "photo.jpg.xmp", "禁止吸烟")
+    tags = read(exiftool, sidecar)
+    assert tags["Description"] == "Our café" and "AddedDescription" not in tags
+    assert tags["Subject"] == ["cup"]  # the keywords still merged
+
+    # a sidecar someone's tool made, with a caption in two languages: never touched
+    other = tmp_path / "other.jpg"
+    other.touch()
+    subprocess.run([exiftool, "-q", "-XMP-dc:Description=Menu board",
+                    "-XMP-dc:Description-zh-CN=菜单", "-XMP-dc:Title=Lunch",
+                    "-o", str(tmp_path / "other.jpg.xmp")], check=True)  # fmt: skip
+    xmp.write(other, [], [], "m", "photo.jpg.xmp", "禁止吸烟")
+    tags = read(exiftool, tmp_path / "other.jpg.xmp", "-XMP-dc:all")
+    assert (tags["Description"], tags["Description-zh-CN"], tags["Title"]) == (
+        "Menu board", "菜单", "Lunch")  # fmt: skip
+
+
+def test_classify_text_write_xmp_describes_the_photo(exiftool, tmp_path, lite0_package):
+    """The sign photo through the CLI: without --text (as before) keywords and no description;
+    with --text its lines, Chinese and English, read back by exiftool as they were read."""
+    photo, sidecar = tmp_path / "sign.jpg", tmp_path / "sign.jpg.xmp"
+    photo.write_bytes(sign_photo_bytes())
+    plain = classify(photo, "--write-xmp")
+    assert plain.exit_code == 0, plain.stderr
+    (row,) = json.loads(plain.stdout)
+    keywords = expected(row)[0]
+    assert keywords and read(exiftool, sidecar)["Subject"] == keywords
+    assert "Description" not in read(exiftool, sidecar)  # no --text: no description
+
+    result = classify(photo, "--write-xmp", "--text")
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert [line["text"] for line in row["text"]] == list(SIGN)
+    tags = read(exiftool, sidecar)
+    assert tags["Description"] == "\n".join(SIGN)
+    assert tags["Subject"] == keywords  # the keywords as they were, not doubled

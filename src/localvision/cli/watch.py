@@ -66,7 +66,7 @@ def run(settings: Settings, folder: Path, output: Path | None, recursive: bool) 
         raise typer.Exit(0) from None
     library = Library.from_settings(settings, clf)
     try:
-        writer = RowWriter(output, settings.top_k, settings.lang)
+        writer = RowWriter(output, settings.top_k, settings.lang, settings.text)
     except OSError as exc:
         why = exc.strerror or exc
         raise InvalidArgument(f"Cannot write to --output {output}: {why}.") from None

@@ -1,6 +1,7 @@
 """What a photo library gets from an answer, besides its row: `--write-xmp` (a sidecar with the
-labels as keywords: xmp.py) and `--sort-into` (a folder per top label: sorting.py). Used by
-`classify` and `watch` alike, after the road has answered.
+labels as keywords, and with --text the text read as its description: xmp.py) and `--sort-into`
+(a folder per top label: sorting.py). Used by `classify` and `watch` alike, after the road has
+answered.
 
 The sidecar is written first, next to the image; sorting then takes it along (copied beside a
 link or a copy, moved with --move), named after the image's new name.
@@ -12,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import LocalVisionError
+from ..results import text_of
 from . import sorting, xmp
 
 
@@ -42,9 +44,10 @@ class Library:
         failed: list[LocalVisionError] = []
         if s.write_xmp:
             flat, tree = xmp.keywords(result, self.spec, s.lang, s.min_confidence)
-            if flat:  # a "not sure" answer claims no keyword
+            text = text_of(result.text)  # "" without --text or where none was read
+            if flat or text.strip():  # a "not sure" answer claims no keyword; its text stays
                 try:
-                    xmp.write(image, flat, tree, self.model, s.xmp_sidecar)
+                    xmp.write(image, flat, tree, self.model, s.xmp_sidecar, text)
                     self.sidecars += 1
                 except LocalVisionError as exc:
                     failed.append(exc)

@@ -16,6 +16,7 @@ road together, in the model's batches.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -25,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..errors import InvalidArgument
 from ..inputs import files_in
-from ..report import CLI_LEAD, rows_to_csv
+from ..report import CLI_LEAD, rows_to_csv, table
 
 # How often pending files are looked at when no event comes (and the longest an event waits
 # to be grouped with others): well under any settle time a person would choose.
@@ -207,19 +209,49 @@ class Watcher:
 class RowWriter:
     """Appends rows to FILE as they come: JSON Lines, or CSV when FILE ends in .csv (the header
     once, when the file is new or empty); stdout (JSON Lines) without FILE. Flushed per batch,
-    so another program can follow the file."""
+    so another program can follow the file.
 
-    def __init__(self, output: Path | None, k: int, lang: str):
+    The CSV's columns are fixed by the settings, not by the rows of the first batch: with
+    --text every row has a `text` cell (empty for an error row), so a first batch of error rows
+    does not leave the column out of the header. A CSV that already has other columns (from a
+    run with other --top-k, --lang or --text) is refused rather than appended to out of line."""
+
+    def __init__(self, output: Path | None, k: int, lang: str, text: bool = False):
         self.csv = output is not None and output.suffix.lower() == ".csv"
-        self.k, self.lang = k, lang
+        self.k, self.lang, self.text = k, lang, text
         if output is None:
             self.file, self.header = sys.stdout, False
-        else:
-            self.file = open(output, "a", encoding="utf-8", newline="")
-            self.header = self.csv and self.file.tell() == 0
+            return
+        if self.csv:
+            self._check_columns(output)
+        self.file = open(output, "a", encoding="utf-8", newline="")
+        self.header = self.csv and self.file.tell() == 0
+
+    def columns(self) -> list[str]:
+        """The CSV header these settings give (the one `classify --format csv` gives)."""
+        row = {"path": "", "model": "", "predictions": [], "uncertain": False, "error": None}
+        return table([row | ({"text": []} if self.text else {})], CLI_LEAD, k=self.k,
+                     lang=self.lang)[0]  # fmt: skip
+
+    def _check_columns(self, output: Path) -> None:
+        try:
+            with open(output, encoding="utf-8-sig", newline="") as f:
+                there = next(csv.reader(f), None)
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise InvalidArgument(f"Cannot append to --output {output}: {exc}.") from None
+        if there is not None and there != self.columns():
+            raise InvalidArgument(
+                f"--output {output} has other columns than this watch writes (it was written "
+                "with other --top-k, --lang or --text); its rows would be out of line.",
+                hint="give another --output file, or the options the file was written with",
+            )
 
     def write(self, rows: list[dict]) -> None:
         if self.csv:
+            if self.text:  # an error row read no text: an empty cell, the column kept
+                rows = [{**r, "text": r.get("text") or []} for r in rows]
             text = rows_to_csv(rows, lead=CLI_LEAD, k=self.k, lang=self.lang, header=self.header)
             self.header = False
         else:
