@@ -352,7 +352,8 @@ class Settings(BaseSettings):
     write_xmp: bool = Field(
         False,
         description="Write the labels as keywords into an XMP sidecar next to each image, "
-        "merged into one already there (digiKam, darktable, Lightroom).",
+        "merged into one already there (digiKam, darktable, Lightroom); with --text, the text "
+        "read in it as the caption (dc:description).",
     )
     xmp_sidecar: Literal["photo.jpg.xmp", "photo.xmp"] = Field(
         "photo.jpg.xmp",
