@@ -13,7 +13,9 @@ TORCH=("torch==2.14.1" "torchvision==0.29.1")
 
 check=0
 if [ "${1:-}" = "--check" ]; then check=1; shift; fi
-extras=""; name="base"
+# The base install reads text in photos too (the `text` extra: rapidocr, whose models ship in
+# its wheel), so the service the README starts has every door; the test extra includes it.
+extras="[text]"; name="base"
 if [ "${1:-}" = "test" ]; then extras="[test]"; name="test"; fi
 
 say() { printf 'setup: %s\n' "$*" >&2; }
