@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -104,6 +105,9 @@ class Service:
         self.database = DatabaseHealth(self.history.engine)
         self._loading = asyncio.Lock()
         self._loads: dict[str, asyncio.Task] = {}  # run-time loads in flight, by model
+        # Text is read one photo at a time (the reader uses every core for one): its jobs wait
+        # in a queue of their own, never holding the threads that decode other requests' photos.
+        self._reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="localvision-text")
         if not self.models:
             for name in self.settings.model_names:
                 self.models[name] = ModelState(name)
@@ -207,6 +211,7 @@ class Service:
 
     async def close(self) -> None:
         self.database.close()
+        self._reading.shutdown(wait=False, cancel_futures=True)
         for task in list(self._loads.values()):
             task.cancel()
         for state in self.models.values():
@@ -233,7 +238,7 @@ class Service:
         started = time.perf_counter()
         infer = self.inference.step(state, self.settings.request_timeout_s)
         results = await clf.road.run_async(
-            items, answer, infer, self._run_jobs(state), digest=True, run_reads=_in_pool
+            items, answer, infer, self._run_jobs(state), digest=True, run_reads=self._read_jobs
         )
         self.classified.update("error" if r.error else "ok" for r in results)
         if not record:
@@ -255,6 +260,12 @@ class Service:
         await self.recorder.record(records)  # group commit with concurrent requests
         return results
 
+    async def _read_jobs(self, jobs: list[Job]) -> list:
+        """Text-reading jobs in the reading queue (not counted as decodes: the batcher would
+        wait for images that are not coming)."""
+        loop = asyncio.get_running_loop()
+        return await asyncio.gather(*(loop.run_in_executor(self._reading, job) for job in jobs))
+
     @staticmethod
     def _run_jobs(state: ModelState):
         async def run(jobs: list[Job]) -> list:
@@ -266,12 +277,6 @@ class Service:
                 state.decoding -= len(jobs)
 
         return run
-
-
-async def _in_pool(jobs: list[Job]) -> list:
-    """Text-reading jobs in the thread pool, not counted as decodes: the batcher would wait for
-    images that are not coming."""
-    return await asyncio.gather(*(run_in_threadpool(job) for job in jobs))
 
 
 def _time_one(clf: Classifier) -> float:
