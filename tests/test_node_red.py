@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from corpus import sign_photo_bytes
 
 PACKAGE = Path(__file__).resolve().parents[1] / "integrations" / "node-red"
 STAMP = PACKAGE / "node_modules" / ".localvision-lock.sha256"
@@ -37,16 +38,18 @@ def npm():
     npm_install()
 
 
-def test_the_node_red_node_against_the_service(npm, judge_server, photo_dir):
+def test_the_node_red_node_against_the_service(npm, judge_server, photo_dir, tmp_path):
     url, keys = judge_server
+    sign = tmp_path / "sign.jpg"
+    sign.write_bytes(sign_photo_bytes())
     # ImageNet has no receipt: the stand-in rule accepts the coffee photo (a real deployment
     # trains a "receipt" class with Teach and accepts that)
     saved = httpx.put(f"{url}/api/v1/rules/receipts", json={"accept": ["espresso", "cup"]},
                       headers={"Authorization": f"Bearer {keys['ada']}"})  # fmt: skip
     assert saved.status_code in (200, 201), saved.text
     env = {**os.environ, "LOCALVISION_URL": url, "LOCALVISION_API_KEY": keys["bob"],
-           "LOCALVISION_PHOTOS": str(photo_dir)}  # fmt: skip
+           "LOCALVISION_PHOTOS": str(photo_dir), "LOCALVISION_SIGN": str(sign)}  # fmt: skip
     done = subprocess.run(["npm", "test"], cwd=PACKAGE, env=env, capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
-    assert "# fail 0" in done.stdout and "# pass 6" in done.stdout
+    assert "# fail 0" in done.stdout and "# pass 8" in done.stdout

@@ -2,8 +2,9 @@
 //
 // msg.payload is the photo: a Buffer, a file path, or a data URI (data:image/jpeg;base64,...).
 // The judgement is the service's (POST /api/v1/judge); this node only sends the photo and the
-// rule and routes the verdict. msg.rule, msg.accept, msg.reject and msg.minConfidence, when
-// set, take the place of the node's own settings.
+// rule and routes the verdict. msg.rule, msg.accept, msg.reject, msg.text, msg.rejectText and
+// msg.minConfidence, when set, take the place of the node's own settings; in classify mode
+// "read text" (or msg.readText) adds the lines of text in the photo to the answer.
 const fs = require("fs/promises");
 
 const DATA_URI = /^data:[^;,]*(;base64)?,/;
@@ -61,7 +62,8 @@ module.exports = function (RED) {
                 const photo = await photoOf(msg.payload);
                 const lang = msg.lang || config.lang || "en";
                 if ((config.mode || "judge") === "classify") {
-                    const answer = await call(server, "/api/v1/classify", { lang, group: "true", top_k: config.topK }, photo);
+                    const text = msg.readText !== undefined ? msg.readText : config.readText;
+                    const answer = await call(server, "/api/v1/classify", { lang, group: "true", top_k: config.topK, text: text ? "true" : "" }, photo);
                     msg.payload = answer.results[0];
                     const top = msg.payload.predictions[0];
                     node.status({ fill: "blue", shape: "dot", text: top ? top.label : "?" });
@@ -74,6 +76,8 @@ module.exports = function (RED) {
                     rule,
                     accept: rule ? [] : terms(msg.accept !== undefined ? msg.accept : config.accept),
                     reject: rule ? [] : terms(msg.reject !== undefined ? msg.reject : config.reject),
+                    text: rule ? [] : terms(msg.text !== undefined ? msg.text : config.text),
+                    reject_text: rule ? [] : terms(msg.rejectText !== undefined ? msg.rejectText : config.rejectText),
                     min_confidence: msg.minConfidence !== undefined ? msg.minConfidence : config.minConfidence,
                 };
                 const verdict = await call(server, "/api/v1/judge", query, photo);

@@ -15,6 +15,7 @@ const change = require("@node-red/nodes/core/function/15-change.js");
 const PHOTOS = process.env.LOCALVISION_PHOTOS;
 const COFFEE = path.join(PHOTOS, "coffee.jpg");
 const CAT = path.join(PHOTOS, "chelsea.jpg");
+const SIGN = process.env.LOCALVISION_SIGN; // a photo with a sign: 禁止吸烟 / No Smoking
 
 helper.init(require.resolve("node-red"));
 before(() => new Promise((resolve) => helper.startServer(resolve)));
@@ -76,6 +77,18 @@ test("classify: the answer on output 1, the top label as the status", async () =
     assert.equal(output, 1);
     assert.equal(msg.payload.predictions[0].label, "espresso");
     assert.equal(status.text, "espresso");
+});
+
+test("text: classify with read text answers the sign's lines in reading order", async () => {
+    const { msg } = await run({ mode: "classify", readText: true }, { payload: SIGN });
+    assert.deepEqual(msg.payload.text.map((line) => line.text), ["禁止吸烟", "No Smoking"]);
+});
+
+test("text: a rule that needs text the photo does not show fails, naming it", async () => {
+    const { output, msg } = await run({ mode: "judge" }, { payload: SIGN, text: "no smoking, EXIT" });
+    assert.equal(output, 2);
+    assert.equal(msg.payload.outcome, "text_missing");
+    assert.equal(msg.payload.reason, 'Failed: the photo does not show the text "EXIT".');
 });
 
 test("a refusal of the service is the node's error, with its code as the status", async () => {
