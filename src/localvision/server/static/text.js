@@ -118,22 +118,27 @@
   }
 
   function lineItem(line, i, T) {
+    const percent = percentText(line.confidence);
     return el("li", { className: "text-line", dataset: { index: i } },
       el("span", { className: "text-number", "aria-hidden": "true" }, String(i + 1)),
       el("span", { className: "text-string" }, line.text),
-      el("span", { className: "text-confidence", title: T.textConfidence(percentText(line.confidence)) },
-        percentText(line.confidence)));
+      el("span", { className: "text-confidence", title: T.textConfidence(percent) }, percent));
   }
 
+  /** The lines, numbered as their boxes are, with "Copy text"; or "No text found". */
   function panel(lines, T, name) {
-    const head = el("div", { className: "text-head" }, el("p", { className: "eyebrow" }, T.textTitle));
-    const block = el("section", { className: "text-block", dataset: { testid: "text-block" } }, head);
+    const head = el("div", { className: "text-head" },
+      el("p", { className: "eyebrow" }, T.textTitle));
+    const block = el("section", { className: "text-block", dataset: { testid: "text-block" } },
+      head);
     if (!lines.length) {
-      block.append(el("p", { className: "text-none", dataset: { testid: "text-none" } }, T.textNone));
+      block.append(el("p", { className: "text-none", dataset: { testid: "text-none" } },
+        T.textNone));
       return block;
     }
     head.append(...copyButton(lines, T));
-    block.append(el("ol", { className: "text-lines", "aria-label": T.textLinesOf(lines.length, name) },
+    const label = T.textLinesOf(lines.length, name);
+    block.append(el("ol", { className: "text-lines", "aria-label": label },
       lines.map((line, i) => lineItem(line, i, T))));
     return block;
   }
