@@ -311,3 +311,92 @@ def test_every_page_loads_the_helpers_before_its_script():
         assert scripts[:2] == ["i18n.js", "page.js"], html.name
         for name in scripts:
             assert (STATIC / name).is_file(), name
+
+
+# --- text.js: the text read in a photo (?text=true), as the Recognize page shows it -------------
+HOSTILE_LINES = [
+    {"text": "<img src=x onerror=alert(1)>", "confidence": 0.9994,
+     "box": [[20, 17], [173, 19], [173, 64], [19, 62]]},
+    {"text": "&lt;b&gt; & <b>bold</b>", "confidence": 0.5, "box": [[1, 70], [90, 70], [90, 90]]},
+]  # fmt: skip
+TEXT_VIEW = """async ([lines, withPhoto]) => {
+    const T = window.localvisionI18n.strings("app");
+    let img = null;
+    if (withPhoto) {  // a 200 x 100 photo
+        const canvas = document.createElement("canvas");
+        [canvas.width, canvas.height] = [200, 100];
+        img = document.createElement("img");
+        img.src = canvas.toDataURL();
+        await img.decode();
+    }
+    const { overlay, panel } = window.localvisionText.view(lines, T, img, "a.jpg");
+    document.getElementById("main").append(panel);
+    return {
+        panel: panel.textContent,
+        strings: [...panel.querySelectorAll(".text-string")].map((n) => n.textContent),
+        elements: [...panel.querySelectorAll("*")].map((n) => n.localName),
+        copy: panel.querySelectorAll("[data-testid=copy-text]").length,
+        overlay: overlay && { viewBox: overlay.getAttribute("viewBox"),
+            boxes: [...overlay.querySelectorAll(".text-box")].map((g) => [
+                g.getAttribute("data-index"), g.querySelector("polygon").getAttribute("points"),
+                g.querySelector("text").textContent]),
+            elements: [...overlay.querySelectorAll("*")].map((n) => n.localName) },
+        joined: window.localvisionText.joined(lines),
+        row: ((node) => [node.textContent, node.title])(window.localvisionText.inRow(lines, T)),
+    };
+}"""
+
+
+def _open_text(open_page, locale: str = "en-US"):
+    page = open_page(locale)
+    page.add_script_tag(url="/static/text.js")
+    return page
+
+
+def test_text_from_a_photo_is_shown_as_text_never_as_html(open_page):
+    page = _open_text(open_page)
+    got = page.evaluate(TEXT_VIEW, [HOSTILE_LINES, True])
+    assert got["strings"] == [line["text"] for line in HOSTILE_LINES]
+    assert set(got["elements"]) == {"div", "p", "button", "span", "ol", "li"}  # no <img>, no <b>
+    assert got["overlay"]["elements"] == ["g", "polygon", "circle", "text"]  # the 3-point box: none
+    assert got["overlay"]["viewBox"] == "0 0 200 100"  # the photo's own pixels
+    assert got["overlay"]["boxes"] == [["0", "20,17 173,19 173,64 19,62", "1"]]
+    assert got["joined"] == "<img src=x onerror=alert(1)>\n&lt;b&gt; & <b>bold</b>"
+    assert got["row"] == ["Text: <img src=x onerror=alert(1)> / &lt;b&gt; & <b>bold</b>",
+                          got["joined"]]  # fmt: skip
+    assert page.evaluate("document.querySelectorAll('img, b').length") == 0
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize(("locale", "none"), [("en-US", "No text found"), ("zh-CN", "未发现文字")])
+def test_a_photo_without_text_says_so(open_page, locale, none):
+    page = _open_text(open_page, locale)
+    got = page.evaluate(TEXT_VIEW, [[], True])
+    assert got["panel"].endswith(none) and got["copy"] == 0 and got["overlay"] is None
+    assert got["row"][0] == none
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_text_strings_and_error_sentences_in_both_languages(open_page, locale):
+    page = open_page(locale)
+    got = page.evaluate("""() => {
+        const I18N = window.localvisionI18n;
+        const T = I18N.strings("app");
+        return { toggle: T.readText, title: T.textTitle, copy: T.textCopy, none: T.textNone,
+                 lines: T.textLinesOf(2, "a.jpg"), row: T.rowText("x"),
+                 errors: ["text_reading_unavailable", "text_reading_failed",
+                          "text_model_damaged"].map((code) => I18N.codeText(code)) };
+    }""")
+    english = locale == "en-US"
+    assert got["toggle"] == ("Read text" if english else "识别文字")
+    assert got["title"] == ("Text in the photo" if english else "照片中的文字")
+    assert got["copy"] == ("Copy text" if english else "复制文字")
+    assert got["none"] == ("No text found" if english else "未发现文字")
+    assert got["lines"] == ("2 lines of text in a.jpg" if english else "a.jpg 中的 2 行文字")
+    assert got["row"] == ("Text: x" if english else "文字：x")
+    unavailable, failed, damaged = got["errors"]
+    assert "pip install 'localvision[text]'" in unavailable
+    assert "judge" not in unavailable and "类别" not in unavailable  # general, not about rules
+    assert failed and damaged
+    assert page.console_errors == []

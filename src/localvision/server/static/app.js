@@ -11,7 +11,9 @@
  * The model line says which model answers; when the server serves several it is a picker (the
  * ready ones, each with its classes, speed, ImageNet accuracy and precision; those still loading
  * say so, and the list is asked for again until none is). The choice is sent as ?model= with
- * every request and remembered in localStorage, like the "Show groups" toggle (?group=true). An
+ * every request and remembered in localStorage, like the "Show groups" toggle (?group=true) and
+ * the "Read text" one (?text=true: the lines read in the photo, drawn as numbered boxes over it
+ * and listed beside its labels, text.js; in the table, on one line under the file's name). An
  * answer the server marks `uncertain` (under its confidence floor) is shown as "Not sure" with its
  * guesses, never as a confident answer; labels in another language keep their English one
  * (label_en) small beside them on the card.
@@ -30,6 +32,7 @@
   const T = I18N.strings("app");
   const PAGE = window.localvisionPage;
   const { el, percentText, barWidth, quoted, saved, save, ApiError } = PAGE;
+  const TEXT = window.localvisionText;
 
   const API = {
     models: "/api/v1/models",
@@ -74,11 +77,13 @@
     examples: $("example-list"),
     groupsField: $("groups-field"),
     groups: $("show-groups"),
+    readText: $("read-text"),
   };
   // What this browser remembers between visits (localStorage): the model chosen in the picker,
-  // and whether groups are shown.
+  // whether groups are shown, whether text is read.
   const SAVED_MODEL = "localvision.model";
   const SAVED_GROUPS = "localvision.groups";
+  const SAVED_TEXT = "localvision.text";
 
   const state = {
     ready: false, // the chosen model can answer
@@ -162,6 +167,9 @@
    * the sentence for its code (in another language), else a fallback for its code or status. */
   function errorSentence(error, status) {
     const code = error && typeof error.code === "string" ? error.code : null;
+    // The server's own message leaves the fix to its hint, written for the command line; the
+    // page's sentence names the extra to install, in either language.
+    if (code === "text_reading_unavailable") return I18N.codeText(code, errorContext());
     const message = error && typeof error.message === "string" ? error.message.trim() : "";
     const text = I18N.errorText(error, errorContext());
     if (!text) return fallbackMessage(status || 0, code);
@@ -545,7 +553,9 @@
     if (state.model) params.set("model", state.model);
     const groups = !ui.groupsField.hidden && ui.groups.checked;
     if (groups) params.set("group", "true");
-    return { query: params.toString(), groups };
+    const text = ui.readText.checked;
+    if (text) params.set("text", "true");
+    return { query: params.toString(), groups, text };
   }
 
   function postFiles(url, files, ask) {
@@ -616,6 +626,7 @@
     clearResults();
     if (failure) {
       const lines = [failure.message];
+      if (failure.code === "text_reading_unavailable") lines.push(T.textOffHint);
       if (rows.length) lines.push(T.partial);
       showMessage(lines, "error");
       setStatus("");
@@ -623,7 +634,8 @@
       if (failure.code === "model_not_ready" || failure.code === "unknown_model") loadModel();
     }
     if (!rows.length) return;
-    const shown = { model, elapsed, results, groups: ask.groups, lang: I18N.lang || "en" };
+    const shown = { model, elapsed, results, groups: ask.groups, text: ask.text,
+      lang: I18N.lang || "en" };
     rememberPhotos(rows);
     if (rows.length === 1 && zips.length === 0) renderSingle(rows[0], shown);
     else renderTable(rows, shown);
@@ -715,18 +727,23 @@
       el("span", { className: "label-cell" }, labelNodes(p, "label")),
       bar(p.probability),
       el("span", { className: "percent" }, percentText(p.probability))));
+    const thumb = row.thumb
+      ? el("img", { className: "single-thumb", src: row.thumb, alt: T.yourPhoto(row.filename) })
+      : null;
+    // The text read in it (asked for, and sent: an older server sends none).
+    const text = shown.text && Array.isArray(row.text)
+      ? TEXT.view(row.text, T, thumb, row.filename) : null;
     ui.results.append(
       el("h2", { className: "results-title" }, T.resultTitle),
       el("article", { className: row.uncertain ? "card single is-uncertain" : "card single",
         dataset: { testid: "result-card" } },
-        row.thumb
-          ? el("img", { className: "single-thumb", src: row.thumb, alt: T.yourPhoto(row.filename) })
-          : null,
+        thumb ? el("div", { className: "single-figure" }, thumb, text && text.overlay) : null,
         el("div", { className: "single-body" },
           headline(row),
           shown.groups ? groupChips(row) : null,
           el("ol", { className: "predictions",
             "aria-label": T.topLabels(preds.length, row.filename) }, items),
+          text ? text.panel : null,
           el("p", { className: "result-file" }, row.filename),
           metaLine(shown.model, shown.elapsed),
           feedbackControl(row, shown.model))),
@@ -742,7 +759,8 @@
     const cells = [
       el("td", { className: "cell-thumb" }, thumb),
       el("td", { className: "cell-file" },
-        el("span", { className: "file-name", title: row.filename }, row.filename)),
+        el("span", { className: "file-name", title: row.filename }, row.filename),
+        shown.text && Array.isArray(row.text) ? TEXT.inRow(row.text, T) : null),
     ];
     const preds = row.predictions || [];
     const failed = row.error || !preds.length;
@@ -1175,6 +1193,8 @@
 
     ui.groups.checked = savedGroups();
     ui.groups.addEventListener("change", () => save(SAVED_GROUPS, String(ui.groups.checked)));
+    ui.readText.checked = saved(SAVED_TEXT) === "true";
+    ui.readText.addEventListener("change", () => save(SAVED_TEXT, String(ui.readText.checked)));
 
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && !state.ready && !state.busy) loadModel();

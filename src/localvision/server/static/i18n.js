@@ -175,7 +175,11 @@
     invalid_rule_name: "That is not a rule name: use lower-case letters, digits, '_', '-' and '.'.",
     unknown_term: "The rule names a label or group this model does not have.",
     rule_not_found: "No rule by that name has been saved.",
-    text_reading_unavailable: "This service cannot read text in photos yet: judge by labels and groups.",
+    text_reading_unavailable: "This server cannot read text in photos: its optional text reader " +
+      "is not installed (pip install 'localvision[text]').",
+    text_reading_failed: "The text in this photo could not be read.",
+    text_model_damaged: "The text reader's model files on the server are damaged, so no text can " +
+      "be read. Whoever runs the server can delete them: they are made again from the installed reader.",
     internal_error: "Something went wrong on the server. Try again; if it keeps happening, look at the server's log.",
   };
 
@@ -285,7 +289,11 @@
     invalid_rule_name: "这不是有效的规则名：请使用小写字母、数字、“_”、“-”和“.”。",
     unknown_term: "规则中的类别或大类不在这个模型中。",
     rule_not_found: "没有保存这个名称的规则。",
-    text_reading_unavailable: "本服务还不能识别照片中的文字：请按类别和大类来判断。",
+    text_reading_unavailable: "这台服务器无法识别照片中的文字：没有安装可选的文字识别组件" +
+      "（pip install 'localvision[text]'）。",
+    text_reading_failed: "无法识别这张照片中的文字。",
+    text_model_damaged: "服务器上的文字识别模型文件已损坏，无法识别文字。服务器管理员可以删除这些文件，" +
+      "它们会根据已安装的识别组件重新生成。",
     internal_error: "服务器出错了。请重试；如果反复出现，请查看服务器日志。",
   };
 
@@ -418,6 +426,17 @@
         groupTitle: "Group",
         groupsOf: (name) => `Groups for ${name}`,
         colGroup: "Group",
+        // the text read in the photo (?text=true): numbered boxes over it, its lines beside
+        readText: "Read text",
+        readTextTitle: "Also read the text in the photo (Chinese and English) and mark where it is",
+        textTitle: "Text in the photo",
+        textNone: "No text found",
+        textLinesOf: (n, name) => (n === 1 ? `1 line of text in ${name}` : `${n} lines of text in ${name}`),
+        textConfidence: (percent) => `Read with ${percent} confidence`,
+        textCopy: "Copy text",
+        textCopyFailed: "Could not copy here: the text is selected, press Ctrl+C.",
+        textOffHint: "Turn off \u201cRead text\u201d to recognize the photo without its text.",
+        rowText: (text) => `Text: ${text}`,
         topLabels: (n, name) => `Top ${n} labels for ${name}`,
         answeredBy: (model) => `Answered by ${model}`,
         ms: COMMON.en.ms,
@@ -541,6 +560,16 @@
         groupTitle: "分组",
         groupsOf: (name) => `${name} 所属的分组`,
         colGroup: "分组",
+        readText: "识别文字",
+        readTextTitle: "同时读出照片中的文字（中文和英文），并标出它们的位置",
+        textTitle: "照片中的文字",
+        textNone: "未发现文字",
+        textLinesOf: (n, name) => `${name} 中的 ${n} 行文字`,
+        textConfidence: (percent) => `识别置信度 ${percent}`,
+        textCopy: "复制文字",
+        textCopyFailed: "这里无法复制：文字已选中，请按 Ctrl+C。",
+        textOffHint: "关闭“识别文字”即可只识别照片的内容。",
+        rowText: (text) => `文字：${text}`,
         topLabels: (n, name) => `${name} 最可能的 ${n} 个标签`,
         answeredBy: (model) => `识别模型：${model}`,
         ms: COMMON.zh.ms,
