@@ -278,9 +278,8 @@ def test_a_database_at_0004_gains_the_text_columns_and_keeps_its_rows(db_url):
             conn.execute(text(
                 "INSERT INTO recognitions (created_at, batch_id, filename, model, predictions, "
                 "top_label, top_probability, latency_ms) VALUES ('2026-12-24 12:00:00', 'b', "
-                """'before.jpg', 'm', '[{"label": "espresso", "index": 967, "probability": 0.8}]', """
-                "'espresso', 0.8, 3.5)"
-            ))  # fmt: skip
+                "'before.jpg', 'm', :predictions, 'espresso', 0.8, 3.5)"
+            ), {"predictions": '[{"label": "espresso", "index": 967, "probability": 0.8}]'})
     finally:
         engine.dispose()
     store = HistoryStore(db_url)
