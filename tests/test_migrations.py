@@ -258,3 +258,42 @@ def free_pg_url():
     from servers import free_port
 
     return f"postgresql+psycopg://localvision:s3cret-pw@127.0.0.1:{free_port()}/nothing"
+
+
+def test_a_database_at_0004_gains_the_text_columns_and_keeps_its_rows(db_url):
+    """0005: the text read in each photo. A database from the release before it (0004) keeps
+    its rows, which read as "text not asked for" (null); rows written after carry their text and
+    are found by it; and 0005 goes down again to exactly 0004's columns."""
+    from alembic import command
+
+    from localvision.history import Filter, Record
+    from localvision.migrate import _config
+
+    engine = open_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), "0004")
+        assert "text" not in columns(engine, "recognitions")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO recognitions (created_at, batch_id, filename, model, predictions, "
+                "top_label, top_probability, latency_ms) VALUES ('2026-12-24 12:00:00', 'b', "
+                "'before.jpg', 'm', :predictions, 'espresso', 0.8, 3.5)"
+            ), {"predictions": '[{"label": "espresso", "index": 967, "probability": 0.8}]'})
+    finally:
+        engine.dispose()
+    store = HistoryStore(db_url)
+    try:
+        assert status(store.engine).current == head() == "0005"
+        assert {"text", "text_lines"} <= columns(store.engine, "recognitions")
+        (old,) = store.page()
+        assert old["filename"] == "before.jpg" and old["text"] is None
+        line = {"text": "禁止吸烟", "confidence": 0.99, "box": [[1, 2], [3, 2], [3, 4], [1, 4]]}
+        store.add_batch([Record("after.jpg", None, "m", [], 1.0, None, text=[line])])
+        (found,) = store.page(where=Filter.parse(text="吸烟"))
+        assert found["filename"] == "after.jpg" and found["text"] == [line]
+        with store.engine.begin() as conn:
+            command.downgrade(_config(conn), "0004")
+        assert not {"text", "text_lines"} & columns(store.engine, "recognitions")
+    finally:
+        store.close()

@@ -67,8 +67,10 @@ def test_health_and_metadata_through_tritonclient(client):
     assert server["name"] == "localvision" and "binary_tensor_data" in server["extensions"]
     meta = client.get_model_metadata("efficientnet_lite0")
     assert meta["inputs"] == [{"name": "IMAGE", "datatype": "BYTES", "shape": [-1]}]
-    assert meta["outputs"] == [{"name": "PROBABILITIES", "datatype": "FP32", "shape": [-1, 1000]}]
+    assert meta["outputs"] == [{"name": "PROBABILITIES", "datatype": "FP32", "shape": [-1, 1000]},
+                               {"name": "TEXT", "datatype": "BYTES", "shape": [-1]}]  # fmt: skip
     assert "base64" in meta["parameters"]["input_note"]
+    assert "JSON array" in meta["parameters"]["text_note"]
     assert client.get_model_metadata("efficientnet_lite0", "1")["versions"] == ["1"]
 
 
@@ -96,6 +98,93 @@ def test_probabilities_are_the_models_whole_distribution(client, api, photos, bi
     top = native.json()["results"][0]["predictions"][0]
     assert int(probs[0].argmax()) == top["index"]
     assert float(probs[0].max()) == pytest.approx(top["probability"], abs=1e-6)
+
+
+# --- the TEXT output -----------------------------------------------------------------------------
+def lines_of(element) -> list[str]:
+    """A TEXT element (one image's lines as JSON) -> the strings read, checking each line."""
+    lines = json.loads(text(element))
+    assert all(len(line["box"]) == 4 and 0 < line["confidence"] <= 1 for line in lines)
+    return [line["text"] for line in lines]
+
+
+def test_tritonclient_reads_the_text_beside_the_labels_as_binary_data(client, photos):
+    from corpus import SIGN, sign_photo_bytes
+
+    outputs = [triton.InferRequestedOutput("PROBABILITIES", binary_data=True, class_count=1),
+               triton.InferRequestedOutput("TEXT", binary_data=True)]  # fmt: skip
+    result = client.infer("efficientnet_lite0", [image_input([sign_photo_bytes(),
+                                                              photos["chelsea"]])],
+                          outputs=outputs)  # fmt: skip
+    sign, cat = result.as_numpy("TEXT")
+    assert result.as_numpy("TEXT").shape == (2,) and lines_of(sign) == list(SIGN)
+    assert "禁止吸烟" not in lines_of(cat)
+    assert top1_labels(result, 1)[1] == GOLDEN["chelsea"]
+
+
+def test_text_alone_in_json_reads_only_the_text(client, api):
+    from corpus import SIGN, sign_photo_bytes
+
+    sign = sign_photo_bytes()
+    out = triton.InferRequestedOutput("TEXT", binary_data=False)
+    result = client.infer("efficientnet_lite0", [image_input([sign], binary=False)],
+                          outputs=[out])  # fmt: skip
+    assert [o["name"] for o in result.get_response()["outputs"]] == ["TEXT"]
+    assert lines_of(result.as_numpy("TEXT")[0]) == list(SIGN)
+    # Without TEXT in `outputs`, no text is read; the history keeps what was read, as for
+    # every other route.
+    plain = client.infer("efficientnet_lite0", [image_input([sign])])
+    assert [o["name"] for o in plain.get_response()["outputs"]] == ["PROBABILITIES"]
+    unread, read = api.get("/api/v1/history", params={"limit": 2}).json()["items"]
+    assert unread["text"] is None and [line["text"] for line in read["text"]] == list(SIGN)
+
+
+def test_text_asked_where_the_reader_is_missing_is_a_typed_refusal(client, photos, monkeypatch):
+    """As on an installation without rapidocr: None in sys.modules is how Python marks a module
+    that cannot be imported, and importlib.util.find_spec (the reader's check) then finds none."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rapidocr", None)
+    out = triton.InferRequestedOutput("TEXT")
+    with pytest.raises(InferenceServerException) as caught:
+        client.infer("efficientnet_lite0", [image_input([photos["coffee"]])], outputs=[out])
+    assert caught.value.status() == "501" and "rapidocr" in caught.value.message()
+    meta = client.get_model_metadata("efficientnet_lite0")
+    assert [o["name"] for o in meta["outputs"]] == ["PROBABILITIES"]
+    assert "text_note" not in meta["parameters"]
+    result = client.infer("efficientnet_lite0", [image_input([photos["coffee"]])])
+    assert result.as_numpy("PROBABILITIES").shape == (1, 1000)  # the rest still answers
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "outputs,asked",
+    [(None, {"top_k": 1, "probabilities": True, "text": False}),
+     ([{"name": "TEXT"}], {"top_k": 1, "probabilities": False, "text": True}),
+     ([{"name": "PROBABILITIES", "parameters": {"classification": 3}}, {"name": "TEXT"}],
+      {"top_k": 3, "probabilities": False, "text": True}),
+     ([{"name": "PROBABILITIES"}], {"top_k": 1, "probabilities": True, "text": False})],
+    ids=["none-named", "text-alone", "labels-and-text", "probabilities"],
+)  # fmt: skip
+def test_the_outputs_named_choose_what_the_road_does(outputs, asked):
+    """Text is read only for TEXT, and asked for explicitly (False too): the server's `text`
+    setting must not make every KServe request read text, nor fail where the reader is
+    missing; with text=True, kit.ask refuses an installation without the reader."""
+    from localvision.server.routes.kserve import answer_of
+    from localvision.server.routes.kserve_request import wanted_of
+
+    assert answer_of(wanted_of({"outputs": outputs}, {})) == asked
+
+
+@pytest.mark.unit
+def test_text_is_binary_by_its_own_flag_or_the_requests():
+    from localvision.server.routes.kserve_request import Wanted, wanted_of
+
+    doc = {"outputs": [{"name": "TEXT"}, {"name": "PROBABILITIES",
+                                          "parameters": {"binary_data": False}}]}  # fmt: skip
+    assert wanted_of(doc, {"binary_data_output": True}) == Wanted(None, False, True, True)
+    doc = {"outputs": [{"name": "TEXT", "parameters": {"binary_data": True}}]}
+    assert wanted_of(doc, {}) == Wanted(None, False, True, False)
 
 
 def test_labels_come_in_the_language_asked(client, photos):

@@ -13,7 +13,12 @@ that PostgreSQL aborts to break a deadlock is run again (`write_transaction`).
 The schema is made and upgraded by Alembic migrations (migrate.py, migrations/), when a store
 opens the database.
 
-Rows are searched with a `Filter` (top label and file name containing some text, a time range)
+Each row keeps the text read in the photo when the request asked for it (`text`: the lines in
+reading order, one per line, which the search and the CSV use; `text_lines`: the lines with
+their confidence and box as JSON, which the API answers); both NULL when text was not asked for.
+
+Rows are searched with a `Filter` (top label, file name and the text read containing some text,
+a time range)
 and deleted one by one or by filter, always within a user scope: `user=None` is every user's
 rows, a name only that user's (the HTTP layer picks the scope from the caller's permissions).
 """
@@ -70,6 +75,13 @@ recognitions = Table(
     Column("client", String(128), nullable=True),
     # Who made it (the signed-in user or the API key's owner); NULL when auth is off.
     Column("user", String(64), nullable=True, index=True),
+    # The text read in the photo (migration 0005), NULL when it was not asked for: the lines
+    # joined by newlines (searched with LIKE, exported as the CSV's `text` cell), and the lines
+    # in full as JSON (text, confidence, box), as /api/v1/classify answered them. Not indexed:
+    # a contains-search cannot use a B-tree index, and a trigram or full-text index would need a
+    # PostgreSQL extension or a tokenizer that splits Chinese (see Filter.conditions).
+    Column("text", Text, nullable=True),
+    Column("text_lines", Text, nullable=True),
 )
 
 
@@ -85,19 +97,22 @@ class Record:
     client: str | None
     error: dict | None = None
     user: str | None = None
+    text: list[dict] | None = None  # the lines read ({text, confidence, box}); None: not asked
 
 
 @dataclass(frozen=True)
 class Filter:
     """Which rows to search or delete; every condition given must hold, none given: every row.
 
-    label: the top label contains it; filename: the file name contains it (both ignore case);
-    start: made at or after this moment; end: made before it (timezone-aware datetimes)."""
+    label: the top label contains it; filename: the file name contains it; text: the text read
+    in the photo contains it (all three ignore case); start: made at or after this moment; end:
+    made before it (timezone-aware datetimes)."""
 
     label: str | None = None
     filename: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    text: str | None = None
 
     @property
     def narrows(self) -> bool:
@@ -111,6 +126,7 @@ class Filter:
         filename: str | None = None,
         start: str | None = None,
         end: str | None = None,
+        text: str | None = None,
     ) -> "Filter":
         """From text as a person or a query string gives it. Blank text is no condition. `start`
         and `end` are ISO 8601 dates or date-times (no offset: UTC); a date means a whole UTC
@@ -118,7 +134,7 @@ class Filter:
         since, until = _moment(start, "from", False), _moment(end, "to", True)
         if since and until and since >= until:
             raise InvalidArgument("The time range is empty: `from` must be before `to`.")
-        return cls(_text(label), _text(filename), since, until)
+        return cls(_text(label), _text(filename), since, until, _text(text))
 
     def conditions(self) -> list:
         c, out = recognitions.c, []
@@ -131,6 +147,12 @@ class Filter:
             )
         if self.filename is not None:
             out.append(c.filename.icontains(self.filename, autoescape=True))
+        if self.text is not None:
+            # LIKE on both backends, % and _ escaped (autoescape): a contains-search finds a
+            # Chinese phrase without a tokenizer (SQLite's FTS5 and PostgreSQL's to_tsvector
+            # split on spaces, which Chinese has none of), and it ignores case by lower() on
+            # both sides: ASCII letters on SQLite, every letter on PostgreSQL.
+            out.append(c.text.icontains(self.text, autoescape=True))
         # Stored as UTC (naive on SQLite, which compares the text): compare in UTC too.
         if self.start is not None:
             out.append(c.created_at >= self.start.astimezone(timezone.utc))
@@ -277,6 +299,8 @@ def _row(r: Record, batch_id: str, now: datetime) -> dict:
         "latency_ms": round(r.latency_ms, 3),
         "client": r.client,
         "user": r.user,
+        "text": None if r.text is None else "\n".join(line["text"] for line in r.text),
+        "text_lines": None if r.text is None else json.dumps(r.text, ensure_ascii=False),
     })  # fmt: skip
 
 
@@ -326,6 +350,8 @@ def _to_item(row) -> dict:
         "latency_ms": row["latency_ms"],
         "client": row["client"],
         "user": row["user"],
+        # the lines read ({text, confidence, box}), [] when none were found; None: not asked
+        "text": None if row["text_lines"] is None else json.loads(row["text_lines"]),
         "error": (
             {"code": row["error_code"], "message": row["error_message"]}
             if row["error_code"]

@@ -1,5 +1,6 @@
 """The recognition history over HTTP: a page of it as JSON, all of it as CSV, searched by the
-same filter (top label, file name, time range); deleting one row or every row a filter matches.
+same filter (top label, file name, the text read in the photo, time range); deleting one row or
+every row a filter matches.
 
 Whose rows: with auth on, a user reads and deletes only their own, an admin everyone's; with auth
 off (loopback) the local user is trusted with all of them (`gate.history_scope`). Another user's
@@ -40,9 +41,14 @@ def search(
     end: str | None = Query(
         None, alias="to", description=f"Made before this; a date: up to the end of that day. {WHEN}"
     ),
+    text: str | None = Query(
+        None,
+        description="The text read in the photo contains this (any case; rows whose text was "
+        "not read never match). Text is read when a request asks for it (?text=true).",
+    ),
 ) -> Filter:
     """The search every history route takes. Blank values are no condition."""
-    return Filter.parse(label, filename, start, end)
+    return Filter.parse(label, filename, start, end, text)
 
 
 @router.get("/api/v1/history")
@@ -53,8 +59,9 @@ async def history(
     where: Filter = Depends(search),
 ):
     """Every recognition made through the service that matches the search, newest first (images
-    are not stored). `total` counts the matching rows. With auth on, a user sees their own; an
-    admin sees everyone's."""
+    are not stored). Each item's `text` is the lines read in the photo, as /api/v1/classify
+    answered them (null when text was not asked for). `total` counts the matching rows. With
+    auth on, a user sees their own; an admin sees everyone's."""
     store, user = _store(request), history_scope(request)
     total = await run_in_threadpool(store.count, user, where)
     items = await run_in_threadpool(store.page, limit, offset, user, where)
@@ -63,7 +70,8 @@ async def history(
 
 @router.get("/api/v1/history.csv")
 async def history_csv(request: Request, where: Filter = Depends(search)):
-    """The rows the same search matches, as CSV (top-k flattened into columns)."""
+    """The rows the same search matches, as CSV (top-k flattened into columns; `text`: the
+    lines read in the photo, one per line of the cell, empty when none were read)."""
     text = await run_in_threadpool(_store(request).to_csv, history_scope(request), where)
     return Response(
         text,

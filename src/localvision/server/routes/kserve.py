@@ -15,6 +15,14 @@ strings, most probable first; binary or JSON as the request asks (`binary_data` 
 `binary_data_output` for all). Labels in the request's `lang` parameter, else Accept-Language,
 else the server's language.
 
+`TEXT`, when the request names it in `outputs` (alone, or beside PROBABILITIES): the text read
+in each image, a BYTES tensor of shape [N] whose element i is a JSON array (UTF-8) of image i's
+lines in reading order, each {"text", "confidence", "box": four [x, y] points in the image's
+pixels}, `[]` when it has none: what /api/v1/classify?text=true answers as `text`. One JSON
+string per image rather than an [N, max_lines] string tensor: the boxes and confidences travel
+with the lines, and an image without text needs no padding. An installation without the text
+reader answers 501 `text_reading_unavailable`, and its model metadata lists no TEXT.
+
 The request is read and checked in routes/kserve_request.py (off the event loop); a JSON body,
 or a binary request's JSON header, is held to max_json_mb as it arrives (server/guards/body.py).
 The protocol has no per-row errors: one bad image fails the request, with a message naming the
@@ -35,9 +43,10 @@ from starlette.concurrency import run_in_threadpool
 from ... import __version__
 from ...errors import LocalVisionError, NotFound, UnsupportedEncoding
 from ...road import Item
+from ...text.reader import require_reader
 from .. import request as kit
 from ..service.state import ModelState
-from .kserve_request import HEADER_LENGTH, INPUT, OUTPUT, Wanted, parse_request
+from .kserve_request import HEADER_LENGTH, INPUT, OUTPUT, TEXT_OUTPUT, Wanted, parse_request
 
 router = APIRouter(prefix="/v2", tags=["kserve v2"])
 
@@ -46,6 +55,10 @@ EXTENSIONS = ["binary_tensor_data", "classification"]
 JSON_NOTE = (
     "IMAGE elements are encoded images (JPEG, PNG, ...): raw bytes with the binary tensor data "
     "extension, or base64 strings in a JSON body (JSON carries BYTES as UTF-8 strings)."
+)
+TEXT_NOTE = (
+    "TEXT (asked for by name in `outputs`) element i is a JSON array of image i's lines in "
+    'reading order: {"text", "confidence", "box": four [x, y] points in pixels}.'
 )
 
 
@@ -76,18 +89,32 @@ async def ready(request: Request):
     return JSONResponse({"ready": False, "error": why[0]}, status_code=503)
 
 
+def can_read_text() -> bool:
+    """Whether this installation has the text reader (the TEXT output)."""
+    try:
+        require_reader()
+    except LocalVisionError:
+        return False
+    return True
+
+
 def _metadata(state: ModelState) -> dict:
     clf = state.require()
+    outputs = [{"name": OUTPUT, "datatype": "FP32", "shape": [-1, clf.spec.num_classes]}]
+    notes = {"input_note": JSON_NOTE}
+    if can_read_text():
+        outputs.append({"name": TEXT_OUTPUT, "datatype": "BYTES", "shape": [-1]})
+        notes["text_note"] = TEXT_NOTE
     return {
         "name": state.name,
         "versions": [VERSION],
         "platform": f"localvision_{clf.backend.name}",
         "inputs": [{"name": INPUT, "datatype": "BYTES", "shape": [-1]}],
-        "outputs": [{"name": OUTPUT, "datatype": "FP32", "shape": [-1, clf.spec.num_classes]}],
+        "outputs": outputs,
         "parameters": {
             "precision": clf.backend.precision,
             "languages": list(clf.spec.languages),
-            "input_note": JSON_NOTE,
+            **notes,
         },
     }
 
@@ -112,6 +139,40 @@ async def model_ready(request: Request, name: str, version: str | None = None):
 # --- the answer -------------------------------------------------------------------------------
 def _bytes_tensor(strings: list[str]) -> bytes:
     return b"".join(struct.pack("<I", len(b)) + b for b in (s.encode() for s in strings))
+
+
+def answer_of(wanted: Wanted) -> dict:
+    """What the road is asked for (kit.ask's arguments) for these outputs. Text is read only
+    for TEXT, whatever the server's `text` setting (False overrides it), and asking for it
+    where the reader is missing is refused by kit.ask before any image is read."""
+    return {
+        "top_k": wanted.classification or 1,
+        "probabilities": wanted.probabilities and wanted.classification is None,
+        "text": wanted.text is not None,
+    }
+
+
+def _outputs(results, wanted: Wanted) -> list[tuple[dict, bytes]]:
+    """Each output asked for, as (its header, its binary data: b"" when it goes in JSON)."""
+    out = [_output(results, wanted)] if wanted.probabilities else []
+    if wanted.text is not None:
+        out.append(_text_output(results, wanted.text))
+    return out
+
+
+def _text_output(results, binary: bool) -> tuple[dict, bytes]:
+    strings = [
+        json.dumps([line.to_dict() for line in r.text or ()], ensure_ascii=False,
+                   separators=(",", ":"))  # fmt: skip
+        for r in results
+    ]
+    out = {"name": TEXT_OUTPUT, "datatype": "BYTES", "shape": [len(strings)]}
+    if binary:
+        raw = _bytes_tensor(strings)
+        out["parameters"] = {"binary_data_size": len(raw)}
+        return out, raw
+    out["data"] = strings
+    return out, b""
 
 
 def _output(results, wanted: Wanted) -> tuple[dict, bytes]:
@@ -156,10 +217,7 @@ async def infer(request: Request, name: str, version: str | None = None):
         Item(f"{INPUT}[{i}]", kit.check_size(data, limit, f"{INPUT}[{i}]"))
         for i, data in enumerate(req.images)
     ]
-    ask = kit.ask(
-        request, name, top_k=wanted.classification or 1, lang=req.lang,
-        probabilities=wanted.classification is None,
-    )  # fmt: skip
+    ask = kit.ask(request, name, lang=req.lang, **answer_of(wanted))
     results = await ask.recognize(items) if items else []
     for r in results:
         if r.error is not None:
@@ -170,9 +228,10 @@ async def infer(request: Request, name: str, version: str | None = None):
     if not results:
         head["outputs"] = []
         return JSONResponse(head)
-    out, raw = _output(results, wanted)
-    head["outputs"] = [out]
-    if not raw:
+    outputs = _outputs(results, wanted)
+    head["outputs"] = [out for out, _ in outputs]
+    raw = b"".join(data for _, data in outputs)  # in the order of the headers, as the
+    if not raw:  # binary tensor data extension reads them
         return JSONResponse(head)
     header = json.dumps(head, separators=(",", ":")).encode()
     return Response(

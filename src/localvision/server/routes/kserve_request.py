@@ -23,6 +23,7 @@ from ...errors import InvalidRequest
 
 INPUT = "IMAGE"
 OUTPUT = "PROBABILITIES"
+TEXT_OUTPUT = "TEXT"  # the text read in each image (routes/kserve.py says how it is encoded)
 HEADER_LENGTH = "inference-header-content-length"
 
 # A valid request nests 5 deep ({"inputs": [{"data": [["..."]]}]}); room for clients' extras.
@@ -39,10 +40,14 @@ _OPEN, _CLOSE, _BACKSLASH = frozenset(b"[{"), frozenset(b"]}"), ord("\\")
 
 @dataclass(frozen=True)
 class Wanted:
-    """What the request asks back: classification top-K (None: the probabilities), binary or not."""
+    """What the request asks back. PROBABILITIES (unless only TEXT is named): classification
+    top-K (None: the probabilities), binary or not. TEXT when named: `text` says binary or not
+    (None: not asked, and no text is read)."""
 
     classification: int | None
     binary: bool
+    text: bool | None = None
+    probabilities: bool = True
 
 
 @dataclass(frozen=True)
@@ -244,22 +249,31 @@ def flag(params: dict, name: str, default: bool) -> bool:
 
 # --- what it asks back ------------------------------------------------------------------------
 def wanted_of(doc: dict, params: dict) -> Wanted:
-    binary = flag(params, "binary_data_output", False)
-    classification = None
-    outputs = doc.get("outputs")
-    for i, out in enumerate(_list([] if outputs is None else outputs, "`outputs`")):
+    """The outputs asked for: those `outputs` names (each binary or not by its own
+    `binary_data`, else the request's `binary_data_output`); none named: PROBABILITIES."""
+    every = flag(params, "binary_data_output", False)
+    outputs = _list([] if doc.get("outputs") is None else doc["outputs"], "`outputs`")
+    if not outputs:
+        return Wanted(None, every)
+    classification, binary, text, probabilities = None, every, None, False
+    for i, out in enumerate(outputs):
         out = _object(out, f"outputs[{i}]")
         name = out.get("name")
-        if name != OUTPUT:
-            raise InvalidRequest(f"Unknown output {name!r}; this model has one output, {OUTPUT}.")
-        p = parameters_of(out, f"output {OUTPUT}")
-        binary = flag(p, "binary_data", binary)
+        if name not in (OUTPUT, TEXT_OUTPUT):
+            raise InvalidRequest(
+                f"Unknown output {name!r}; this model has the outputs {OUTPUT} and {TEXT_OUTPUT}."
+            )
+        p = parameters_of(out, f"output {name}")
+        if name == TEXT_OUTPUT:
+            text = flag(p, "binary_data", every)
+            continue
+        probabilities, binary = True, flag(p, "binary_data", every)
         if "classification" in p:
             k = p["classification"]
             if not _whole(k) or k < 1:
                 raise InvalidRequest(f"classification must be a whole number ≥ 1, not {k!r}.")
             classification = k
-    return Wanted(classification, binary)
+    return Wanted(classification, binary, text, probabilities)
 
 
 # --- the images -------------------------------------------------------------------------------

@@ -254,6 +254,7 @@ class Service:
                 client=client,
                 user=user,
                 error=r.error.to_dict() if r.error else None,
+                text=None if r.text is None else [line.to_dict() for line in r.text],
             )
             for r in results
         ]
