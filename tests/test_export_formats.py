@@ -1,10 +1,15 @@
-"""`localvision export --format`: Core ML carries the labels (every language) and preprocessing
-in its own metadata and records its source in the package manifest; a format whose converter
-cannot be installed is a typed error naming what to do, never a traceback; onnx / openvino are
-the serving exports by another name.
+"""`localvision export --format`: Core ML and LiteRT carry the labels (every language) and
+preprocessing in their own metadata and record their source in the package manifest; a converter
+that is missing or not set up is a typed error naming what to do, never a traceback; onnx /
+openvino are the serving exports by another name.
 
 Core ML predictions only run on macOS (coremltools has no runtime on Linux), so here the
-converted model's spec is checked: image input, classifier outputs, labels, metadata."""
+converted model's spec is checked: image input, classifier outputs, labels, metadata. The
+`.tflite` is run here with the LiteRT interpreter on real photos.
+
+LiteRT converts in an environment of its own (litert.py), made under the user's cache by the
+first run of `export --setup-converter` on a machine and reused by later runs while its recorded
+versions match (about 7 GB, a minute or two to make)."""
 
 from __future__ import annotations
 
@@ -170,11 +175,96 @@ def test_coreml_manifest_records_format_precision_and_weights(coreml, store, env
     assert again.returncode == 0 and "already exported coreml fp32" in again.stdout
 
 
-def test_tflite_is_a_typed_error_that_says_why_and_what_to_do(env):
-    done = cli("export", MODEL, "--format", "tflite", env=env)
+# --- LiteRT ---------------------------------------------------------------------------------------
+IMAGENET = "lite0_copy"  # lite0's weights as a store model of its own: its export is this module's
+
+
+@pytest.fixture(scope="module")
+def tflite(store, env, lite0_package):
+    """One LiteRT conversion for the module (lite0's network and ImageNet labels), through the
+    CLI, making the converter environment first where this machine has none yet."""
+    pytest.importorskip("ai_edge_litert", reason="the `mobile` extra is not installed")
+    done = cli("models", "import", IMAGENET, "--arch", MODEL,
+               "--weights", str(lite0_package / "weights.safetensors"), env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    done = cli("export", IMAGENET, "--format", "tflite", "--setup-converter", env=env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "exported tflite fp32" in done.stdout
+    return store / IMAGENET / "artifacts" / "tflite-fp32"
+
+
+def test_tflite_gives_the_reference_top5_on_real_photos(tflite, lite0, photos):
+    """The `.tflite` run by LiteRT's interpreter on NHWC 0-255 pixels gives the road's torch
+    probabilities (the reference pipeline) on real photos: same top-5, within 1e-3."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    arrays = np.stack([lite0.prepare(photos[name]) for name in GOLDEN])
+    reference = lite0.probabilities(arrays)
+    pp = lite0.spec.preprocess
+    pixels = (arrays * np.array(pp.std)[:, None, None] + np.array(pp.mean)[:, None, None]) * 255
+    runner = Interpreter(model_path=str(tflite / "model.tflite"))
+    runner.allocate_tensors()
+    (given,), (out,) = runner.get_input_details(), runner.get_output_details()
+    assert list(given["shape"]) == [1, 224, 224, 3] and given["dtype"] == np.float32
+    got = []
+    for image in pixels.transpose(0, 2, 3, 1).astype(np.float32):
+        runner.set_tensor(given["index"], image[None])
+        runner.invoke()
+        got.append(runner.get_tensor(out["index"])[0])
+    got = np.stack(got)
+    assert (np.argsort(-got, axis=1)[:, :5] == np.argsort(-reference, axis=1)[:, :5]).all()
+    assert np.abs(got - reference).max() < 1e-3
+
+
+def test_tflite_metadata_and_manifest_carry_labels_preprocessing_and_source(
+    tflite, store, env, monkeypatch
+):
+    from localvision.litert import read_metadata
+
+    pkg = _package(store, monkeypatch, IMAGENET)
+    spec = pkg.spec()
+    meta = read_metadata(tflite / "model.tflite")
+    assert set(spec.languages) >= {"en", "zh"}
+    for lang in spec.languages:
+        assert json.loads(meta[f"labels.{lang}"]) == list(spec.labels_in(lang))
+    assert json.loads(meta["preprocess"]) == spec.preprocess.to_dict()
+    whole = json.loads(meta["localvision"])
+    assert whole["weights_sha256"] == pkg.weights_sha256 and whole["model"] == IMAGENET
+    assert whole["input"] == {"shape": [1, 224, 224, 3], "layout": "NHWC", "dtype": "float32",
+                              "range": [0, 255]}  # fmt: skip
+    m = json.loads((tflite / "manifest.json").read_text("utf-8"))
+    assert m["backend"] == "tflite" and m["precision"] == "fp32"
+    assert m["files"] == ["model.tflite"] and m["input"] == whole["input"]
+    assert m["source_weights"]["sha256"] == pkg.weights_sha256
+    again = cli("export", IMAGENET, "--format", "tflite", env=env)  # reused, not converted again
+    assert again.returncode == 0 and "already exported tflite fp32" in again.stdout
+
+
+def test_tflite_without_its_converter_environment_names_the_setup_command(env, tmp_path):
+    done = cli("export", MODEL, "--format", "tflite",
+               env={**env, "LOCALVISION_CONVERTER_DIR": str(tmp_path)})  # fmt: skip
     text = done.stdout + done.stderr
     assert done.returncode != 0 and "Traceback" not in text
-    assert "litert-torch" in text and "--format onnx" in text
+    assert "--setup-converter" in text and "litert-torch" in text
+    assert not (tmp_path / "litert").exists()  # nothing made without being asked
+
+
+@pytest.mark.unit
+def test_a_converter_environment_made_for_other_versions_is_not_set_up(tmp_path):
+    from localvision.errors import ConverterNotSetUp
+    from localvision.litert import RECORD, ConverterEnv
+
+    env = ConverterEnv.under(tmp_path)
+    env.python.parent.mkdir(parents=True)
+    env.python.touch()
+    record = env.wanted()
+    (env.path / RECORD).write_text(json.dumps(record), "utf-8")
+    assert env.ready()
+    record["requirements"] = ["torch==1.0", *record["requirements"][1:]]
+    (env.path / RECORD).write_text(json.dumps(record), "utf-8")
+    with pytest.raises(ConverterNotSetUp) as caught:
+        env.require()
+    assert caught.value.code == "converter_not_set_up" and "--setup-converter" in caught.value.hint
 
 
 @pytest.mark.unit

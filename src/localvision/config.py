@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +17,11 @@ from .urls import redact
 def default_model_dir() -> Path:
     """The model store under the user's data directory (e.g. ~/.local/share/localvision/models)."""
     return Path(user_data_dir("localvision")) / "models"
+
+
+def default_converter_dir() -> Path:
+    """Converter environments under the user's cache (e.g. ~/.cache/localvision/converters)."""
+    return Path(user_cache_dir("localvision")) / "converters"
 
 
 def default_db_url() -> str:
@@ -53,6 +58,12 @@ class Settings(BaseSettings):
         description="The model store: one folder per model (weights, manifest, exports).",
     )
     offline: bool = Field(False, description="Never download weights; use local files only.")
+    # A cache, not data: each environment there (a few GB of torch and a converter that cannot
+    # share localvision's own) is remade by `export --setup-converter` whenever it is missing.
+    converter_dir: Path = Field(
+        default_factory=default_converter_dir,
+        description="Where export's converter environments live (--format tflite: litert/).",
+    )
     backend: Literal["auto", "torch", "openvino", "onnxruntime"] = Field(
         "auto", description="Inference backend: auto (openvino on the CPU), torch, onnxruntime."
     )

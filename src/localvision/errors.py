@@ -203,6 +203,14 @@ class ConverterMissing(ModelError):
     status = 501
 
 
+class ConverterNotSetUp(ModelError):
+    """An export format whose converter runs in an environment of its own that is not made yet
+    (or was made for other versions); the hint names the command that makes it."""
+
+    code = "converter_not_set_up"
+    status = 501
+
+
 class InferenceFailed(LocalVisionError):
     """The backend failed on a batch in a way of its own (not the inputs' fault)."""
 

@@ -5,12 +5,15 @@ labels in every language the package has and the preprocessing (resize, crop, in
 mean, std). The Core ML model takes an RGB image (0-255) and does the normalisation itself, so an
 app hands it a camera frame resized and center-cropped to the crop size (Vision's
 `.centerCrop`); it is a classifier whose class labels are the English ones, and it outputs
-probabilities. The package manifest records the format, precision and the weights' SHA-256.
+probabilities. The LiteRT model takes NHWC float32 pixels 0-255 and outputs probabilities too;
+its metadata is the flatbuffer's own metadata table (litert.py). The package manifest records the
+format, precision and the weights' SHA-256.
 
-Converters are optional extras (`pip install 'localvision[mobile]'`); a missing one is a typed
-error naming the extra. LiteRT is a typed error for now: its converter cannot be installed
-beside this project (see `require_converter`). Written into `<package>/artifacts/<format>-fp32/`
-like the serving exports, and reused while the weights and preprocessing are the same.
+Core ML's converter is an optional extra (`pip install 'localvision[mobile]'`); a missing one is
+a typed error naming the extra. LiteRT's cannot be installed beside this project, so it runs in
+an environment of its own (litert.py), made by `export --setup-converter`. Written into
+`<package>/artifacts/<format>-fp32/` like the serving exports, and reused while the weights and
+preprocessing are the same.
 """
 
 from __future__ import annotations
@@ -32,15 +35,18 @@ COREML_TARGET = "iOS15"
 METADATA_KEY = "localvision"
 
 
-def export_mobile(package: Package, fmt: str, precision: str = "fp32", *, rebuild: bool = False):
+def export_mobile(
+    package: Package, fmt: str, precision: str = "fp32", *, rebuild: bool = False,
+    converter_dir: Path | None = None,
+):  # fmt: skip
     """The Core ML or LiteRT export of a package (made now, or the up-to-date one found)."""
     from .export import build_artifact
 
     if precision != "fp32":
-        # Reduced precisions need an agreement check run by the target runtime, which (Core ML)
-        # does not run here; fp32 only until it can be checked.
+        # Reduced precisions need an agreement check run by the target runtime: Core ML does not
+        # run here, and LiteRT's int8 was not checked (docs/guide/export.md); fp32 only.
         raise PrecisionUnavailable(f"{fmt} exports are fp32 only, not {precision}.")
-    convert = require_converter(fmt)  # a missing converter fails before any work
+    convert = require_converter(fmt, converter_dir)  # a missing converter fails before any work
     spec = package.spec()
 
     def make(tmp: Path) -> dict:
@@ -69,11 +75,11 @@ def _input(spec: ModelSpec, fmt: str) -> dict:
     crop = spec.preprocess.crop
     if fmt == "coreml":
         return {"image": "RGB", "width": crop, "height": crop, "range": [0, 255]}
-    return {"shape": [1, 3, crop, crop], "dtype": "float32"}
+    return {"shape": [1, crop, crop, 3], "layout": "NHWC", "dtype": "float32", "range": [0, 255]}
 
 
-def require_converter(fmt: str):
-    """The function converting to `fmt`, or a typed error naming what to install."""
+def require_converter(fmt: str, converter_dir: Path | None = None):
+    """The function converting to `fmt`, or a typed error naming what to install or set up."""
     if fmt == "coreml":
         # Its import warns about every macOS-only runtime piece and untested torch / sklearn
         # versions: noise for a person converting on Linux (the docs say what runs where).
@@ -87,14 +93,11 @@ def require_converter(fmt: str):
             ) from None
         return _to_coreml
     if fmt == "tflite":
-        # litert-torch (the torch -> LiteRT converter) pins xdsl==0.28.0, which needs
-        # typing-extensions<4.13: it cannot share an environment with this project's pydantic,
-        # so no extra can carry it and nothing here converts to LiteRT yet.
-        raise ConverterMissing(
-            "LiteRT (.tflite) export needs litert-torch, which cannot be installed beside "
-            "localvision (its xdsl pin needs typing-extensions<4.13, older than pydantic's).",
-            hint="export ONNX (--format onnx) and convert it to .tflite in a separate environment",
-        )
+        from .config import default_converter_dir
+        from .litert import ConverterEnv
+
+        env = ConverterEnv.under(converter_dir or default_converter_dir()).require()
+        return lambda package, spec, path: _to_tflite(env, package, spec, path)
     raise ConverterMissing(f"No exporter for {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
@@ -141,6 +144,17 @@ def _to_coreml(package: Package, spec: ModelSpec, path: Path) -> None:
         model.user_defined_metadata[f"labels.{lang}"] = json.dumps(labels, ensure_ascii=False)
     model.user_defined_metadata["preprocess"] = json.dumps(meta["preprocess"])
     model.save(str(path))
+
+
+def _to_tflite(env, package: Package, spec: ModelSpec, path: Path) -> None:
+    from .litert import to_tflite
+
+    meta = {**metadata(package, spec), "input": _input(spec, "tflite")}
+    entries = {METADATA_KEY: json.dumps(meta, ensure_ascii=False)}
+    for lang, labels in meta["labels"].items():  # each language readable on its own
+        entries[f"labels.{lang}"] = json.dumps(labels, ensure_ascii=False)
+    entries["preprocess"] = json.dumps(meta["preprocess"])
+    to_tflite(env, package, spec, path, entries)
 
 
 def _convert_coreml(ct, program, spec: ModelSpec, example):

@@ -136,7 +136,7 @@ def weights_import(
     render.out.print(escape(f"{model}: verified and saved to {path}"))
 
 
-@settings_options("device", "weights", "offline", "model_dir")
+@settings_options("device", "weights", "offline", "model_dir", "converter_dir")
 def export(
     model: str = typer.Argument(..., help="Model to export: a registry or store model."),
     to_format: Optional[ExportFormat] = typer.Option(
@@ -163,6 +163,10 @@ def export(
         False, "--force", help="Keep an export below the bar (auto skips it)."
     ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Export again even if cached."),
+    setup_converter: bool = typer.Option(
+        False, "--setup-converter", help="With --format tflite: first make (or remake) the "
+        "converter's own environment under --converter-dir (torch + litert-torch, about 7 GB).",
+    ),  # fmt: skip
     *,
     given: Given,
 ):
@@ -181,10 +185,15 @@ def export(
     elif to_format is not None:  # another runtime's file (mobile.py)
         from ..mobile import export_mobile, require_converter
 
-        require_converter(to_format)  # before packaging: a missing converter fails at once
+        if setup_converter:
+            _setup_converter(to_format, settings.converter_dir)
+        require_converter(to_format, settings.converter_dir)  # before packaging: fails at once
         package = resolve(settings).package
         precision = "fp32" if precision in (None, "auto") else precision
-        _report(model, export_mobile(package, to_format, precision, rebuild=rebuild))
+        result = export_mobile(
+            package, to_format, precision, rebuild=rebuild, converter_dir=settings.converter_dir
+        )
+        _report(model, result)
         return
     target = Target.from_settings(settings, to_backend, precision)
     package = resolve(settings).package  # packaged into the store on first use
@@ -193,6 +202,24 @@ def export(
         min_agreement=min_agreement, force=force, rebuild=rebuild,
     )  # fmt: skip
     _report(model, result)
+
+
+def _setup_converter(to_format: str, converter_dir: Path) -> None:
+    """Make the converter environment a format needs (only LiteRT's has one), unless the one
+    there is complete and made for the versions wanted now."""
+    from ..errors import InvalidArgument
+    from ..litert import ConverterEnv
+
+    if to_format != "tflite":
+        raise InvalidArgument(f"--setup-converter is for --format tflite; {to_format} needs none.")
+    env = ConverterEnv.under(converter_dir)
+    if env.ready():
+        render.out.print(escape(f"LiteRT converter: ready at {env.path}"))
+        return
+    render.out.print(escape(f"LiteRT converter: installing torch and litert-torch into "
+                            f"{env.path} (a few minutes) ..."))  # fmt: skip
+    env.create()
+    render.out.print("LiteRT converter: ready")
 
 
 def _format_backend(to_format: str, to_backend: str | None) -> str:

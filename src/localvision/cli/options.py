@@ -36,7 +36,8 @@ from . import render
 SUBJECT_PREFIXES = ("video_", "stream_", "watch_", "train_")
 SHORT_FLAGS = {"model": "-m", "top_k": "-k"}
 # What a path setting names, as click shows and checks it (FILE, DIR).
-PATH_KINDS = {"weights": "file", "labels": "file", "model_dir": "dir", "sort_into": "dir"}
+PATH_KINDS = {"weights": "file", "labels": "file", "model_dir": "dir", "sort_into": "dir",
+              "converter_dir": "dir"}  # fmt: skip
 
 
 def field(name: str):
