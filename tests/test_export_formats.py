@@ -137,14 +137,14 @@ def test_the_converted_network_is_the_reference_pipeline_on_real_photos(lite0, p
     itself runs only on macOS.)"""
     import torch
 
-    from localvision.mobile import image_network
+    from localvision.models.network import probability_network
 
     arrays = np.stack([lite0.prepare(photos[name]) for name in GOLDEN])
     reference = lite0.probabilities(arrays)
     pp = lite0.spec.preprocess
     pixels = arrays * np.array(pp.std)[:, None, None] + np.array(pp.mean)[:, None, None]
     with torch.inference_mode():
-        net = image_network(lite0.package, lite0.spec)
+        net = probability_network(lite0.spec, lite0.package.weights_file)
         got = net(torch.from_numpy(pixels.astype(np.float32))).numpy()
     top5 = np.argsort(-reference, axis=1)[:, :5]
     assert (np.argsort(-got, axis=1)[:, :5] == top5).all()

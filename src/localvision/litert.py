@@ -115,7 +115,7 @@ def nhwc_network(package: Package, spec: ModelSpec):
     """What is converted: NHWC 0-255 RGB pixels in, probabilities out."""
     import torch
 
-    from .mobile import image_network
+    from .models.network import probability_network
 
     class Pixels(torch.nn.Module):
         def __init__(self, net):
@@ -125,7 +125,7 @@ def nhwc_network(package: Package, spec: ModelSpec):
         def forward(self, x):
             return self.net(x.permute(0, 3, 1, 2) / 255.0)
 
-    return Pixels(image_network(package, spec)).eval()
+    return Pixels(probability_network(spec, package.weights_file)).eval()
 
 
 def to_tflite(env: ConverterEnv, package: Package, spec: ModelSpec, path: Path, meta: dict):

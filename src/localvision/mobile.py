@@ -26,6 +26,7 @@ from pathlib import Path
 
 from . import artifacts
 from .errors import ConverterMissing, ExportRefused, PrecisionUnavailable
+from .models.network import probability_network
 from .models.spec import ModelSpec
 from .models.store import Package
 
@@ -101,26 +102,6 @@ def require_converter(fmt: str, converter_dir: Path | None = None):
     raise ConverterMissing(f"No exporter for {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
-def image_network(package: Package, spec: ModelSpec):
-    """The network with the normalisation and softmax inside: 0-1 RGB in, probabilities out.
-    (What Core ML converts; its image input scales 0-255 pixels to 0-1 in front of it.)"""
-    import torch
-
-    from .models.network import build_model
-
-    class Normalised(torch.nn.Module):
-        def __init__(self, net):
-            super().__init__()
-            self.net = net
-            self.register_buffer("mean", torch.tensor(spec.preprocess.mean).view(1, 3, 1, 1))
-            self.register_buffer("std", torch.tensor(spec.preprocess.std).view(1, 3, 1, 1))
-
-        def forward(self, x):
-            return torch.softmax(self.net((x - self.mean) / self.std), dim=1)
-
-    return Normalised(build_model(spec, package.weights_file)).eval()
-
-
 def _to_coreml(package: Package, spec: ModelSpec, path: Path) -> None:
     import coremltools as ct
     import torch
@@ -128,7 +109,8 @@ def _to_coreml(package: Package, spec: ModelSpec, path: Path) -> None:
     crop = spec.preprocess.crop
     example = torch.rand(1, 3, crop, crop)
     # torch.export, not jit.trace: coremltools 9's TorchScript frontend fails on numpy 2.
-    program = torch.export.export(image_network(package, spec), (example,)).run_decompositions({})
+    net = probability_network(spec, package.weights_file)
+    program = torch.export.export(net, (example,)).run_decompositions({})
     with contextlib.redirect_stderr(io.StringIO()):  # its progress bars
         try:
             model = _convert_coreml(ct, program, spec, example)

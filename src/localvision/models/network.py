@@ -131,3 +131,22 @@ def build_network(spec, base_weights, num_classes: int, seed: int):
         layer.bias.zero_()
     assert set(own) == set(model.state_dict())
     return model
+
+
+def probability_network(spec: ModelSpec, path: Path):
+    """The network with the normalisation and softmax inside: 0-1 RGB in, probabilities out:
+    what the phone exports convert (mobile.py's Core ML, whose image input scales 0-255 pixels
+    to 0-1 in front of it; litert.py's LiteRT, which puts its own scaling in front)."""
+    import torch
+
+    class Normalised(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+            self.register_buffer("mean", torch.tensor(spec.preprocess.mean).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(spec.preprocess.std).view(1, 3, 1, 1))
+
+        def forward(self, x):
+            return torch.softmax(self.net((x - self.mean) / self.std), dim=1)
+
+    return Normalised(build_model(spec, path)).eval()

@@ -33,8 +33,8 @@ from ..errors import EmptyFile, FileTooLarge, InvalidArgument, TooManyFiles, Uns
 from ..imaging import MB
 from ..models.labels import LANGUAGES
 from ..results import Answer, Result
-from ..text.reader import require_reader
 from ..road import Item
+from ..text.reader import require_reader
 from .guards.gate import user_of
 from .service.state import ModelState, Service
 
