@@ -103,7 +103,7 @@ def font_path() -> pathlib.Path:
     return pathlib.Path(found[1])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path()), size, index=0)  # .ttc: 0 is Micro Hei
 
@@ -188,8 +188,15 @@ def tilt(im: Image.Image, lean: float) -> Image.Image:
                         Image.Resampling.BICUBIC)  # fmt: skip
 
 
-def place(base: Image.Image, sign: Image.Image, at: tuple[float, float], *,
-          angle: float = 0.0, lean: float = 0.0, shadow: bool = True) -> Image.Image:
+def place(
+    base: Image.Image,
+    sign: Image.Image,
+    at: tuple[float, float],
+    *,
+    angle: float = 0.0,
+    lean: float = 0.0,
+    shadow: bool = True,
+) -> Image.Image:
     """base with sign pasted, its centre at `at` (fractions of the photo's width and height),
     turned `angle` degrees counter-clockwise and tilted by `lean`."""
     if lean:
@@ -214,8 +221,17 @@ def _noise(im: Image.Image, sigma: float, seed: int) -> Image.Image:
 
 
 # --- the cases ----------------------------------------------------------------------------------
-def _rendered(name: str, base: str, signs, quality: int = 90, *, long_side: int = 1024,
-              noise: float = 0.0, blur: float = 0.0, note: str = "") -> TextCase:
+def _rendered(
+    name: str,
+    base: str,
+    signs,
+    quality: int = 90,
+    *,
+    long_side: int = 1024,
+    noise: float = 0.0,
+    blur: float = 0.0,
+    note: str = "",
+) -> TextCase:
     """A case: each (Sign, placement kwargs) drawn onto the photo, in the order given, which is
     also the expected reading order."""
     im = _base(base, long_side)
@@ -300,6 +316,17 @@ def _rendered_cases() -> list[TextCase]:
 # Real photos of text that ship in installed packages, with the lines a person reads in them
 # (checked by eye, each enlarged). Left out: skimage's `text` (handwritten formulas on ruled paper,
 # seen at a slant: no ground truth one could defend, and rapidocr reads nothing in it).
+PAGE_LINES = (
+    "Region-based segmentation",
+    "Let us first determine markers of the coins and the",
+    "background. These markers are pixels that we can label",
+    "unambiguously as either object or background. Here,",
+    "the markers are found at the two extreme parts of the",
+    "histogram of grey values:",
+    ">>> markers = np.zeros_like(coins)",
+)
+
+
 def _real_cases() -> list[TextCase]:
     import matplotlib
     import skimage.data
@@ -307,23 +334,29 @@ def _real_cases() -> list[TextCase]:
     skimage_dir = pathlib.Path(skimage.data.__file__).parent
     hopper = pathlib.Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     return [
-        TextCase("page", (skimage_dir / "page.png").read_bytes(), (
-            "Region-based segmentation",
-            "Let us first determine markers of the coins and the",
-            "background. These markers are pixels that we can label",
-            "unambiguously as either object or background. Here,",
-            "the markers are found at the two extreme parts of the",
-            "histogram of grey values:",
-            ">>> markers = np.zeros_like(coins)",
-        ), "skimage.data.page(): a photo of a book page, unevenly lit (the cut-off last line is "
-           "left out)", real=True),  # fmt: skip
-        TextCase("motorcycle", (skimage_dir / "motorcycle_left.png").read_bytes(),
-                 ("YAMAHA", "YAMAHA"),
-                 "skimage's motorcycle_left.png: the badge on the tank, the one on the engine cover",
-                 real=True),
-        TextCase("name_tag", hopper.read_bytes(), ("COMO HOPPER",),
-                 "matplotlib's Grace Hopper portrait: the name tag (COMO: Commodore); the flag "
-                 "behind her has no text", real=True),
+        TextCase(
+            "page",
+            (skimage_dir / "page.png").read_bytes(),
+            PAGE_LINES,
+            "skimage.data.page(): a photo of a book page, unevenly lit (the cut-off last "
+            "line is left out)",
+            real=True,
+        ),
+        TextCase(
+            "motorcycle",
+            (skimage_dir / "motorcycle_left.png").read_bytes(),
+            ("YAMAHA", "YAMAHA"),
+            "skimage's motorcycle_left.png: the badge on the tank, the one on the engine cover",
+            real=True,
+        ),
+        TextCase(
+            "name_tag",
+            hopper.read_bytes(),
+            ("COMO HOPPER",),
+            "matplotlib's Grace Hopper portrait: the name tag (COMO: Commodore); the flag "
+            "behind her has no text",
+            real=True,
+        ),
     ]
 
 
