@@ -340,7 +340,7 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=3, help="timed calls per image and way")
+    ap.add_argument("--repeats", type=int, default=5, help="timed calls per image and way")
     ap.add_argument(
         "--threads",
         type=int,
