@@ -24,7 +24,7 @@ SYSTEM_FILES = {
     "test_camera_page.py": "browser", "test_model_picker.py": "browser",
     "test_page_scripts.py": "browser", "test_postgres.py": "postgres", "test_image.py": "container",
     "test_compose.py": "container", "test_ray.py": "ray", "test_streams.py": "rtsp",
-    "test_node_red.py": "node", "test_text_corpus.py": "cjk_font",
+    "test_node_red.py": "node", "test_text_corpus.py": "ocr", "test_text.py": "ocr",
 }  # fmt: skip
 SYSTEM_FIXTURES = {"pg_server": "postgres", "free_pg_url": "postgres", "rtsp": "rtsp",
                    "browser": "browser"}  # fmt: skip

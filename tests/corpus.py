@@ -99,15 +99,36 @@ def exif_rotated_pair(name: str = "coffee") -> tuple[bytes, bytes]:
 SIGN = ("禁止吸烟", "No Smoking")  # the lines sign_photo_bytes() draws, in reading order
 
 
-def cjk_font(size: int):
-    """The system CJK font (WenQuanYi Micro Hei; scripts/test.sh installs it) at `size` px."""
+FONT_FAMILY = "WenQuanYi Micro Hei"
+
+
+@functools.lru_cache(maxsize=1)
+def font_path() -> pathlib.Path:
+    """The CJK font's file, as fontconfig finds it; a clear error when it is not installed (a
+    fallback font would draw boxes where the Chinese should be)."""
     import subprocess
 
+    try:
+        found = subprocess.run(
+            ["fc-match", "-f", "%{family}\n%{file}", FONT_FAMILY],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout.splitlines()  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"fc-match failed ({exc}); install fontconfig") from exc
+    if len(found) < 2 or FONT_FAMILY not in found[0]:
+        raise RuntimeError(
+            f"the font {FONT_FAMILY!r} is not installed (apt-get install fonts-wqy-microhei; "
+            f"scripts/test.sh does it); fontconfig offers {found[:1]} instead"
+        )
+    return pathlib.Path(found[1])
+
+
+@functools.cache
+def cjk_font(size: int):
+    """The system CJK font (WenQuanYi Micro Hei) at `size` px."""
     from PIL import ImageFont
 
-    path = subprocess.run(["fc-match", "-f", "%{file}", "WenQuanYi Micro Hei"],
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return ImageFont.truetype(path, size)
+    return ImageFont.truetype(str(font_path()), size, index=0)  # .ttc: 0 is Micro Hei
 
 
 def sign_photo_bytes(lines=SIGN, name: str = "coffee", fmt: str = "JPEG") -> bytes:

@@ -22,13 +22,12 @@ import io
 import pathlib
 import random
 import re
-import subprocess
 import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-from corpus import PHOTOS, photo
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from corpus import PHOTOS, cjk_font, photo
+from PIL import Image, ImageDraw, ImageFilter
 
 
 @dataclass(frozen=True)
@@ -81,31 +80,7 @@ def char_accuracy(expected_lines, got_lines) -> float:
 
 
 # --- the font and the photos --------------------------------------------------------------------
-FONT_FAMILY = "WenQuanYi Micro Hei"
-
-
-@functools.lru_cache(maxsize=1)
-def font_path() -> pathlib.Path:
-    """The CJK font's file, as fontconfig finds it; a clear error when it is not installed (a
-    fallback font would draw boxes where the Chinese should be)."""
-    try:
-        found = subprocess.run(
-            ["fc-match", "-f", "%{family}\n%{file}", FONT_FAMILY],
-            capture_output=True, text=True, check=True, timeout=30,
-        ).stdout.splitlines()  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise RuntimeError(f"fc-match failed ({exc}); install fontconfig") from exc
-    if len(found) < 2 or FONT_FAMILY not in found[0]:
-        raise RuntimeError(
-            f"the font {FONT_FAMILY!r} is not installed (apt-get install fonts-wqy-microhei; "
-            f"scripts/test.sh does it); fontconfig offers {found[:1]} instead"
-        )
-    return pathlib.Path(found[1])
-
-
-@functools.cache
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_path()), size, index=0)  # .ttc: 0 is Micro Hei
+_font = cjk_font  # the one way the tests find and load the CJK font (tests/corpus.py)
 
 
 def _base(name: str, long_side: int = 0) -> Image.Image:
@@ -385,8 +360,8 @@ def no_text_photo() -> bytes:
     return _encode(_base("rocket"), "JPEG", quality=90)
 
 
-def huge_photo(megapixels: float = 50.0) -> bytes:
-    """A JPEG of about `megapixels` (3:2), a real photo scaled up with the SIGN_LINES sign on it
+def huge_photo(megapixels: float = 49.9) -> bytes:
+    """A JPEG of about `megapixels` (3:2; the default is just under the service's 50 MP limit), a real photo scaled up with the SIGN_LINES sign on it
     (the sign is a sixteenth of the long side tall per line, so it survives a reader shrinking
     the photo). Takes a second or two and ~150 MB while encoding."""
     h = round((megapixels * 1e6 / 1.5) ** 0.5)
