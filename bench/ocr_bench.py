@@ -1,7 +1,7 @@
 """Reading text (OCR): character accuracy on the text corpus, OCR time per image, and what the
 service adds around rapidocr, measured in the same run.
 
-    .venv/bin/python -m bench.ocr_bench [--repeats N] [--threads N] [--no-service]
+    .venv/bin/python -m bench.ocr_bench [--repeats N] [--threads N] [--no-service] [--no-turn]
                                         [--serve-arg ARG ...] [--out DIR]
 
 1. accuracy: rapidocr called directly (``RapidOCR()(bytes)``, its defaults) on every case of
@@ -79,14 +79,16 @@ def wait_quiet(probe: type[ForeignCPU], pid: int, timeout_s: float) -> float:
 
 
 # --- rapidocr, called directly ------------------------------------------------------------------
-def direct_engine(threads: int):
+def direct_engine(threads: int, turn: bool = True):
     """rapidocr with its defaults (PP-OCR det + angle classifier + rec, ONNX Runtime), quiet, with
-    `threads` intra-op threads (rapidocr ignores a value outside 1..os.cpu_count())."""
+    `threads` intra-op threads (rapidocr ignores a value outside 1..os.cpu_count()); turn=False:
+    without the angle classifier (the service's text_turn_lines off)."""
     from rapidocr import RapidOCR
 
     return RapidOCR(
         params={
             "Global.log_level": "error",
+            "Global.use_cls": turn,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
         }
     )
@@ -364,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-service", action="store_true", help="rapidocr direct only")
     ap.add_argument(
+        "--no-turn", action="store_true",
+        help="without the angle classifier, direct and in the service (text_turn_lines off)",
+    )  # fmt: skip
+    ap.add_argument(
         "--serve-arg",
         action="append",
         default=[],
@@ -391,10 +397,13 @@ def main(argv: list[str] | None = None) -> int:
     from textcorpus import text_cases
 
     cases = text_cases()
-    engine = direct_engine(args.threads)
+    engine = direct_engine(args.threads, turn=not args.no_turn)
+    if args.no_turn:  # the server started below reads its settings from the environment too
+        os.environ["LOCALVISION_TEXT_TURN_LINES"] = "0"
     results: dict = {
         "engine": f"rapidocr {version('rapidocr')}, onnxruntime {version('onnxruntime')}",
         "cpus": os.cpu_count(), "threads": args.threads, "repeats": args.repeats,
+        "turn_lines": not args.no_turn,
         "started": datetime.now().isoformat(timespec="seconds"),
     }  # fmt: skip
     log(f"rapidocr direct on {len(cases)} images")

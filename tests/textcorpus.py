@@ -361,9 +361,9 @@ def no_text_photo() -> bytes:
 
 
 def huge_photo(megapixels: float = 49.9) -> bytes:
-    """A JPEG of about `megapixels` (3:2; the default is just under the service's 50 MP limit), a real photo scaled up with the SIGN_LINES sign on it
-    (the sign is a sixteenth of the long side tall per line, so it survives a reader shrinking
-    the photo). Takes a second or two and ~150 MB while encoding."""
+    """A JPEG of about `megapixels` (3:2; the default is just under the service's 50 MP limit),
+    a real photo scaled up with the SIGN_LINES sign on it (the sign is a sixteenth of the long
+    side tall per line, so it survives a reader shrinking the photo). Takes a second or two and ~150 MB while encoding."""
     h = round((megapixels * 1e6 / 1.5) ** 0.5)
     w = round(h * 1.5)
     im = _sign_photo(1024).resize((w, h), Image.Resampling.BILINEAR)

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     text_min_confidence: float = Field(
         0.5, ge=0, le=1, description="Text lines read with less confidence than this are dropped."
     )
+    # On: a line read upside down (a photo turned over) is turned and read. Its classifier also
+    # turns some upright lines that look alike both ways ("出口 EXIT"): off reads upright text
+    # better (bench/ocr_bench.py measures both), and turned photos worse.
+    text_turn_lines: bool = Field(
+        True, description="Turn lines of text that are upside down before reading them."
+    )
     # 0: ONNX Runtime's default, one thread per core; the reader runs one photo at a time.
     text_threads: int = Field(
         0, ge=0, le=256, description="Threads the text reader uses per photo (0: every core)."

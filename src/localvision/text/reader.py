@@ -32,12 +32,13 @@ class TextReader:
     """Reads text for one store and one set of reading settings; safe to call from threads."""
 
     def __init__(self, model_dir: Path, name: str, *, max_pixels: int, min_confidence: float,
-                 threads: int):  # fmt: skip
+                 threads: int, turn_lines: bool):  # fmt: skip
         self.model_dir = model_dir
         self.name = name
         self.max_pixels = max_pixels
         self.min_confidence = min_confidence
         self.threads = threads
+        self.turn_lines = turn_lines
         self._engine = None
         self._package: TextPackage | None = None
         self._lock = threading.Lock()
@@ -45,7 +46,8 @@ class TextReader:
     @classmethod
     def of(cls, settings) -> "TextReader":
         return shared_reader(settings.model_dir, settings.text_model, settings.max_pixels,
-                             settings.text_min_confidence, settings.text_threads)  # fmt: skip
+                             settings.text_min_confidence, settings.text_threads,
+                             settings.text_turn_lines)  # fmt: skip
 
     @property
     def package(self) -> TextPackage:
@@ -61,6 +63,7 @@ class TextReader:
             params = {
                 "Global.log_level": "error",
                 "Global.text_score": self.min_confidence,
+                "Global.use_cls": self.turn_lines,
                 "Global.max_side_len": MAX_SIDE_PX,
                 "Det.model_path": str(package.file("detector")),
                 "Cls.model_path": str(package.file("orientation")),
@@ -111,7 +114,8 @@ def require_reader() -> None:
 
 @lru_cache(maxsize=8)
 def shared_reader(model_dir: Path, name: str, max_pixels: int, min_confidence: float,
-                  threads: int) -> TextReader:  # fmt: skip
+                  threads: int, turn_lines: bool) -> TextReader:  # fmt: skip
     """One reader per store and settings in a process: the server's models share it."""
     return TextReader(Path(model_dir), name, max_pixels=max_pixels,
-                      min_confidence=min_confidence, threads=threads)  # fmt: skip
+                      min_confidence=min_confidence, threads=threads,
+                      turn_lines=turn_lines)  # fmt: skip
