@@ -10,11 +10,10 @@ import json
 import pytest
 
 from localvision.errors import InvalidRequest
+from localvision.server.guards.jsonshape import SLICE, check_structure
 from localvision.server.routes.kserve_request import (
     MAX_DEPTH,
-    SLICE,
     Wanted,
-    check_structure,
     element_count,
     header_length_of,
     json_elements,

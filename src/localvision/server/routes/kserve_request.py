@@ -3,7 +3,7 @@ each step: `parse_request(body, header_length, max_images)` -> `InferRequest`, o
 `InvalidRequest` whose sentence names the part that is wrong. Pure (no server, no event loop):
 the route runs it in a worker thread, and tests call each part directly.
 
-The JSON is checked before it is parsed. `json.loads` builds a Python object for every value,
+The JSON is checked before it is parsed (server/guards/jsonshape.py). `json.loads` builds a Python object for every value,
 so a body of tiny values costs far more than its size: 16 MB of `[],` is 5.5 million lists
 (about a GB, two seconds with the interpreter held), and 100,000 `[` overflow its recursion. A
 valid request has a few values per image and nests five deep, so `load_json` first walks the
@@ -20,6 +20,7 @@ import struct
 from dataclasses import dataclass
 
 from ...errors import InvalidRequest
+from ..guards.jsonshape import check_structure
 
 INPUT = "IMAGE"
 OUTPUT = "PROBABILITIES"
@@ -33,9 +34,12 @@ MAX_DEPTH = 10
 # and parameters. Both terms are generous; the bound is about 1,000 at max_parts = 64.
 VALUES_PER_IMAGE = 8
 VALUES_BASE = 512
-SLICE = 1 << 20  # bytes per C call in the scan: the interpreter is never held for long
-_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b"[]{},")))
-_OPEN, _CLOSE, _BACKSLASH = frozenset(b"[{"), frozenset(b"]}"), ord("\\")
+# What the structure check's refusals add (guards/jsonshape.py): what a request looks like.
+ADVICE = {
+    "values": "an inference request has a few per image. Send each image as one base64 string "
+    "in IMAGE's `data`.",
+    "depth": 'an inference request nests five: {"inputs": [{"data": [["<base64>"]]}]}.',
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
 
 def load_json(data: bytes, most_values: int, max_depth: int = MAX_DEPTH):
     """The parsed JSON, once its structure is known to be a request's size (see the module)."""
-    check_structure(data, most_values, max_depth)
+    check_structure(data, most_values, max_depth, what="The request's JSON", advice=ADVICE)
     try:  # RFC 8259's encoding, whose multi-byte characters never hold an ASCII byte: so the
         text = data.decode("utf-8")  # scan above saw exactly the JSON's structure
     except UnicodeDecodeError:
@@ -112,89 +116,6 @@ def load_json(data: bytes, most_values: int, max_depth: int = MAX_DEPTH):
         raise InvalidRequest(
             "The request's JSON cannot be read: a value in it is too large."
         ) from None
-
-
-def check_structure(data: bytes, most_values: int, max_depth: int) -> None:
-    """Refuses JSON with more than `most_values` values or nested deeper than `max_depth`, from
-    its bytes: quotes are found with `bytes.find`, the stretches between strings are reduced to
-    their brackets, braces and commas by `translate` a MB at a time, and only those are walked
-    (so the work is bounded by the limits, not by the body). Values are counted as 1 + commas +
-    containers, an upper bound."""
-    walk = _Walk(most_values, max_depth)
-    start, inside = 0, False
-    for at in _string_quotes(data, most=8 * most_values):
-        if not inside:
-            walk.between_strings(data, start, at)
-        inside, start = not inside, at + 1
-    if not inside:
-        walk.between_strings(data, start, len(data))
-
-
-def _string_quotes(data: bytes, most: int):
-    """Positions of the quotes that open and close strings: not those after an odd run of
-    backslashes (escaped, inside a string). More than `most` quotes: refused."""
-    at, count = 0, 0
-    while (found := data.find(b'"', at)) >= 0:
-        count += 1
-        if count > most:
-            raise _too_many(most // 8)
-        escaped = found > at and data[found - 1] == _BACKSLASH and _odd_run(data, at, found)
-        at = found + 1
-        if not escaped:
-            yield found
-
-
-def _odd_run(data: bytes, start: int, end: int) -> bool:
-    """Whether the backslashes that end data[start:end] are odd in number, counted a slice at a
-    time from the end (a hostile body can be one run of millions)."""
-    run = 0
-    while end > start:
-        piece = data[max(start, end - SLICE) : end]
-        tail = len(piece) - len(piece.rstrip(b"\\"))
-        run += tail
-        if tail < len(piece):
-            break
-        end -= len(piece)
-    return run % 2 == 1
-
-
-class _Walk:
-    """Depth and values so far, fed the stretches of a body between its strings."""
-
-    def __init__(self, most_values: int, max_depth: int):
-        self.most_values, self.max_depth = most_values, max_depth
-        self.values, self.depth, self.seen = 1, 0, 0
-
-    def between_strings(self, data: bytes, start: int, end: int) -> None:
-        for at in range(start, end, SLICE):
-            marks = data[at : min(at + SLICE, end)].translate(None, _NOT_STRUCTURE)
-            self.seen += len(marks)
-            if self.seen > 2 * self.most_values:  # walked no further: far past any request
-                raise _too_many(self.most_values)
-            for c in marks:
-                self._mark(c)
-
-    def _mark(self, c: int) -> None:
-        if c in _OPEN:
-            self.values, self.depth = self.values + 1, self.depth + 1
-            if self.depth > self.max_depth:
-                raise InvalidRequest(
-                    f"The request's JSON nests deeper than {self.max_depth} levels; an "
-                    'inference request nests five: {"inputs": [{"data": [["<base64>"]]}]}.'
-                )
-        elif c in _CLOSE:
-            self.depth -= 1
-        else:  # a comma
-            self.values += 1
-        if self.values > self.most_values:
-            raise _too_many(self.most_values)
-
-
-def _too_many(most_values: int) -> InvalidRequest:
-    return InvalidRequest(
-        f"The request's JSON has more than {most_values} values; an inference request has a "
-        "few per image. Send each image as one base64 string in IMAGE's `data`."
-    )
 
 
 # --- types, one step at a time ----------------------------------------------------------------

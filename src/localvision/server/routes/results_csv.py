@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import InvalidArgument, InvalidRequest
 from ...report import rows_to_csv, widest
 from .. import request as kit
-from .kserve_request import check_structure
+from ..guards.jsonshape import check_structure
 
 router = APIRouter(tags=["classify"])
 
