@@ -17,6 +17,7 @@ from corpus import SIGN, sign_photo_bytes
 from typer.testing import CliRunner
 
 from localvision.cli import app
+from localvision.text.package import text_package
 
 CLASSIFY = "/api/v1/classify"
 
@@ -107,3 +108,12 @@ def test_classify_text_writes_a_text_column(tmp_path, sign):
         out.read_text("utf-8-sig")))}  # fmt: skip
     assert rows["sign.jpg"]["text"] == "\n".join(SIGN) and rows["sign.jpg"]["label_1"] == "espresso"
     assert rows["broken.jpg"]["error_code"] and rows["broken.jpg"]["text"] == ""
+
+
+def test_models_lists_the_text_reader_and_its_package(tmp_path):
+    store = ["--model-dir", str(tmp_path)]
+    before = CliRunner().invoke(app, ["models", *store], env={"COLUMNS": "300"})
+    assert "text reader ppocr-v6-small: made from the rapidocr" in before.output
+    text_package(tmp_path, "ppocr-v6-small")
+    after = CliRunner().invoke(app, ["models", *store], env={"COLUMNS": "300"})
+    assert "text reader ppocr-v6-small: ready" in after.output and "PP-OCRv6" in after.output

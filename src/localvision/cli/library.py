@@ -42,6 +42,7 @@ def models(ctx: typer.Context, *, settings: Settings):
 def show_models(settings: Settings) -> None:
     """The table of `localvision models` (and `weights status`)."""
     from ..models.catalog import catalog
+    from ..text.package import state_line
 
     table = Table(title=f"localvision models · store {settings.model_dir}", title_justify="left")
     for col in ("model", "state", "size", "precisions", "classes", "where / how", "description"):
@@ -58,6 +59,7 @@ def show_models(settings: Settings) -> None:
         "present / downloadable: packaged into the store on first use. auto = resnet18 when "
         "its weights are ready, present or downloadable, else efficientnet_lite0"
     )
+    render.out.print(escape(state_line(settings.model_dir, settings.text_model)))
 
 
 @models_app.command("import")

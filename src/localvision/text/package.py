@@ -145,3 +145,21 @@ def write_text_package(dest: Path, name: str) -> TextPackage:
     finally:
         shutil.rmtree(new, ignore_errors=True)
     return TextPackage(dest, manifest)
+
+
+def state_line(model_dir: Path, name: str) -> str:
+    """One line on the text reader's package for `localvision models`: ready (its models and
+    size), made at first use, or not installed (and how to install it)."""
+    path = package_path(model_dir, name)
+    package = read_text_package(path)
+    if package is not None:
+        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+        models = ", ".join(p["model"] for p in package.manifest["parts"].values())
+        engine = package.manifest["engine"]
+        return (f"text reader {name}: ready, {size / 2**20:.0f} MB ({models}; "
+                f"{engine['name']} {engine['version']}) in {path}")  # fmt: skip
+    try:
+        version = engine_version()
+    except TextReadingUnavailable:
+        return f"text reader {name}: not installed (pip install 'localvision[text]')"
+    return f"text reader {name}: made from the {ENGINE} {version} wheel at its first use"
