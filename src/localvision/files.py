@@ -8,6 +8,7 @@ key files) or into the model store goes through here:
     write_json(path, obj)           atomic_write of JSON (UTF-8, not ASCII-escaped)
     replace_dir(new, dest)          a finished folder takes dest's place by renames
     recover_replaced(root)          finishes or undoes a replace_dir a crash cut short
+    sha256_file(path)               a file's SHA-256, read a MB at a time (weights, packages)
 
 Why a fresh temporary file (`mkstemp`: O_CREAT|O_EXCL, a random name) and not a fixed name like
 `.photo.xmp.tmp`: in a shared folder someone may plant a symbolic link under the fixed name, and
@@ -18,6 +19,7 @@ stands at `path` is replaced, not followed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -141,3 +143,12 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
     elif path.exists():
         shutil.rmtree(path, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    """A file's SHA-256 (hex), read a MB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -19,6 +19,7 @@ from typing import Callable
 
 from .config import torch_home
 from .errors import WeightsDownloadFailed, WeightsInvalid, WeightsMissing
+from .files import sha256_file
 from .models.spec import ModelSpec
 
 # Long enough for a slow proxy to answer, short enough that an offline machine is not kept waiting.
@@ -45,14 +46,6 @@ def cache_dir() -> Path:
 
 def cache_path(spec: ModelSpec) -> Path:
     return cache_dir() / spec.weights.filename
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def locate(spec: ModelSpec, weights_file: Path | None = None) -> Located | None:

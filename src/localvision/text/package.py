@@ -15,7 +15,6 @@ It lives under the hidden `.text/` folder: the classification store lists only c
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import shutil
@@ -25,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import TextModelDamaged, TextReadingUnavailable
-from ..files import read_json, replace_dir, write_json
+from ..files import read_json, replace_dir, sha256_file, write_json
 from ..names import check_model_name
 
 FORMAT_VERSION = 1
@@ -51,26 +50,13 @@ class TextPackage:
         """Each part's bytes against the manifest's SHA-256 (TextModelDamaged if one differs)."""
         for part, entry in self.manifest["parts"].items():
             path = self.path / entry["file"]
-            if not path.is_file() or sha256_of(path) != entry["sha256"]:
+            if not path.is_file() or sha256_file(path) != entry["sha256"]:
                 raise TextModelDamaged(
                     f"The text reader's {part} ({path}) is missing or does not match its "
                     "SHA-256 in the package's manifest.",
                     hint=f"Remove {self.path} and it is made again from the rapidocr wheel.",
                 )
         return self
-
-    def describe(self) -> dict:
-        m = self.manifest
-        return {"name": m["name"], "engine": m["engine"], "languages": m["languages"],
-                "parts": m["parts"], "path": str(self.path)}  # fmt: skip
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def engine_version() -> str:
@@ -128,7 +114,7 @@ def write_text_package(dest: Path, name: str) -> TextPackage:
         for part, source in wheel_models().items():
             file = f"{part}.onnx"
             shutil.copyfile(source, new / file)
-            parts[part] = {"file": file, "model": source.stem, "sha256": sha256_of(new / file),
+            parts[part] = {"file": file, "model": source.stem, "sha256": sha256_file(new / file),
                            "source": f"{ENGINE} {version} wheel"}  # fmt: skip
         manifest = {
             "format_version": FORMAT_VERSION,
