@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConverterMissing, ConverterNotSetUp, ExportRefused
+from .files import read_json, write_json
 from .models.spec import ModelSpec
 from .models.store import Package
 
@@ -67,11 +68,7 @@ class ConverterEnv:
 
     def ready(self) -> bool:
         """Made completely (the record is written last) for the versions wanted now."""
-        try:
-            recorded = json.loads((self.path / RECORD).read_text("utf-8"))
-        except (OSError, ValueError):
-            return False
-        return recorded == self.wanted() and self.python.exists()
+        return read_json(self.path / RECORD) == self.wanted() and self.python.exists()
 
     def require(self) -> "ConverterEnv":
         if not self.ready():
@@ -92,7 +89,7 @@ class ConverterEnv:
         _run_logged([sys.executable, "-m", "venv", str(self.path)], log)
         pip = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check"]
         _run_logged([*pip, *self.wanted()["requirements"]], log)
-        (self.path / RECORD).write_text(json.dumps(self.wanted(), indent=2), "utf-8")
+        write_json(self.path / RECORD, self.wanted())  # last: what marks the venv as made
 
 
 def _run_logged(command: list[str], log: Path) -> None:
