@@ -157,6 +157,29 @@ def test_the_language_comes_from_the_browser(open_page, live_server, languages, 
     assert page.evaluate("document.documentElement.lang") == expected
 
 
+@pytest.mark.parametrize(
+    "locale,said",
+    [("zh-CN", "本机没有 ResNet-18 的权重（离线），因此由内置的 efficientnet_lite0 识别。"),
+     ("en-US", "ResNet-18\u2019s weights are not on this machine (offline)")],
+)  # fmt: skip
+def test_why_auto_chose_another_model_is_said_in_the_pages_language(open_page, live_server,
+                                                                    locale, said):  # fmt: skip
+    """The notice of a service started with `auto` offline (every fresh install here), by its
+    code: the server's English sentence never shows on the Chinese page."""
+    from localvision.models.resolve import NOTICES
+
+    def as_auto(route):
+        body = route.fetch().json()
+        body.update(notice=NOTICES["auto_offline"], notice_code="auto_offline")
+        route.fulfill(json=body)
+
+    page = open_page(locale)
+    page.route("**/api/v1/models", as_auto)
+    page.goto(live_server + "/")
+    expect(page.locator("#banner-notice")).to_contain_text(said)
+    expect(page.locator("#banner-notice")).to_contain_text("localvision weights fetch resnet18")
+
+
 # --- the switch ---------------------------------------------------------------------------------
 def test_the_switch_changes_the_language_and_the_choice_is_kept(open_page, live_server):
     page = open_page("zh-CN")

@@ -43,6 +43,7 @@ class Classifier:
         self.weights_path = self.package.weights_file if self.package else None
         self.weights_origin = resolved.origin if resolved else None
         self.notice = resolved.notice if resolved else None  # e.g. why `auto` fell back
+        self.notice_code = resolved.notice_code if resolved else None
         self.preparer = preparer or Preparer(
             spec.preprocess, max_pixels=settings.max_pixels, exact_decode=settings.exact_decode
         )
@@ -132,6 +133,7 @@ class Classifier:
             "groups": self.spec.groups is not None,
             "metrics": dict(self.spec.metrics) if self.spec.metrics else None,
             "notice": self.notice,
+            "notice_code": self.notice_code,
         }
 
 

@@ -33,6 +33,8 @@ class Resolved:
     package: Package
     spec: ModelSpec  # the package's, with a --labels file applied
     notice: str | None = None  # e.g. why `auto` fell back to another model
+    # the notice's stable code (NOTICES), so a page can say it in its own language
+    notice_code: str | None = None
 
     @property
     def origin(self) -> str:
@@ -48,27 +50,33 @@ def resolve(settings, name: str | None = None, labels: Path | None = None) -> Re
     name = name or settings.model
     first = name == settings.model_names[0]
     weights = settings.weights if first else None
-    notice = None
+    code = None
     if name == "auto":
-        name, notice = _auto(store, settings, weights)
+        name, code = _auto(store, settings, weights)
     package = _package(store, name, settings, weights)
     label_file = labels if labels is not None else (settings.labels if first else None)
     sets = read_label_file(label_file, package.manifest["num_classes"]) if label_file else None
-    return Resolved(package, package.spec(sets), notice)
+    return Resolved(package, package.spec(sets), NOTICES.get(code), code)
+
+
+# Why `auto` answered with another model than ResNet-18, by code (the page has each in Chinese).
+NOTICES = {
+    code: f"ResNet-18's weights are unavailable ({why}), so the bundled efficientnet_lite0 "
+    "answers. Get them with: localvision weights fetch resnet18"
+    for code, why in (("auto_offline", "offline, not in the cache"),
+                      ("auto_download_failed", "the download failed"))
+}  # fmt: skip
 
 
 def _auto(store: ModelStore, settings, weights) -> tuple[str, str | None]:
+    """The model `auto` is, and the code of the notice saying why it is not ResNet-18."""
     if weights is not None or store.get("resnet18") is not None:
         return "resnet18", None
     try:
         weights_mod.resolve(get_spec("resnet18"), None, settings.offline)  # may download
         return "resnet18", None
     except (WeightsMissing, WeightsDownloadFailed):
-        why = "offline, not in the cache" if settings.offline else "the download failed"
-        return "efficientnet_lite0", (
-            f"ResNet-18's weights are unavailable ({why}), so the bundled efficientnet_lite0 "
-            f"answers. Get them with: localvision weights fetch resnet18"
-        )
+        return "efficientnet_lite0", "auto_offline" if settings.offline else "auto_download_failed"
 
 
 def _package(store: ModelStore, name: str, settings, weights) -> Package:

@@ -34,6 +34,7 @@ async def models(request: Request):
         "status": state.status,
         "model": clf.info() if clf else None,
         "notice": clf.notice if clf else None,
+        "notice_code": clf.notice_code if clf else None,  # the page says it in its language
         "reason": state.reason,
         "hint": state.hint,
         "limits": {

@@ -214,7 +214,7 @@
     state.ready = state.models.length ? Boolean(chosen && chosen.state === "ready")
       : Boolean(info.ready);
     renderModel(info);
-    renderNotice(info.notice);
+    renderNotice(info.notice, info.notice_code);
     renderGroupsToggle();
     if (state.ready) {
       ui.bannerError.hidden = true;
@@ -360,13 +360,16 @@
     ui.groupsField.hidden = Boolean(model) && model.groups === false;
   }
 
-  function renderNotice(notice) {
+  /** The server's notice (why `auto` chose another model), in this page's language when its
+   * code has a sentence here, else as the server said it. */
+  function renderNotice(notice, code) {
     ui.bannerNotice.textContent = "";
     ui.bannerNotice.hidden = !notice;
     if (!notice) return;
+    const said = (code && T.notices && T.notices[code]) || notice;
     ui.bannerNotice.append(
       el("span", { className: "banner-icon", "aria-hidden": "true" }, "i"),
-      el("p", {}, notice),
+      el("p", {}, said),
     );
   }
 

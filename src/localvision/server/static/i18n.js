@@ -438,6 +438,12 @@
         textCopy: "Copy text",
         textCopyFailed: "Could not copy here: the text is selected, press Ctrl+C.",
         textOffHint: "Turn off \u201cRead text\u201d to recognize the photo without its text.",
+        notices: {
+          auto_offline: "ResNet-18\u2019s weights are not on this machine (offline), so the bundled " +
+            "efficientnet_lite0 answers. Get them with: localvision weights fetch resnet18",
+          auto_download_failed: "ResNet-18\u2019s weights could not be downloaded, so the bundled " +
+            "efficientnet_lite0 answers. Get them with: localvision weights fetch resnet18",
+        },
         rowText: (text) => `Text: ${text}`,
         topLabels: (n, name) => `Top ${n} labels for ${name}`,
         answeredBy: (model) => `Answered by ${model}`,
@@ -571,6 +577,12 @@
         textCopy: "复制文字",
         textCopyFailed: "这里无法复制：文字已选中，请按 Ctrl+C。",
         textOffHint: "关闭“识别文字”即可只识别照片的内容。",
+        notices: {
+          auto_offline: "本机没有 ResNet-18 的权重（离线），因此由内置的 efficientnet_lite0 识别。" +
+            "获取权重：localvision weights fetch resnet18",
+          auto_download_failed: "ResNet-18 的权重下载失败，因此由内置的 efficientnet_lite0 识别。" +
+            "获取权重：localvision weights fetch resnet18",
+        },
         rowText: (text) => `文字：${text}`,
         topLabels: (n, name) => `${name} 最可能的 ${n} 个标签`,
         answeredBy: (model) => `识别模型：${model}`,
