@@ -197,3 +197,21 @@ def test_the_toggle_is_remembered(page):
     page.uncheck("#read-text")
     page.reload()
     expect(page.locator("#read-text")).not_to_be_checked()
+
+
+def test_the_history_page_finds_a_photo_by_the_text_read_in_it(page, sign, live_server):
+    """The sign read above is in the history: searching its Chinese text finds it, with the
+    lines under the file's name; text that no photo shows finds nothing."""
+    page.goto(live_server + "/history")
+    page.fill("#filter-text", "禁止吸")
+    page.click("#filter-apply")
+    rows = page.locator("#history-body tr, .history-row")
+    expect(rows.first).to_be_visible(timeout=SLOW)
+    texts = page.locator(".history-row .row-text").all_inner_texts()
+    assert texts and all("禁止吸烟" in t for t in texts), texts
+    assert "文字：禁止吸烟 / No Smoking" in texts
+    assert "text=%E7%A6%81%E6%AD%A2%E5%90%B8" in page.url  # the search lives in the address
+    page.fill("#filter-text", "这段文字不在任何照片里")
+    page.click("#filter-apply")
+    expect(page.locator("#history-none")).to_be_visible(timeout=SLOW)
+    page.goto(live_server + "/")  # back where the other tests expect the page

@@ -1,7 +1,7 @@
 /* localvision: the History page. A paged table over GET /api/v1/history (newest first), 25 rows a
- * page, searched by top label, file name and a date range; each row can be deleted, and so can
+ * page, searched by top label, file name, the text read in the photo and a date range; each row can be deleted, and so can
  * everything the search matches (after a confirmation). The search and the page number live in
- * the address (?label=&filename=&from=&to=&page=N) so Back and reload keep them; the CSV link
+ * the address (?label=&filename=&text=&from=&to=&page=N) so Back and reload keep them; the CSV link
  * exports what the search matches.
  *
  * Dates are the user's local days: "from" is that day's first moment here, "to" the end of that
@@ -22,7 +22,7 @@
   const { el, percentText, barWidth, parseUtc, requestJson } = window.localvisionPage;
 
   const PAGE_SIZE = 25;
-  const FIELDS = ["label", "filename", "from", "to"]; // the search, as the address holds it
+  const FIELDS = ["label", "filename", "text", "from", "to"]; // the search, as the address holds it
   const $ = (id) => document.getElementById(id);
   const ui = {
     body: $("history-body"),
@@ -38,8 +38,8 @@
     csv: $("history-csv"),
     form: $("history-filter"),
     reset: $("filter-reset"),
-    inputs: { label: $("filter-label"), filename: $("filter-filename"), from: $("filter-from"),
-      to: $("filter-to") },
+    inputs: { label: $("filter-label"), filename: $("filter-filename"), text: $("filter-text"),
+      from: $("filter-from"), to: $("filter-to") },
     deleteShown: $("delete-shown"),
     dialog: $("confirm-delete"),
     dialogText: $("confirm-text"),
@@ -85,6 +85,7 @@
     const params = new URLSearchParams();
     if (search.label) params.set("label", search.label);
     if (search.filename) params.set("filename", search.filename);
+    if (search.text) params.set("text", search.text);
     if (search.from) params.set("from", localDayStart(search.from, 0));
     if (search.to) params.set("to", localDayStart(search.to, 1));
     return params;
@@ -164,7 +165,9 @@
       dataset: { id: String(item.id) } },
       timeCell(item.created_at),
       el("td", { className: "cell-file" },
-        el("span", { className: "file-name", title: item.filename || "" }, name)),
+        el("span", { className: "file-name", title: item.filename || "" }, name),
+        // the text read in it, when it was asked for (null: it was not)
+        Array.isArray(item.text) ? window.localvisionText.inRow(item.text, T) : null),
       labelCell,
       el("td", { className: "cell-model" }, item.model || "\u2014"),
       el("td", { className: "cell-latency" }, latency),
