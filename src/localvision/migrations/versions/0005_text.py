@@ -3,7 +3,7 @@ the lines with confidence and box as JSON), NULL where text was not asked for.
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2027-01-10
+Create Date: 2026-12-06
 """
 
 import sqlalchemy as sa
