@@ -171,8 +171,8 @@ class Road:
         while chunk := list(itertools.islice(it, self.chunk)):
             rows = [Result(item.name, error=item.error) for item in chunk]
             todo = [i for i, item in enumerate(chunk) if item.error is None]
-            sources = [chunk[i].source for i in todo]
-            outcomes = yield Decode(sources, digest=digest, keep=answer.text)
+            outcomes = yield Decode([chunk[i].source for i in todo], digest=digest,
+                                    keep=answer.text)  # fmt: skip
             kept: list[tuple[int, Prepared]] = []
             for i, (value, sha) in zip(todo, outcomes):
                 rows[i].sha256 = sha

@@ -19,7 +19,7 @@ from ..errors import LocalVisionError, TextReadingFailed
 from ..imaging import decode_picture
 from ..results import TextLine
 from .order import reading_order
-from .package import TextPackage, engine_version, text_package
+from .package import engine_version, text_package
 
 # rapidocr scales a photo so that its longer side is at most this many pixels before looking
 # for text (its Global.max_side_len). A photo whose shorter side would then be thinner than
@@ -40,7 +40,6 @@ class TextReader:
         self.threads = threads
         self.turn_lines = turn_lines
         self._engine = None
-        self._package: TextPackage | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -49,13 +48,9 @@ class TextReader:
                              settings.text_min_confidence, settings.text_threads,
                              settings.text_turn_lines)  # fmt: skip
 
-    @property
-    def package(self) -> TextPackage:
-        """The reader's package (made from the wheel at first use), verified."""
-        with self._lock:
-            return self._load()[1]
-
     def _load(self):
+        """The engine, made at the first photo from the store's package (verified), under the
+        lock that also keeps it to one photo at a time."""
         if self._engine is None:
             package = text_package(self.model_dir, self.name)  # TextReadingUnavailable if none
             from rapidocr import RapidOCR
@@ -70,8 +65,8 @@ class TextReader:
                 "Rec.model_path": str(package.file("recogniser")),
                 "EngineConfig.onnxruntime.intra_op_num_threads": self.threads or -1,
             }
-            self._engine, self._package = RapidOCR(params=params), package
-        return self._engine, self._package
+            self._engine = RapidOCR(params=params)
+        return self._engine
 
     def read(self, data) -> list[TextLine]:
         """The lines in a photo (bytes or a PIL image), in reading order; [] when it has none.
@@ -81,7 +76,7 @@ class TextReader:
         if min(width, height) * MAX_SIDE_PX / max(width, height, MAX_SIDE_PX) < MIN_SIDE_PX:
             return []
         with self._lock:
-            engine, _ = self._load()
+            engine = self._load()
             try:
                 out = engine(image)
             except LocalVisionError:
