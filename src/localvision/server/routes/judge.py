@@ -83,8 +83,11 @@ async def judge_photo(
                   min_confidence=the_rule.min_confidence, text=the_rule.reads_text)  # fmt: skip
     clf = ask.state.require()
     vocab = Vocabulary.of(clf.spec)
-    resolve(the_rule, vocab)  # a term the model lacks is refused before any work is done
+    # The photo is read (within its limit) before a term the model lacks is refused: a refusal
+    # sent while the client is still uploading closes the connection under it, and a client
+    # such as Node's fetch then sees "fetch failed" instead of the refusal.
     item = await kit.the_image(request, ask.service.settings.max_upload_bytes, ROUTE)
+    resolve(the_rule, vocab)
     (result,) = await ask.recognize([item])
     if result.error is not None:
         raise result.error
