@@ -23,10 +23,10 @@ def check_structure(data: bytes, most_values: int, max_depth: int, *, what: str 
                     advice: dict[str, str] | None = None) -> None:  # fmt: skip
     """Refuses JSON with more than `most_values` values or nested deeper than `max_depth`, from
     its bytes (InvalidRequest, `what` naming the body and `advice` adding, per "values" or
-    "depth", what a good one looks like): quotes are found with `bytes.find`, the stretches between strings are reduced to
-    their brackets, braces and commas by `translate` a MB at a time, and only those are walked
-    (so the work is bounded by the limits, not by the body). Values are counted as 1 + commas +
-    containers, an upper bound."""
+    "depth", what a good one looks like): quotes are found with `bytes.find`, the stretches
+    between strings are reduced to their brackets, braces and commas by `translate` a MB at a
+    time, and only those are walked (so the work is bounded by the limits, not by the body).
+    Values are counted as 1 + commas + containers, an upper bound."""
     refuse = _Refusals(what, advice or {})
     walk = _Walk(most_values, max_depth, refuse)
     start, inside = 0, False

@@ -3,12 +3,10 @@ each step: `parse_request(body, header_length, max_images)` -> `InferRequest`, o
 `InvalidRequest` whose sentence names the part that is wrong. Pure (no server, no event loop):
 the route runs it in a worker thread, and tests call each part directly.
 
-The JSON is checked before it is parsed (server/guards/jsonshape.py). `json.loads` builds a Python object for every value,
-so a body of tiny values costs far more than its size: 16 MB of `[],` is 5.5 million lists
-(about a GB, two seconds with the interpreter held), and 100,000 `[` overflow its recursion. A
-valid request has a few values per image and nests five deep, so `load_json` first walks the
-body's structural bytes (quotes, brackets, braces, commas) and refuses one with more values or
-deeper nesting than any request has, in C-speed slices of a MB, before anything is built.
+The JSON is checked before it is parsed (server/guards/jsonshape.py: a body of tiny values
+costs far more to parse than its size). A valid request has a few values per image and nests
+five deep, so `load_json` refuses one with more values or deeper nesting than any request has,
+before anything is built.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 /* localvision: the History page. A paged table over GET /api/v1/history (newest first), 25 rows a
- * page, searched by top label, file name, the text read in the photo and a date range; each row can be deleted, and so can
- * everything the search matches (after a confirmation). The search and the page number live in
- * the address (?label=&filename=&text=&from=&to=&page=N) so Back and reload keep them; the CSV link
- * exports what the search matches.
+ * page, searched by top label, file name, the text read in the photo and a date range; each row
+ * can be deleted, and so can everything the search matches (after a confirmation). The search and
+ * the page number live in the address (?label=&filename=&text=&from=&to=&page=N) so Back and
+ * reload keep them; the CSV link exports what the search matches.
  *
  * Dates are the user's local days: "from" is that day's first moment here, "to" the end of that
  * day here, sent to the server as UTC instants.
@@ -22,7 +22,7 @@
   const { el, percentText, barWidth, parseUtc, requestJson } = window.localvisionPage;
 
   const PAGE_SIZE = 25;
-  const FIELDS = ["label", "filename", "text", "from", "to"]; // the search, as the address holds it
+  const FIELDS = ["label", "filename", "text", "from", "to"]; // the search, as the address has it
   const $ = (id) => document.getElementById(id);
   const ui = {
     body: $("history-body"),
